@@ -1,0 +1,67 @@
+import type { BatchNormSpec, Dtype } from './spec.js';
+import type { BatchNormState, Gradients, HostState, Mode, StepOptions, TrainOutput } from './state.js';
+import type { HostTensor } from './tensor.js';
+
+/** What an engine can do, so callers (and the conformance matrix) never guess. */
+export interface EngineCapabilities {
+  /** Gradients (vjp) of the output with respect to input, scale and bias. */
+  readonly gradients: boolean;
+  /** Dtypes computed natively; others are computed in the nearest supported dtype. */
+  readonly dtypes: readonly Dtype[];
+  /** Masks over the reduction (spec.masked). */
+  readonly masks: boolean;
+  /** A leading replica axis with cross-replica statistics. */
+  readonly crossReplica: boolean;
+}
+
+/**
+ * An answer to "can this engine run this spec on this input?"; `reason` says why not, for
+ * the conformance matrix's "not applicable" cells.
+ */
+export type Support = { readonly ok: true } | { readonly ok: false; readonly reason: string };
+
+/** Members shared by both kinds of engine. `T` is the engine's own tensor type. */
+export interface EngineBase<T> {
+  /** Stable identifier, e.g. `tfjs-cpu`, `tfjs-wasm`, `ort-node`. */
+  readonly name: string;
+  readonly capabilities: EngineCapabilities;
+  /** Whether a spec, mode and input shape can be run (capabilities plus engine limits). */
+  supports(spec: BatchNormSpec, mode: Mode, inputShape: readonly number[], options?: { gradients?: boolean }): Support;
+  /** Uploads a host tensor. */
+  fromHost(t: HostTensor): T;
+  /** Shape of an engine tensor, without downloading it. */
+  shapeOf(t: T): readonly number[];
+  /**
+   * Uploads a whole state, checking its values once (NaN or negative variance is a
+   * `StateError` naming the key) so that per-step calls need only shape checks.
+   */
+  stateFromHost(state: HostState): BatchNormState<T>;
+  /** Frees engine memory held by tensors (a no-op where memory is garbage-collected). */
+  dispose(...tensors: (T | undefined)[]): void;
+}
+
+/**
+ * An engine whose calls return at once (TF.js). Results are new tensors and a new state:
+ * nothing passed in is mutated or disposed; adapters add mutation where their framework has it.
+ */
+export interface SyncEngine<T> extends EngineBase<T> {
+  readonly synchronous: true;
+  toHost(t: T): HostTensor;
+  train(spec: BatchNormSpec, state: BatchNormState<T>, x: T, options?: StepOptions<T>): TrainOutput<T>;
+  evaluate(spec: BatchNormSpec, state: BatchNormState<T>, x: T, options?: StepOptions<T>): T;
+  vjp(spec: BatchNormSpec, state: BatchNormState<T>, x: T, dy: T, mode: Mode, options?: StepOptions<T>): Gradients<T>;
+}
+
+/** An engine whose calls complete later (ONNX Runtime). Same contract as {@link SyncEngine}. */
+export interface AsyncEngine<T> extends EngineBase<T> {
+  readonly synchronous: false;
+  toHost(t: T): Promise<HostTensor>;
+  train(spec: BatchNormSpec, state: BatchNormState<T>, x: T, options?: StepOptions<T>): Promise<TrainOutput<T>>;
+  evaluate(spec: BatchNormSpec, state: BatchNormState<T>, x: T, options?: StepOptions<T>): Promise<T>;
+  vjp(spec: BatchNormSpec, state: BatchNormState<T>, x: T, dy: T, mode: Mode, options?: StepOptions<T>): Promise<Gradients<T>>;
+}
+
+export type Engine<T = unknown> = SyncEngine<T> | AsyncEngine<T>;
+
+/** The tensor type of an engine. */
+export type TensorOf<E> = E extends EngineBase<infer T> ? T : never;

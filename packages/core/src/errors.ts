@@ -1,0 +1,76 @@
+/**
+ * Typed errors. Every error names the field, key, file or shape at fault, so a user porting a
+ * model can see what to change without reading normbridge's source.
+ */
+
+/** Base class: `code` is stable and machine-readable; the message is for people. */
+export class NormbridgeError extends Error {
+  readonly code: string;
+  constructor(code: string, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+    this.code = code;
+  }
+}
+
+/** A BatchNorm spec (or a framework option that resolves into one) is invalid. */
+export class SpecError extends NormbridgeError {
+  readonly field: string;
+  readonly value: unknown;
+  constructor(field: string, value: unknown, reason: string) {
+    super('spec', `Invalid BatchNorm spec field "${field}" = ${describeValue(value)}: ${reason}`);
+    this.field = field;
+    this.value = value;
+  }
+}
+
+/** The input does not fit the spec (rank, feature size, mask shape, …). */
+export class ShapeError extends NormbridgeError {
+  readonly expected: string;
+  readonly actual: readonly number[];
+  constructor(what: string, expected: string, actual: readonly number[]) {
+    super('shape', `${what}: expected ${expected}, got shape [${actual.join(', ')}]`);
+    this.expected = expected;
+    this.actual = actual;
+  }
+}
+
+/** Layer state is missing, mis-shaped or holds values that cannot be used. */
+export class StateError extends NormbridgeError {
+  readonly key: string;
+  constructor(key: string, reason: string) {
+    super('state', `State "${key}" ${reason}`);
+    this.key = key;
+  }
+}
+
+/** Batch statistics cannot be computed from one value per channel (PyTorch, MLX ≥ 0.32.1). */
+export class SingleValuePerChannelError extends NormbridgeError {
+  readonly inputShape: readonly number[];
+  constructor(inputShape: readonly number[]) {
+    super(
+      'single-value-per-channel',
+      `Expected more than 1 value per channel when training, got input size [${inputShape.join(', ')}]`,
+    );
+    this.inputShape = inputShape;
+  }
+}
+
+/** An engine was asked for something it cannot do (see its capabilities). */
+export class UnsupportedError extends NormbridgeError {
+  constructor(what: string, reason: string) {
+    super('unsupported', `${what} is not supported: ${reason}`);
+  }
+}
+
+export function describeValue(value: unknown): string {
+  if (typeof value === 'number') return Number.isNaN(value) ? 'NaN' : String(value);
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (value === undefined) return 'undefined';
+  try {
+    const s = JSON.stringify(value);
+    return s.length > 80 ? `${s.slice(0, 77)}...` : s;
+  } catch {
+    return String(value);
+  }
+}

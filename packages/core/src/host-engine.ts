@@ -1,0 +1,30 @@
+import type { SyncEngine, Support } from './engine.js';
+import { checkStateValues } from './layout.js';
+import { referenceEval, referenceTrain, referenceVjp } from './reference.js';
+import type { HostState } from './state.js';
+import type { HostTensor } from './tensor.js';
+
+/**
+ * The float64 reference as an engine: slow, exact, dependency-free. Useful as an oracle in the
+ * conformance matrix and for adapters' own tests where no tfjs backend is wanted.
+ */
+export function createReferenceEngine(): SyncEngine<HostTensor> {
+  const ok: Support = { ok: true };
+  return {
+    name: 'reference-f64',
+    synchronous: true,
+    capabilities: { gradients: true, dtypes: ['float64', 'float32'], masks: true, crossReplica: true },
+    supports: () => ok,
+    fromHost: (t) => t,
+    toHost: (t) => t,
+    shapeOf: (t) => t.shape,
+    stateFromHost(state: HostState) {
+      checkStateValues(state);
+      return state;
+    },
+    dispose: () => {},
+    train: (spec, state, x, options) => referenceTrain(spec, state, x, options),
+    evaluate: (spec, state, x, options) => referenceEval(spec, state, x, options),
+    vjp: (spec, state, x, dy, mode, options) => referenceVjp(spec, state, x, dy, mode, options),
+  };
+}

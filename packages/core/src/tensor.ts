@@ -1,0 +1,78 @@
+import type { Dtype } from './spec.js';
+import { ShapeError } from './errors.js';
+
+/** A dense row-major tensor in host memory: the common currency of engines, fixtures and files. */
+export interface HostTensor {
+  readonly shape: readonly number[];
+  readonly data: Float32Array | Float64Array;
+  /** Logical dtype; float16/bfloat16 values are held widened in a Float32Array. @default 'float32' */
+  readonly dtype: Dtype;
+}
+
+export function numel(shape: readonly number[]): number {
+  let n = 1;
+  for (const d of shape) n *= d;
+  return n;
+}
+
+export function hostTensor(
+  shape: readonly number[],
+  data: ArrayLike<number>,
+  dtype: Dtype = data instanceof Float64Array ? 'float64' : 'float32',
+): HostTensor {
+  if (data.length !== numel(shape)) {
+    throw new ShapeError('tensor data', `${numel(shape)} values for shape [${shape.join(', ')}]`, [data.length]);
+  }
+  const typed =
+    dtype === 'float64'
+      ? data instanceof Float64Array ? data : Float64Array.from(data)
+      : data instanceof Float32Array ? data : Float32Array.from(data);
+  return { shape: [...shape], data: typed, dtype };
+}
+
+export function filled(shape: readonly number[], value: number, dtype: Dtype = 'float32'): HostTensor {
+  const n = numel(shape);
+  const data = dtype === 'float64' ? new Float64Array(n) : new Float32Array(n);
+  data.fill(value);
+  return { shape: [...shape], data, dtype };
+}
+
+export function stridesOf(shape: readonly number[]): number[] {
+  const strides = new Array<number>(shape.length);
+  let s = 1;
+  for (let i = shape.length - 1; i >= 0; i--) {
+    strides[i] = s;
+    s *= shape[i]!;
+  }
+  return strides;
+}
+
+export function sameShape(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((d, i) => d === b[i]);
+}
+
+/** Row-major transpose of a host tensor (for NCHW ↔ NHWC layout changes in adapters and tools). */
+export function transpose(t: HostTensor, perm: readonly number[]): HostTensor {
+  const rank = t.shape.length;
+  if (perm.length !== rank || [...perm].sort((a, b) => a - b).some((p, i) => p !== i)) {
+    throw new ShapeError('transpose permutation', `a permutation of 0..${rank - 1}`, perm);
+  }
+  const outShape = perm.map((p) => t.shape[p]!);
+  const inStrides = stridesOf(t.shape);
+  const permStrides = perm.map((p) => inStrides[p]!);
+  const n = t.data.length;
+  const out = t.data instanceof Float64Array ? new Float64Array(n) : new Float32Array(n);
+  const idx = new Array<number>(rank).fill(0);
+  let src = 0;
+  for (let o = 0; o < n; o++) {
+    out[o] = t.data[src]!;
+    for (let ax = rank - 1; ax >= 0; ax--) {
+      idx[ax]!++;
+      src += permStrides[ax]!;
+      if (idx[ax]! < outShape[ax]!) break;
+      src -= permStrides[ax]! * outShape[ax]!;
+      idx[ax] = 0;
+    }
+  }
+  return { shape: outShape, data: out, dtype: t.dtype };
+}
