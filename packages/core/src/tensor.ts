@@ -76,3 +76,21 @@ export function transpose(t: HostTensor, perm: readonly number[]): HostTensor {
   }
   return { shape: outShape, data: out, dtype: t.dtype };
 }
+
+/** An int64 tensor (PyTorch's `num_batches_tracked` is an int64 scalar of shape []). */
+export interface Int64Tensor {
+  readonly shape: readonly number[];
+  readonly data: BigInt64Array;
+  readonly dtype: 'int64';
+}
+
+/** A value in a framework checkpoint or state dict: float tensors plus int64 counters. */
+export type CheckpointValue = HostTensor | Int64Tensor;
+
+export function int64Scalar(value: number | bigint): Int64Tensor {
+  return { shape: [], data: BigInt64Array.of(BigInt(value)), dtype: 'int64' };
+}
+
+export function isInt64Tensor(v: CheckpointValue): v is Int64Tensor {
+  return v.dtype === 'int64';
+}
