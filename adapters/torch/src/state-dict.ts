@@ -1,0 +1,196 @@
+/**
+ * `state_dict()` / `load_state_dict()` translation: PyTorch key names, shapes and report, over
+ * core's canonical state. Values are copied and converted to float32 / int64 (what PyTorch's
+ * `copy_` into float32 parameters and an int64 counter does); nothing else is computed.
+ */
+import { int64Scalar, type CheckpointValue, type HostTensor } from '@normbridge/core';
+import { StateDictLoadError } from './errors.js';
+
+/** A PyTorch-style state dict: key → float32 tensor or int64 scalar. */
+export type StateDict = Record<string, CheckpointValue>;
+
+/** `load_state_dict`'s return value (PyTorch's `_IncompatibleKeys`). */
+export interface IncompatibleKeys {
+  readonly missingKeys: string[];
+  readonly unexpectedKeys: string[];
+}
+
+export interface StateDictOptions {
+  /**
+   * Prepended to every key, as PyTorch does for a submodule (`'bn.'` gives `bn.running_mean`).
+   * @default ''
+   */
+  readonly prefix?: string;
+}
+
+export interface LoadStateDictOptions {
+  /**
+   * PyTorch's `strict`: when true, missing or unexpected keys raise `RuntimeError`
+   * (`StateDictLoadError`); when false they are only reported. Size mismatches raise either way.
+   * @default true
+   */
+  readonly strict?: boolean;
+  /**
+   * Only keys starting with this prefix belong to the module (PyTorch loading a submodule
+   * named `bn` reads `bn.weight`, …); keys with another prefix are ignored, not unexpected.
+   * @default ''
+   */
+  readonly prefix?: string;
+  /**
+   * What a dict without `num_batches_tracked` does to the counter while `trackRunningStats` is
+   * on. PyTorch fills the key in for checkpoints without version metadata (a plain dict, or
+   * one saved before the counter existed), so it is never reported missing:
+   * `'keep'` keeps the module's current counter (PyTorch ≥ 2.2, pytorch/pytorch#110850);
+   * `'reset'` sets it to 0 (PyTorch ≤ 2.1, pytorch/pytorch#110361).
+   * @default 'keep'
+   */
+  readonly missingNumBatchesTracked?: 'keep' | 'reset';
+}
+
+/** The PyTorch names of the module's state, in registration order. */
+export const PARAMETER_KEYS = ['weight', 'bias'] as const;
+export const BUFFER_KEYS = ['running_mean', 'running_var', 'num_batches_tracked'] as const;
+export type TorchStateKey = (typeof PARAMETER_KEYS)[number] | (typeof BUFFER_KEYS)[number];
+export type FloatStateKey = Exclude<TorchStateKey, 'num_batches_tracked'>;
+
+/** PyTorch key → core state key. */
+export const CANONICAL_KEY = {
+  weight: 'scale',
+  bias: 'bias',
+  running_mean: 'runningMean',
+  running_var: 'runningVar',
+} as const satisfies Record<FloatStateKey, string>;
+
+/** A float tensor as PyTorch keeps it in a state dict: float32, a fresh copy. */
+export function toFloat32(t: HostTensor): HostTensor {
+  return { shape: [...t.shape], data: Float32Array.from(t.data), dtype: 'float32' };
+}
+
+function isCheckpointValue(v: unknown): v is CheckpointValue {
+  if (v === null || typeof v !== 'object') return false;
+  const o = v as { shape?: unknown; data?: unknown; dtype?: unknown };
+  return (
+    Array.isArray(o.shape) &&
+    typeof o.dtype === 'string' &&
+    (o.data instanceof Float32Array || o.data instanceof Float64Array || o.data instanceof BigInt64Array)
+  );
+}
+
+function typeName(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'Array';
+  if (typeof v === 'object') return (v as object).constructor?.name ?? 'Object';
+  return typeof v;
+}
+
+const shapeText = (shape: readonly number[]) => `[${shape.join(', ')}]`;
+const sameShape = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((d, i) => d === b[i]);
+
+/** What the module looks like, for planning a load. */
+export interface LoadTarget {
+  readonly className: string;
+  readonly affine: boolean;
+  readonly hasBuffers: boolean;
+  /** The `track_running_stats` attribute now (may differ from `hasBuffers`). */
+  readonly trackRunningStats: boolean;
+  /** `undefined` for a lazy module whose parameters are not materialised yet. */
+  readonly numFeatures: number | undefined;
+  readonly numBatchesTracked: number | null;
+}
+
+/** A validated load: float32 values to upload, the new counter, the report. */
+export interface LoadPlan extends IncompatibleKeys {
+  readonly numFeatures: number | undefined;
+  readonly tensors: Partial<Record<FloatStateKey, HostTensor>>;
+  readonly numBatchesTracked: number | undefined;
+}
+
+/**
+ * Validates a dict against the module the way `Module.load_state_dict` does and returns what
+ * to commit, or throws {@link StateDictLoadError} with PyTorch's report. Pure: nothing is
+ * changed here, so a failed load leaves the module as it was.
+ */
+export function planLoad(target: LoadTarget, dict: Readonly<Record<string, unknown>>, options: LoadStateDictOptions = {}): LoadPlan {
+  const { strict = true, prefix = '', missingNumBatchesTracked = 'keep' } = options;
+  if (missingNumBatchesTracked !== 'keep' && missingNumBatchesTracked !== 'reset') {
+    throw new TypeError(`missingNumBatchesTracked must be 'keep' or 'reset', got ${String(missingNumBatchesTracked)}`);
+  }
+  const sd: Record<string, unknown> = { ...dict };
+  // _BatchNorm._load_from_state_dict: a dict without version metadata gets the counter filled in.
+  const counterKey = `${prefix}num_batches_tracked`;
+  if (target.trackRunningStats && !(counterKey in sd)) {
+    sd[counterKey] = int64Scalar(missingNumBatchesTracked === 'keep' ? (target.numBatchesTracked ?? 0) : 0);
+  }
+
+  const local: TorchStateKey[] = [
+    ...(target.affine ? PARAMETER_KEYS : []),
+    ...(target.hasBuffers ? BUFFER_KEYS : []),
+  ];
+  // A lazy module materialises its tensors from the checkpoint's shapes.
+  let numFeatures = target.numFeatures;
+  if (numFeatures === undefined) {
+    for (const name of local) {
+      const v = sd[prefix + name];
+      if (name !== 'num_batches_tracked' && isCheckpointValue(v) && v.shape.length === 1) {
+        numFeatures = v.shape[0]!;
+        break;
+      }
+    }
+  }
+
+  const errorMsgs: string[] = [];
+  const missingKeys: string[] = [];
+  const tensors: Partial<Record<FloatStateKey, HostTensor>> = {};
+  let counter: number | undefined;
+  for (const name of local) {
+    const key = prefix + name;
+    if (!(key in sd)) {
+      missingKeys.push(key);
+      continue;
+    }
+    const value = sd[key];
+    if (!isCheckpointValue(value)) {
+      errorMsgs.push(
+        `While copying the parameter named "${key}", expected torch.Tensor or Tensor-like object from checkpoint but received ${typeName(value)}`,
+      );
+      continue;
+    }
+    if (name === 'num_batches_tracked') {
+      // A 1-element 1-D counter loads into the 0-D buffer (PyTorch's 0.3 → 0.4 compatibility).
+      if (value.shape.length !== 0 && !sameShape(value.shape, [1])) {
+        errorMsgs.push(`size mismatch for ${key}: copying a param with shape ${shapeText(value.shape)} from checkpoint, the shape in current model is [].`);
+        continue;
+      }
+      // copy_ into an int64 buffer truncates toward zero.
+      counter = Math.trunc(Number(value.data[0]!));
+      continue;
+    }
+    if (numFeatures === undefined || !sameShape(value.shape, [numFeatures])) {
+      errorMsgs.push(
+        `size mismatch for ${key}: copying a param with shape ${shapeText(value.shape)} from checkpoint, the shape in current model is ${shapeText(numFeatures === undefined ? [0] : [numFeatures])}.`,
+      );
+      continue;
+    }
+    const data = value.data instanceof BigInt64Array ? Float32Array.from(value.data, Number) : Float32Array.from(value.data);
+    tensors[name] = { shape: [numFeatures], data, dtype: 'float32' };
+  }
+
+  const unexpectedKeys: string[] = [];
+  const localNames = new Set<string>(local);
+  for (const key of Object.keys(sd)) {
+    if (!key.startsWith(prefix)) continue;
+    const name = key.slice(prefix.length).split('.', 1)[0]!;
+    if (!localNames.has(name)) unexpectedKeys.push(key);
+  }
+
+  if (strict) {
+    if (unexpectedKeys.length > 0) {
+      errorMsgs.unshift(`Unexpected key(s) in state_dict: ${unexpectedKeys.map((k) => `"${k}"`).join(', ')}. `);
+    }
+    if (missingKeys.length > 0) {
+      errorMsgs.unshift(`Missing key(s) in state_dict: ${missingKeys.map((k) => `"${k}"`).join(', ')}. `);
+    }
+  }
+  if (errorMsgs.length > 0) throw new StateDictLoadError(target.className, errorMsgs, missingKeys, unexpectedKeys);
+  return { missingKeys, unexpectedKeys, numFeatures, tensors, numBatchesTracked: counter };
+}
