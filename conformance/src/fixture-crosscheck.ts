@@ -1,0 +1,212 @@
+/**
+ * Replays a fixture through the float64 reference of @normbridge/core, with the framework's
+ * options mapped to the canonical spec the way semantics.md describes. A mismatch means the
+ * fixture contradicts semantics.md (or the reference). The mapping is deliberately local and
+ * minimal (the adapters own the real one); it is here so a fixture, committed or captured from
+ * a user's model, can be sanity-checked without any adapter.
+ *
+ * Steps are teacher-forced: each starts from the fixture's own state before it, so one
+ * deviation does not cascade.
+ */
+import {
+  SingleValuePerChannelError,
+  defineSpec,
+  fromBatchWeightMomentum,
+  fromDecayMomentum,
+  referenceEval,
+  referenceTrain,
+  referenceVjp,
+  type BatchNormSpec,
+  type HostState,
+  type HostTensor,
+  type Int64Tensor,
+} from '@normbridge/core';
+import type { LoadedFixture } from './fixture-load.js';
+import type { FixtureManifest, FixtureStep } from './fixture-schema.js';
+
+type Names = { scale: string; bias: string; runningMean: string; runningVar: string; counter?: string };
+const NAMES: Record<FixtureManifest['framework']['name'], Names> = {
+  torch: { scale: 'weight', bias: 'bias', runningMean: 'running_mean', runningVar: 'running_var', counter: 'num_batches_tracked' },
+  mlx: { scale: 'weight', bias: 'bias', runningMean: 'running_mean', runningVar: 'running_var' },
+  'tfjs-layers': { scale: 'gamma', bias: 'beta', runningMean: 'moving_mean', runningVar: 'moving_variance' },
+  keras: { scale: 'gamma', bias: 'beta', runningMean: 'moving_mean', runningVar: 'moving_variance' },
+  onnx: { scale: 'scale', bias: 'B', runningMean: 'input_mean', runningVar: 'input_var' },
+  'flax-linen': { scale: 'params/scale', bias: 'params/bias', runningMean: 'batch_stats/mean', runningVar: 'batch_stats/var' },
+  'flax-nnx': { scale: 'scale', bias: 'bias', runningMean: 'mean', runningVar: 'var' },
+  'flax-legacy': { scale: 'params/scale', bias: 'params/bias', runningMean: 'state/mean', runningVar: 'state/var' },
+};
+
+/** The canonical spec for one step, or a reason why the reference cannot express it. */
+export function specFor(m: FixtureManifest, step: FixtureStep): BatchNormSpec | string {
+  const a = m.layer.args as Record<string, any>;
+  const call = step.call as Record<string, any>;
+  switch (m.framework.name) {
+    case 'torch': {
+      const tracked = a['track_running_stats'] !== false;
+      const updating = tracked && call['set_attributes']?.track_running_stats !== false;
+      return defineSpec({
+        featureAxes: [1],
+        epsilon: a['eps'] ?? 1e-5,
+        runningAverage: updating ? fromBatchWeightMomentum(a['momentum'] === undefined ? 0.1 : a['momentum']) : { kind: 'none' },
+        runningVarianceEstimator: 'unbiased',
+        evalStatistics: tracked ? 'running' : 'batch',
+        singleValuePerChannel: 'error',
+        scale: a['affine'] !== false,
+        bias: a['affine'] !== false,
+      });
+    }
+    case 'mlx': {
+      const tracked = a['track_running_stats'] !== false;
+      const newer = m.framework.version.localeCompare('0.32.1', undefined, { numeric: true }) >= 0;
+      return defineSpec({
+        featureAxes: [-1],
+        epsilon: a['eps'] ?? 1e-5,
+        runningAverage: tracked ? fromBatchWeightMomentum(a['momentum'] ?? 0.1) : { kind: 'none' },
+        runningVarianceEstimator: newer ? 'unbiased' : 'biased',
+        evalStatistics: tracked ? 'running' : 'batch',
+        singleValuePerChannel: newer ? 'error-in-training' : 'allowed',
+        scale: a['affine'] !== false,
+        bias: a['affine'] !== false,
+      });
+    }
+    case 'tfjs-layers':
+    case 'keras':
+      return defineSpec({
+        featureAxes: [a['axis'] ?? -1],
+        epsilon: a['epsilon'] ?? 1e-3,
+        runningAverage: fromDecayMomentum(a['momentum'] ?? 0.99),
+        runningUpdateForm: 'decay-toward',
+        scale: a['scale'] !== false,
+        bias: a['center'] !== false,
+      });
+    case 'onnx':
+      // Attributes are float32 in the model.
+      return defineSpec({
+        featureAxes: [1],
+        epsilon: Math.fround(a['epsilon'] ?? 1e-5),
+        runningAverage: fromDecayMomentum(Math.fround(a['momentum'] ?? 0.9)),
+      });
+    case 'flax-linen':
+    case 'flax-nnx':
+    case 'flax-legacy': {
+      if (call['method'] === 'init' || call['omit_collections']) return 'init/omitted-collection semantics are not a reference feature';
+      const legacy = m.framework.name === 'flax-legacy';
+      const axis = a['axis'] ?? -1;
+      return defineSpec({
+        featureAxes: Array.isArray(axis) ? axis : [axis],
+        epsilon: a['epsilon'] ?? 1e-5,
+        runningAverage: fromDecayMomentum(a['momentum'] ?? 0.99),
+        varianceAlgorithm: legacy ? 'one-pass-unclamped' : (a['use_fast_variance'] ?? true) ? 'one-pass-clamped' : 'two-pass',
+        scale: legacy ? a['scale'] !== false : a['use_scale'] !== false,
+        bias: legacy ? a['bias'] !== false : a['use_bias'] !== false,
+        masked: true,
+      });
+    }
+  }
+}
+
+function stateFrom(f: LoadedFixture, map: Record<string, string>, names: Names): HostState {
+  const t = (k: string | undefined) => (k !== undefined && map[k] !== undefined ? (f.tensors.get(map[k]!) as HostTensor) : undefined);
+  const counter = names.counter && map[names.counter] ? Number((f.tensors.get(map[names.counter]!) as Int64Tensor).data[0]) : 0;
+  return { scale: t(names.scale), bias: t(names.bias), runningMean: t(names.runningMean), runningVar: t(names.runningVar), numBatchesTracked: counter };
+}
+
+/** ONNX 1-D input: one channel, reshaped to (N, 1) for the reference. */
+function asReferenceInput(m: FixtureManifest, x: HostTensor): HostTensor {
+  return m.layout === 'N' ? { ...x, shape: [x.shape[0]!, 1] } : x;
+}
+
+function mismatch(what: string, actual: ArrayLike<number>, expected: ArrayLike<number>, tol: { atol: number; rtol: number }): string | undefined {
+  if (actual.length !== expected.length) return `${what}: length ${actual.length} vs ${expected.length}`;
+  let worst = -1;
+  let at = -1;
+  for (let i = 0; i < expected.length; i++) {
+    const a = actual[i]!;
+    const e = expected[i]!;
+    if (Number.isNaN(a) && Number.isNaN(e)) continue;
+    const excess = Math.abs(a - e) - (tol.atol + tol.rtol * Math.abs(e));
+    if (!(excess <= 0) && (excess > worst || Number.isNaN(excess))) {
+      worst = Number.isNaN(excess) ? Infinity : excess;
+      at = i;
+    }
+  }
+  return at < 0 ? undefined : `${what}[${at}]: reference ${actual[at]} vs fixture ${expected[at]}`;
+}
+
+/** Replays a fixture; returns the mismatches and the steps it could not check (with why). */
+export function crosscheckFixture(f: LoadedFixture): { mismatches: string[]; skipped: string[] } {
+  const m = f.manifest;
+  const names = NAMES[m.framework.name];
+  const mismatches: string[] = [];
+  const skipped: string[] = [];
+  let prev = m.initialState;
+  m.steps.forEach((step, i) => {
+    const beforeMap = step.stateBefore ?? prev;
+    const afterMap = step.state ?? beforeMap;
+    prev = afterMap;
+    const spec = specFor(m, step);
+    if (typeof spec === 'string') return void skipped.push(`step ${i}: ${spec}`);
+    const before = stateFrom(f, beforeMap, names);
+    const x = asReferenceInput(m, f.tensors.get(step.input) as HostTensor);
+    if (x.shape.reduce((a, b) => a * b, 1) === 0) return void skipped.push(`step ${i}: empty input`);
+    const opts = step.mask ? { mask: f.tensors.get(step.mask) as HostTensor } : {};
+    const tol = m.tolerance;
+    const label = `step ${i} (${step.mode})`;
+    if (step.error) {
+      const singleValue = /more than (1|one) value per channel/.test(step.error.message);
+      if (!singleValue) return void skipped.push(`step ${i}: framework error ${step.error.type} is outside the reference`);
+      try {
+        if (step.mode === 'train') referenceTrain(spec, before, x, opts);
+        else referenceEval(spec, before, x, opts);
+        mismatches.push(`${label}: fixture expects ${step.error.type}, the reference raised nothing`);
+      } catch (e) {
+        if (!(e instanceof SingleValuePerChannelError)) throw e;
+      }
+      return;
+    }
+    let y: HostTensor;
+    let after: HostState = before;
+    try {
+      if (step.mode === 'train') {
+        const out = referenceTrain(spec, before, x, opts);
+        y = out.y;
+        after = out.state;
+      } else {
+        y = referenceEval(spec, before, x, opts);
+      }
+    } catch (e) {
+      mismatches.push(`${label}: the reference raised ${(e as Error).name} but the fixture has an output`);
+      return;
+    }
+    const out = mismatch(`${label} output`, y.data, (f.tensors.get(step.output!) as HostTensor).data, tol);
+    if (out) mismatches.push(out);
+    const expectedAfter = stateFrom(f, afterMap, names);
+    for (const k of ['scale', 'bias', 'runningMean', 'runningVar'] as const) {
+      const e = expectedAfter[k];
+      const a = after[k];
+      if (!e && !a) continue;
+      if (!e || !a) {
+        mismatches.push(`${label} state ${k}: ${e ? 'missing in reference' : 'missing in fixture'}`);
+        continue;
+      }
+      const msg = mismatch(`${label} state ${k}`, a.data, e.data, tol);
+      if (msg) mismatches.push(msg);
+    }
+    if (names.counter && afterMap[names.counter] !== undefined && expectedAfter.numBatchesTracked !== after.numBatchesTracked) {
+      mismatches.push(`${label} ${names.counter}: reference ${after.numBatchesTracked} vs fixture ${expectedAfter.numBatchesTracked}`);
+    }
+    if (step.cotangent && step.gradients) {
+      const dy = asReferenceInput(m, f.tensors.get(step.cotangent) as HostTensor);
+      const g = referenceVjp(spec, before, x, dy, step.mode, opts);
+      const gx = mismatch(`${label} d input`, g.dx.data, (f.tensors.get(step.gradients.input) as HostTensor).data, tol);
+      if (gx) mismatches.push(gx);
+      for (const [k, ref] of [[names.scale, g.dScale], [names.bias, g.dBias]] as const) {
+        const name = step.gradients[k];
+        if (name === undefined) continue;
+        const msg = ref ? mismatch(`${label} d ${k}`, ref.data, (f.tensors.get(name) as HostTensor).data, tol) : `${label} d ${k}: no reference gradient`;
+        if (msg) mismatches.push(msg);
+      }
+    }
+  });
+  return { mismatches, skipped };
+}

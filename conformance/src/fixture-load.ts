@@ -1,0 +1,178 @@
+/**
+ * Loading fixtures: the manifest (validated by {@link FixtureManifestSchema}), its safetensors
+ * file, and a check that every tensor the manifest names exists with a sane shape and dtype.
+ */
+import { readFile, readdir, stat } from 'node:fs/promises';
+import { basename, dirname, join, relative, resolve, sep } from 'node:path';
+import type { HostTensor, Int64Tensor } from '@normbridge/core';
+import {
+  FixtureError,
+  parseFixtureManifest,
+  tensorReferences,
+  type FixtureManifest,
+} from './fixture-schema.js';
+import { decodeSafetensors, type FixtureTensor } from './fixture-safetensors.js';
+
+export const MANIFEST_FILE = 'manifest.json';
+
+export interface LoadedFixture {
+  readonly manifest: FixtureManifest;
+  /** Every tensor of the safetensors file, by name. */
+  readonly tensors: Map<string, HostTensor | Int64Tensor>;
+  /** safetensors `__metadata__`. */
+  readonly metadata: Record<string, string>;
+  readonly dir: string;
+  readonly manifestPath: string;
+}
+
+/**
+ * Loads a fixture from its folder or its manifest path. Throws {@link FixtureError} naming the
+ * field (or tensor) at fault when the manifest is invalid, a named tensor is missing from the
+ * safetensors file, or a tensor has the wrong shape or dtype for its role.
+ */
+export async function loadFixture(dirOrManifest: string): Promise<LoadedFixture> {
+  const path = resolve(dirOrManifest);
+  const manifestPath = (await stat(path)).isDirectory() ? join(path, MANIFEST_FILE) : path;
+  const dir = dirname(manifestPath);
+  let raw: unknown;
+  try {
+    raw = JSON.parse(await readFile(manifestPath, 'utf8'));
+  } catch (e) {
+    throw new FixtureError('(manifest)', `cannot be read as JSON: ${(e as Error).message}`, manifestPath);
+  }
+  const manifest = parseFixtureManifest(raw, manifestPath);
+  if (basename(dir) !== manifest.case) {
+    throw new FixtureError('case', `is "${manifest.case}" but the folder is "${basename(dir)}"`, manifestPath);
+  }
+  const tensorsPath = join(dir, manifest.tensors);
+  let bytes: Uint8Array;
+  try {
+    bytes = new Uint8Array(await readFile(tensorsPath));
+  } catch (e) {
+    throw new FixtureError('tensors', `names a file that cannot be read: ${(e as Error).message}`, manifestPath);
+  }
+  const file = decodeSafetensors(bytes, tensorsPath);
+  checkFixtureTensors(manifest, file.tensors, manifestPath, file.storedDtypes);
+  return { manifest, tensors: file.tensors, metadata: file.metadata, dir, manifestPath };
+}
+
+/** Feature axes of an input of the given rank, per the manifest's layout. `[]` for ONNX 1-D. */
+export function fixtureFeatureAxes(manifest: Pick<FixtureManifest, 'layout' | 'featureAxes'>, rank: number): number[] {
+  if (manifest.layout === 'custom') return [...manifest.featureAxes!];
+  if (manifest.layout === 'N') return [];
+  return [manifest.layout.indexOf('C')].map((a) => (a < 0 ? rank + a : a));
+}
+
+/** Shape of per-feature tensors (parameters, running statistics) for an input shape. */
+export function fixtureFeatureShape(manifest: Pick<FixtureManifest, 'layout' | 'featureAxes'>, inputShape: readonly number[]): number[] {
+  if (manifest.layout === 'N') return [1];
+  return fixtureFeatureAxes(manifest, inputShape.length).map((a) => inputShape[a]!);
+}
+
+const sameShape = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((d, i) => d === b[i]);
+const fmt = (s: readonly number[]) => `[${s.join(', ')}]`;
+
+/**
+ * Checks that every tensor a manifest names exists in `tensors` with the shape and dtype its
+ * role implies: inputs, outputs, cotangents and input gradients shaped like the step's input;
+ * parameters, statistics and their gradients shaped like the features; PyTorch's
+ * `num_batches_tracked` an int64 scalar; masks broadcastable to the input.
+ */
+export function checkFixtureTensors(
+  manifest: FixtureManifest,
+  tensors: ReadonlyMap<string, FixtureTensor>,
+  file?: string,
+  storedDtypes?: ReadonlyMap<string, string>,
+): void {
+  for (const { field, name } of tensorReferences(manifest)) {
+    if (!tensors.has(name)) throw new FixtureError(field, `names tensor "${name}", which is not in ${manifest.tensors}`, file);
+  }
+  const get = (name: string) => tensors.get(name)!;
+  const fw = manifest.framework.name;
+  const counter = fw === 'torch' ? 'num_batches_tracked' : undefined;
+  const expectFloat = (field: string, name: string, shape: readonly number[] | undefined, dtype?: string) => {
+    const t = get(name);
+    if (t.dtype === 'int64') throw new FixtureError(field, `tensor "${name}" is int64; expected a float tensor`, file);
+    if (dtype !== undefined && t.dtype !== dtype) {
+      throw new FixtureError(field, `tensor "${name}" is ${t.dtype}; the fixture's dtype is ${dtype}`, file);
+    }
+    if (shape && !sameShape(t.shape, shape)) {
+      throw new FixtureError(field, `tensor "${name}" has shape ${fmt(t.shape)}; expected ${fmt(shape)}`, file);
+    }
+  };
+  const expectState = (prefix: string, map: Record<string, string> | undefined, featureShape: readonly number[] | undefined) => {
+    for (const [key, name] of Object.entries(map ?? {})) {
+      const field = `${prefix}.${key}`;
+      const t = get(name);
+      if (key === counter) {
+        if (t.dtype !== 'int64' || t.shape.length !== 0) {
+          throw new FixtureError(field, `tensor "${name}" must be an int64 scalar (shape []), got ${t.dtype} ${fmt(t.shape)}`, file);
+        }
+        continue;
+      }
+      expectFloat(field, name, featureShape);
+    }
+  };
+
+  let featureShape: number[] | undefined;
+  const rankOf = (layoutLen: number) => (manifest.layout === 'custom' ? undefined : layoutLen);
+  manifest.steps.forEach((step, i) => {
+    const p = `steps.${i}`;
+    const x = get(step.input);
+    if (x.dtype === 'int64') throw new FixtureError(`${p}.input`, `tensor "${step.input}" is int64; expected a float tensor`, file);
+    if (step.error) return; // an error step's input may be deliberately malformed
+    expectFloat(`${p}.input`, step.input, undefined, manifest.dtype);
+    const wantRank = rankOf(manifest.layout.length);
+    if (wantRank !== undefined && x.shape.length !== wantRank) {
+      throw new FixtureError(`${p}.input`, `tensor "${step.input}" has rank ${x.shape.length}; layout ${manifest.layout} needs ${wantRank}`, file);
+    }
+    if (manifest.layout === 'custom' && manifest.featureAxes!.some((a) => a >= x.shape.length)) {
+      throw new FixtureError('featureAxes', `${fmt(manifest.featureAxes!)} is out of range for input rank ${x.shape.length} (step ${i})`, file);
+    }
+    const fs = fixtureFeatureShape(manifest, x.shape);
+    if (featureShape === undefined) featureShape = fs;
+    else if (!sameShape(fs, featureShape)) {
+      throw new FixtureError(`${p}.input`, `has features ${fmt(fs)}; earlier steps have ${fmt(featureShape)}`, file);
+    }
+    expectFloat(`${p}.output`, step.output!, x.shape);
+    if (step.cotangent !== undefined) expectFloat(`${p}.cotangent`, step.cotangent, x.shape);
+    for (const [key, name] of Object.entries(step.gradients ?? {})) {
+      expectFloat(`${p}.gradients.${key}`, name, key === 'input' ? x.shape : fs);
+    }
+    if (step.mask !== undefined) {
+      const m = get(step.mask);
+      const off = x.shape.length - m.shape.length;
+      if (m.dtype === 'int64' || off < 0 || m.shape.some((d, k) => d !== 1 && d !== x.shape[k + off])) {
+        throw new FixtureError(`${p}.mask`, `tensor "${step.mask}" (${m.dtype} ${fmt(m.shape)}) does not broadcast to the input ${fmt(x.shape)}`, file);
+      }
+      const stored = storedDtypes?.get(step.mask);
+      if (stored !== undefined && stored !== 'BOOL') {
+        throw new FixtureError(`${p}.mask`, `tensor "${step.mask}" is stored as ${stored}; masks are stored as BOOL`, file);
+      }
+    }
+  });
+  expectState('initialState', manifest.initialState, featureShape);
+  manifest.steps.forEach((step, i) => {
+    expectState(`steps.${i}.stateBefore`, step.stateBefore, featureShape);
+    expectState(`steps.${i}.state`, step.state, featureShape);
+  });
+}
+
+/** Every fixture folder (one holding a manifest.json) under `root`, sorted, as paths relative to `root`. */
+export async function listFixtureDirs(root: string): Promise<string[]> {
+  const out: string[] = [];
+  const walk = async (dir: string): Promise<void> => {
+    const entries = await readdir(dir, { withFileTypes: true });
+    if (entries.some((e) => e.isFile() && e.name === MANIFEST_FILE)) {
+      out.push(relative(root, dir).split(sep).join('/'));
+      return;
+    }
+    for (const e of entries) {
+      if (e.isDirectory() && e.name !== 'node_modules' && e.name !== 'generators' && !e.name.startsWith('.')) {
+        await walk(join(dir, e.name));
+      }
+    }
+  };
+  await walk(resolve(root));
+  return out.sort();
+}

@@ -1,0 +1,331 @@
+/**
+ * The fixture format, `normbridge-fixture/1`: one JSON manifest plus one safetensors file per
+ * case, written in the framework's own vocabulary (its class name, constructor arguments,
+ * variable names and call arguments), so that a fixture exported from a user's own model fits
+ * without translation. The format is documented in `fixtures/README.md`; this schema is its
+ * executable form.
+ */
+import { z } from 'zod';
+import { DTYPES, NormbridgeError, describeValue } from '@normbridge/core';
+
+export const FIXTURE_FORMAT = 'normbridge-fixture/1' as const;
+
+export const FRAMEWORK_NAMES = [
+  'torch',
+  'flax-linen',
+  'flax-nnx',
+  'flax-legacy',
+  'mlx',
+  'keras',
+  'tfjs-layers',
+  'onnx',
+] as const;
+export type FrameworkName = (typeof FRAMEWORK_NAMES)[number];
+
+export const PRODUCER_KINDS = ['real-framework', 'published-vector', 'float64-oracle'] as const;
+export type ProducerKind = (typeof PRODUCER_KINDS)[number];
+
+/**
+ * Logical layout of every step's input. Letters: N batch, C channel, L/D/H/W spatial. `N` alone
+ * is ONNX's 1-D input (one channel). `custom` means the feature axes are listed in
+ * `featureAxes` (Flax multi-axis features). Stored tensors are always logical row-major; a
+ * PyTorch channels_last input is `NCHW` plus `memoryFormat: 'channels_last'`.
+ */
+export const LAYOUTS = ['N', 'NC', 'NCL', 'NLC', 'NCHW', 'NHWC', 'NCDHW', 'NDHWC', 'custom'] as const;
+export type FixtureLayout = (typeof LAYOUTS)[number];
+
+/**
+ * Variable names each framework uses for one BatchNorm layer, relative to that layer.
+ * Parameters (those that can have gradients) come first.
+ */
+export const FRAMEWORK_VARIABLES: Readonly<Record<FrameworkName, { readonly params: readonly string[]; readonly stats: readonly string[] }>> = {
+  torch: { params: ['weight', 'bias'], stats: ['running_mean', 'running_var', 'num_batches_tracked'] },
+  'flax-linen': { params: ['params/scale', 'params/bias'], stats: ['batch_stats/mean', 'batch_stats/var'] },
+  'flax-nnx': { params: ['scale', 'bias'], stats: ['mean', 'var'] },
+  'flax-legacy': { params: ['params/scale', 'params/bias'], stats: ['state/mean', 'state/var'] },
+  mlx: { params: ['weight', 'bias'], stats: ['running_mean', 'running_var'] },
+  keras: { params: ['gamma', 'beta'], stats: ['moving_mean', 'moving_variance'] },
+  'tfjs-layers': { params: ['gamma', 'beta'], stats: ['moving_mean', 'moving_variance'] },
+  onnx: { params: ['scale', 'B'], stats: ['input_mean', 'input_var'] },
+};
+
+/** Spelling of constructor argument names: snake_case for Python frameworks and ONNX, camelCase for TF.js. */
+const ARG_NAME: Readonly<Record<FrameworkName, RegExp>> = {
+  torch: /^[a-z][a-z0-9_]*$/,
+  'flax-linen': /^[a-z][a-z0-9_]*$/,
+  'flax-nnx': /^[a-z][a-z0-9_]*$/,
+  'flax-legacy': /^[a-z][a-z0-9_]*$/,
+  mlx: /^[a-z][a-z0-9_]*$/,
+  keras: /^[a-z][a-z0-9_]*$/,
+  'tfjs-layers': /^[a-z][a-zA-Z0-9]*$/,
+  onnx: /^[a-z][a-z0-9_]*$/,
+};
+
+/** Name of a tensor inside the case's safetensors file. */
+const TensorName = z.string().min(1).max(256);
+
+/** Framework variable name → tensor name. */
+const StateMapSchema = z.record(z.string().min(1), TensorName);
+
+const JsonObject = z.record(z.string(), z.json());
+
+export const FrameworkSchema = z
+  .object({
+    name: z.enum(FRAMEWORK_NAMES),
+    /** The framework's version string as it reports it (`torch.__version__`, …); for ONNX the opset spelled `opset-15`. */
+    version: z.string().min(1),
+    /** ONNX only: the `ai.onnx` opset of the model. */
+    opset: z.number().int().positive().optional(),
+  })
+  .strict();
+
+export const ProducerSchema = z
+  .object({
+    /** What computed the expected values: `torch`, `onnxruntime-node`, `mlx test suite`, `@normbridge/core reference`, … */
+    name: z.string().min(1),
+    version: z.string().min(1),
+    kind: z.enum(PRODUCER_KINDS),
+    /** Repository path of the script that wrote the fixture. */
+    generator: z.string().min(1),
+    notes: z.string(),
+    /** Other versions that matter (python, numpy, node, platform). */
+    environment: z.record(z.string(), z.string()).optional(),
+  })
+  .strict();
+
+export const LayerSchema = z
+  .object({
+    /** The framework's class (or ONNX operator) name, e.g. `BatchNorm2d`, `BatchNormalization`. */
+    class: z.string().min(1),
+    /** Constructor arguments (ONNX: node attributes) with the framework's own names and values. */
+    args: JsonObject,
+  })
+  .strict();
+
+export const ExpectedErrorSchema = z
+  .object({
+    /** Exception class name as the framework raises it (`ValueError`, `TypeError`, `Error`, …). */
+    type: z.string().min(1),
+    /** The full message, verbatim. */
+    message: z.string(),
+  })
+  .strict();
+
+export const GradientsSchema = z.object({ input: TensorName }).catchall(TensorName);
+
+export const StepSchema = z
+  .object({
+    mode: z.enum(['train', 'eval']),
+    /**
+     * How the framework was put into that mode and called, in its own terms:
+     * `{"training": true}` (torch `.train()`, MLX, TF.js), `{"use_running_average": false,
+     * "mutable": ["batch_stats"]}` (linen), `{"training_mode": 1}` (ONNX), …
+     */
+    call: JsonObject,
+    input: TensorName,
+    /** Flax `mask`: positions that count towards the statistics. */
+    mask: TensorName.optional(),
+    /**
+     * State at the start of this step when it is not the previous step's `state` (or, for the
+     * first step, `initialState`), e.g. after an optimiser update between captured steps.
+     */
+    stateBefore: StateMapSchema.optional(),
+    /** Expected output. Exactly one of `output` and `error`. */
+    output: TensorName.optional(),
+    /** Expected state after the step: every variable, by framework name. Optional only for errors. */
+    state: StateMapSchema.optional(),
+    cotangent: TensorName.optional(),
+    /** Vector-Jacobian product for `cotangent`: `input`, and parameters by framework name. */
+    gradients: GradientsSchema.optional(),
+    /** Expected failure instead of an output. */
+    error: ExpectedErrorSchema.optional(),
+    notes: z.string().optional(),
+  })
+  .strict();
+
+export const ToleranceSchema = z
+  .object({
+    /** Elementwise check: |actual - expected| <= atol + rtol * |expected|. */
+    atol: z.number().finite().nonnegative(),
+    rtol: z.number().finite().nonnegative(),
+    reason: z.string().min(1),
+  })
+  .strict();
+
+const ManifestObject = z
+  .object({
+    format: z.literal(FIXTURE_FORMAT),
+    /** Case id, unique within its framework folder; the folder name. */
+    case: z.string().regex(/^[a-z0-9][a-z0-9_.-]*$/, 'lower-case letters, digits, "_", "-", "." only'),
+    description: z.string().min(1),
+    framework: FrameworkSchema,
+    producer: ProducerSchema,
+    layer: LayerSchema,
+    /** The dtype of the inputs (and, in the framework, of the layer's computation). */
+    dtype: z.enum(DTYPES),
+    layout: z.enum(LAYOUTS),
+    /** Non-negative feature axes of the input; required when `layout` is `custom`. */
+    featureAxes: z.array(z.number().int().nonnegative()).min(1).optional(),
+    /** PyTorch memory format the input had in the framework (values are stored logically). */
+    memoryFormat: z.enum(['contiguous', 'channels_last', 'channels_last_3d']).optional(),
+    /** The safetensors file beside the manifest. */
+    tensors: z.string().regex(/^[^/\\]+\.safetensors$/, 'a file name ending in .safetensors, beside the manifest'),
+    /** State before the first step: framework variable name → tensor name. */
+    initialState: StateMapSchema,
+    steps: z.array(StepSchema).min(1),
+    tolerance: ToleranceSchema,
+    /** Free labels: `framework-bug`, `oracle-limit`, … */
+    tags: z.array(z.string().min(1)).optional(),
+  })
+  .strict();
+
+function checkStateMap(
+  ctx: z.core.$RefinementCtx,
+  framework: FrameworkName,
+  path: (string | number)[],
+  map: Record<string, string>,
+  expectedKeys: readonly string[] | undefined,
+): void {
+  const { params, stats } = FRAMEWORK_VARIABLES[framework];
+  const allowed = new Set([...params, ...stats]);
+  for (const key of Object.keys(map)) {
+    if (!allowed.has(key)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: [...path, key],
+        message: `"${key}" is not a ${framework} BatchNorm variable (expected one of ${[...allowed].join(', ')})`,
+      });
+    }
+  }
+  if (expectedKeys) {
+    const have = new Set(Object.keys(map));
+    for (const key of expectedKeys) {
+      if (!have.has(key)) {
+        ctx.addIssue({ code: 'custom', path: [...path, key], message: `missing: every variable of initialState must be listed` });
+      }
+    }
+    for (const key of have) {
+      if (!expectedKeys.includes(key) && allowed.has(key)) {
+        ctx.addIssue({ code: 'custom', path: [...path, key], message: `not in initialState` });
+      }
+    }
+  }
+}
+
+export const FixtureManifestSchema = ManifestObject.superRefine((m, ctx) => {
+  const fw = m.framework.name;
+  if (fw === 'onnx' && m.framework.opset === undefined) {
+    ctx.addIssue({ code: 'custom', path: ['framework', 'opset'], message: 'required for onnx fixtures' });
+  }
+  if (m.layout === 'custom' && m.featureAxes === undefined) {
+    ctx.addIssue({ code: 'custom', path: ['featureAxes'], message: 'required when layout is "custom"' });
+  }
+  for (const key of Object.keys(m.layer.args)) {
+    if (!ARG_NAME[fw].test(key)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['layer', 'args', key],
+        message: fw === 'tfjs-layers' ? 'TF.js arguments are camelCase' : `${fw} arguments are snake_case`,
+      });
+    }
+  }
+  checkStateMap(ctx, fw, ['initialState'], m.initialState, undefined);
+  const initialKeys = Object.keys(m.initialState);
+  const params = new Set(FRAMEWORK_VARIABLES[fw].params);
+  m.steps.forEach((step, i) => {
+    const at = (...rest: (string | number)[]) => ['steps', i, ...rest];
+    if ((step.output === undefined) === (step.error === undefined)) {
+      ctx.addIssue({ code: 'custom', path: at('output'), message: 'exactly one of "output" and "error" is required' });
+    }
+    if (step.output !== undefined && step.state === undefined) {
+      ctx.addIssue({ code: 'custom', path: at('state'), message: 'required: the state after the step (every variable)' });
+    }
+    if (step.state) checkStateMap(ctx, fw, at('state'), step.state, initialKeys);
+    if (step.stateBefore) checkStateMap(ctx, fw, at('stateBefore'), step.stateBefore, initialKeys);
+    if ((step.cotangent === undefined) !== (step.gradients === undefined)) {
+      ctx.addIssue({ code: 'custom', path: at('gradients'), message: '"cotangent" and "gradients" come together' });
+    }
+    if (step.error && step.cotangent !== undefined) {
+      ctx.addIssue({ code: 'custom', path: at('cotangent'), message: 'an error step has no gradients' });
+    }
+    if (step.mask !== undefined && !fw.startsWith('flax')) {
+      ctx.addIssue({ code: 'custom', path: at('mask'), message: `${fw} BatchNorm takes no mask` });
+    }
+    for (const key of Object.keys(step.gradients ?? {})) {
+      if (key === 'input') continue;
+      if (!params.has(key)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: at('gradients', key),
+          message: `not a ${fw} parameter (expected input or one of ${[...params].join(', ')})`,
+        });
+      } else if (!initialKeys.includes(key)) {
+        ctx.addIssue({ code: 'custom', path: at('gradients', key), message: 'a gradient for a parameter the layer does not have' });
+      }
+    }
+  });
+});
+
+export type FixtureManifest = z.infer<typeof ManifestObject>;
+export type FixtureStep = FixtureManifest['steps'][number];
+
+/** A fixture (manifest, safetensors file or their agreement) is invalid; `field` is the path at fault. */
+export class FixtureError extends NormbridgeError {
+  readonly field: string;
+  readonly file: string | undefined;
+  constructor(field: string, reason: string, file?: string) {
+    super('fixture', `${file ? `${file}: ` : ''}fixture field "${field}" ${reason}`);
+    this.field = field;
+    this.file = file;
+  }
+}
+
+/** Joins a zod issue path (plus the offending key, for unknown keys) into `steps.2.state.running_var`. */
+function fieldOf(issue: z.core.$ZodIssue): string {
+  const path = issue.path.map(String);
+  if (issue.code === 'unrecognized_keys' && issue.keys.length > 0) path.push(issue.keys[0]!);
+  return path.join('.') || '(manifest)';
+}
+
+/**
+ * Validates a parsed manifest. Throws {@link FixtureError} naming the first field at fault
+ * (and listing the others in the message).
+ */
+export function parseFixtureManifest(value: unknown, file?: string): FixtureManifest {
+  const parsed = FixtureManifestSchema.safeParse(value);
+  if (parsed.success) return parsed.data;
+  const [first, ...rest] = parsed.error.issues;
+  const field = fieldOf(first!);
+  const more = rest.length > 0 ? ` (and ${rest.length} more: ${rest.slice(0, 5).map(fieldOf).join(', ')})` : '';
+  const got = first!.code === 'invalid_type' || first!.code === 'invalid_value' ? ` (got ${describeValue(valueAt(value, first!.path))})` : '';
+  throw new FixtureError(field, `is invalid: ${first!.message}${got}${more}`, file);
+}
+
+function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
+  let v: unknown = root;
+  for (const key of path) {
+    if (v === null || typeof v !== 'object') return undefined;
+    v = (v as Record<PropertyKey, unknown>)[key];
+  }
+  return v;
+}
+
+/** Every tensor name a manifest refers to, with the field that names it. */
+export function tensorReferences(m: FixtureManifest): { field: string; name: string }[] {
+  const refs: { field: string; name: string }[] = [];
+  const addMap = (prefix: string, map: Record<string, string> | undefined) => {
+    for (const [k, v] of Object.entries(map ?? {})) refs.push({ field: `${prefix}.${k}`, name: v });
+  };
+  addMap('initialState', m.initialState);
+  m.steps.forEach((s, i) => {
+    const p = `steps.${i}`;
+    refs.push({ field: `${p}.input`, name: s.input });
+    if (s.mask !== undefined) refs.push({ field: `${p}.mask`, name: s.mask });
+    if (s.output !== undefined) refs.push({ field: `${p}.output`, name: s.output });
+    if (s.cotangent !== undefined) refs.push({ field: `${p}.cotangent`, name: s.cotangent });
+    addMap(`${p}.stateBefore`, s.stateBefore);
+    addMap(`${p}.state`, s.state);
+    addMap(`${p}.gradients`, s.gradients);
+  });
+  return refs;
+}
