@@ -32,7 +32,8 @@ import { checkEps, checkMomentum, torchSpec, type TorchSpecArgs } from './spec.j
 import {
   CANONICAL_KEY,
   planLoad,
-  toFloat32,
+  toDtype,
+  type TorchDtype,
   type FloatStateKey,
   type IncompatibleKeys,
   type LoadStateDictOptions,
@@ -76,6 +77,12 @@ export interface BatchNormOptions<T> {
    * unless `setDefaultEngine` was called)
    */
   engine?: Engine<T>;
+  /**
+   * PyTorch `dtype`: the dtype of `weight`, `bias` and the running buffers, and so of the state
+   * dict. Engines without float64 (tfjs) compute in float32 whatever this says.
+   * @default 'float32'
+   */
+  dtype?: TorchDtype;
 }
 
 /** How a concrete class differs from `_BatchNorm`. */
@@ -111,6 +118,8 @@ export abstract class _BatchNorm<T> {
   trackRunningStats: boolean;
   /** PyTorch `training`: modules start in training mode. */
   training = true;
+  /** PyTorch `dtype` of parameters and buffers. */
+  readonly dtype: TorchDtype;
 
   protected readonly _config: ModuleConfig;
   /** Whether `running_mean`/`running_var`/`num_batches_tracked` exist (fixed at construction). */
@@ -126,6 +135,7 @@ export abstract class _BatchNorm<T> {
     this.eps = checkEps(options.eps ?? 1e-5);
     this.momentum = checkMomentum(options.momentum === undefined ? 0.1 : options.momentum);
     this.affine = options.affine ?? true;
+    this.dtype = options.dtype ?? 'float32';
     this.trackRunningStats = options.trackRunningStats ?? true;
     this._hasBuffers = this.trackRunningStats;
     this.numFeatures = numFeatures === undefined ? 0 : checkNumFeatures(numFeatures);
@@ -210,6 +220,20 @@ export abstract class _BatchNorm<T> {
   }
 
   /**
+   * Gradients of `forward(x)` for a cotangent `dy` at the current state — what
+   * `torch.autograd.grad(y, (input, weight, bias), dy)` returns — without running the step or
+   * touching the buffers. On tfjs engines `tf.grad` through `forward` gives the same; this form
+   * also works on asynchronous engines, so the conformance suite uses it everywhere.
+   */
+  async vjpAsync(x: T, dy: T): Promise<{ input: T; weight?: T; bias?: T }> {
+    const { mode, spec } = this._prepare(this.engine.shapeOf(x), false);
+    const stateful = this._stateful;
+    stateful.spec = spec;
+    const g = await stateful.vjpAsync(mode, x, dy);
+    return { input: g.dx, ...(g.dScale ? { weight: g.dScale } : {}), ...(g.dBias ? { bias: g.dBias } : {}) };
+  }
+
+  /**
    * PyTorch `state_dict(prefix=...)` on a synchronous engine: `weight`, `bias` (if `affine`),
    * `running_mean`, `running_var` (float32, shape [C]) and `num_batches_tracked` (int64,
    * shape []) if the module has buffers, in that order. Values are copies.
@@ -242,6 +266,7 @@ export abstract class _BatchNorm<T> {
         trackRunningStats: this.trackRunningStats,
         numFeatures: this.#stateful === undefined ? undefined : this.numFeatures,
         numBatchesTracked: this.numBatchesTracked,
+        dtype: this.dtype,
       },
       dict,
       options,
@@ -351,9 +376,20 @@ export abstract class _BatchNorm<T> {
   }
 
   /** `_BatchNorm.forward` up to the kernel call: every check in PyTorch's order, then the spec. */
-  protected _prepare(shape: readonly number[]): { mode: Mode; spec: BatchNormSpec } {
+  protected _prepare(shape: readonly number[], counting = true): { mode: Mode; spec: BatchNormSpec } {
     this._checkInputDim(shape);
-    if (this._usesBatchStatistics()) verifyBatchSize(shape);
+    if (this._usesBatchStatistics()) {
+      try {
+        verifyBatchSize(shape);
+      } catch (err) {
+        // PyTorch counts the call (`num_batches_tracked += 1`) before F.batch_norm raises.
+        if (counting && this.training && this._hasBuffers && this.trackRunningStats && this.#stateful) {
+          const state = this.#stateful.state;
+          this.#stateful.replaceState({ ...state, numBatchesTracked: state.numBatchesTracked + 1 });
+        }
+        throw err;
+      }
+    }
     if (numel(shape) > 0) this._checkFeatures(shape);
     return { mode: this.training ? 'train' : 'eval', spec: this._spec() };
   }
@@ -385,7 +421,7 @@ export abstract class _BatchNorm<T> {
   // ---- private --------------------------------------------------------------------------
 
   #initialHost(numFeatures: number): HostState {
-    return initialState(this._spec({ updatesRunningStatistics: true }), [numFeatures], 'float32');
+    return initialState(this._spec({ updatesRunningStatistics: true }), [numFeatures], this.dtype);
   }
 
   #materialize(numFeatures: number, loaded: Partial<HostState>, counter = 0): void {
@@ -421,7 +457,7 @@ export abstract class _BatchNorm<T> {
 
   #dictFrom(entries: readonly (readonly [string, HostTensor | number])[], { prefix = '' }: StateDictOptions): StateDict {
     const dict: StateDict = {};
-    for (const [k, v] of entries) dict[prefix + k] = typeof v === 'number' ? int64Scalar(v) : toFloat32(v);
+    for (const [k, v] of entries) dict[prefix + k] = typeof v === 'number' ? int64Scalar(v) : toDtype(v, this.dtype);
     return dict;
   }
 }

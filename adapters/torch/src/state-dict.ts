@@ -63,8 +63,17 @@ export const CANONICAL_KEY = {
 
 /** A float tensor as PyTorch keeps it in a state dict: float32, a fresh copy. */
 export function toFloat32(t: HostTensor): HostTensor {
-  return { shape: [...t.shape], data: Float32Array.from(t.data), dtype: 'float32' };
+  return toDtype(t, 'float32');
 }
+
+/** A copy in the module's dtype (PyTorch `load_state_dict` copies into the existing tensors' dtype). */
+export function toDtype(t: HostTensor, dtype: TorchDtype): HostTensor {
+  const data = dtype === 'float64' ? Float64Array.from(t.data) : Float32Array.from(t.data);
+  return { shape: [...t.shape], data, dtype };
+}
+
+/** Floating dtypes a module's parameters and buffers may have (PyTorch `dtype=`). */
+export type TorchDtype = 'float32' | 'float64';
 
 function isCheckpointValue(v: unknown): v is CheckpointValue {
   if (v === null || typeof v !== 'object') return false;
@@ -96,6 +105,8 @@ export interface LoadTarget {
   /** `undefined` for a lazy module whose parameters are not materialised yet. */
   readonly numFeatures: number | undefined;
   readonly numBatchesTracked: number | null;
+  /** Dtype values are copied into. @default 'float32' */
+  readonly dtype?: TorchDtype;
 }
 
 /** A validated load: float32 values to upload, the new counter, the report. */
@@ -171,8 +182,10 @@ export function planLoad(target: LoadTarget, dict: Readonly<Record<string, unkno
       );
       continue;
     }
-    const data = value.data instanceof BigInt64Array ? Float32Array.from(value.data, Number) : Float32Array.from(value.data);
-    tensors[name] = { shape: [numFeatures], data, dtype: 'float32' };
+    const dtype = target.dtype ?? 'float32';
+    const source = value.data instanceof BigInt64Array ? Array.from(value.data, Number) : value.data;
+    const data = dtype === 'float64' ? Float64Array.from(source) : Float32Array.from(source);
+    tensors[name] = { shape: [numFeatures], data, dtype };
   }
 
   const unexpectedKeys: string[] = [];

@@ -1,0 +1,49 @@
+import { BatchNorm1d, BatchNorm2d, BatchNorm3d, type _BatchNorm } from '@normbridge/torch';
+import type { Engine } from '@normbridge/core';
+import { errorOutcome, floatTensor, NotApplicable, stateValues, toHost, type FrameworkBinding } from './types.js';
+
+const CLASSES = { BatchNorm1d, BatchNorm2d, BatchNorm3d } as const;
+
+/** PyTorch fixtures drive `@normbridge/torch` modules exactly as the generator drove `torch.nn`. */
+export const torchBinding: FrameworkBinding = {
+  framework: 'torch',
+  profile: (m) => `torch ${m.framework.version}`,
+  normalizeMessage: (message) => message.replace(/torch\.Size\(\[([^\]]*)\]\)/g, '[$1]'),
+  async open(fixture, engine: Engine<any>) {
+    const { layer, initialState } = fixture.manifest;
+    const Class = CLASSES[layer.class as keyof typeof CLASSES];
+    if (!Class) throw new NotApplicable(`no adapter for torch.nn.${layer.class}`);
+    const a = layer.args as Record<string, unknown>;
+    const module: _BatchNorm<any> = new Class(a.num_features as number, {
+      eps: a.eps as number,
+      momentum: a.momentum as number | null,
+      affine: a.affine as boolean,
+      trackRunningStats: a.track_running_stats as boolean,
+      engine,
+    });
+    module.loadStateDict(stateValues(fixture, initialState), { strict: true });
+    return {
+      async step(step) {
+        const call = step.call as { training?: boolean; set_attributes?: { track_running_stats?: boolean } };
+        if (call.set_attributes?.track_running_stats !== undefined) module.trackRunningStats = call.set_attributes.track_running_stats;
+        module.train(step.mode === 'train');
+        if (step.stateBefore) module.loadStateDict(stateValues(fixture, step.stateBefore), { strict: true });
+        const x = engine.fromHost(floatTensor(fixture, step.input));
+        try {
+          let gradients: Record<string, any> | undefined;
+          if (step.cotangent && engine.capabilities.gradients) {
+            const g = await module.vjpAsync(x, engine.fromHost(floatTensor(fixture, step.cotangent)));
+            gradients = {};
+            for (const [k, t] of Object.entries(g)) gradients[k] = await toHost(engine, t);
+          }
+          const output = await toHost(engine, await module.forwardAsync(x));
+          const state = await module.stateDictAsync();
+          return { kind: 'ok', output, state, ...(gradients ? { gradients } : {}) };
+        } catch (err) {
+          return errorOutcome(err);
+        }
+      },
+      dispose: () => module.dispose(),
+    };
+  },
+};

@@ -1,0 +1,182 @@
+import { join } from 'node:path';
+import type { Engine } from '@normbridge/core';
+import { compareTensors, type TensorComparison, type Tolerance } from './compare.js';
+import { createEngineByName, type EngineName } from './engines.js';
+import { listFixtureDirs, loadFixture, type LoadedFixture } from './fixture-load.js';
+import type { FixtureStep } from './fixture-schema.js';
+import { bindingFor } from './bindings/index.js';
+import { NotApplicable, tensor, type FrameworkBinding, type StepOutcome } from './bindings/types.js';
+import type { CaseResult } from './results.js';
+
+/**
+ * When an engine computes in float32 a fixture made in float64, the fixture's own tolerance
+ * (set for float64 arithmetic) cannot hold; this one is what float32 arithmetic over a few
+ * steps of O(1) values reaches, and the report says it was used.
+ */
+export const FLOAT32_TOLERANCE: Tolerance = { atol: 1e-4, rtol: 1e-4 };
+
+/** Tags meaning the fixture records a framework bug that normbridge deliberately does not reproduce. */
+const NOT_REPRODUCED_TAGS = new Set(['framework-bug']);
+
+export interface ConformanceOptions {
+  /** Folders searched (recursively) for fixtures: the committed `fixtures/`, or a user's own. */
+  readonly fixtureDirs: readonly string[];
+  readonly engines: readonly EngineName[];
+  /** Only fixtures of these frameworks (`torch`, `flax-linen`, …, or a prefix such as `flax`). */
+  readonly frameworks?: readonly string[];
+  /** Called before each case runs, for progress display. */
+  readonly onCase?: (done: number, total: number, label: string) => void;
+}
+
+export interface ConformanceReport {
+  readonly results: CaseResult[];
+  /** Fixtures that could not be loaded, with the reason (each also counted as a failure). */
+  readonly invalid: { readonly path: string; readonly reason: string }[];
+  readonly engines: { readonly name: EngineName; readonly available: boolean; readonly reason?: string }[];
+}
+
+export async function loadFixtures(dirs: readonly string[], frameworks?: readonly string[]) {
+  const fixtures: LoadedFixture[] = [];
+  const invalid: { path: string; reason: string }[] = [];
+  for (const root of dirs) {
+    for (const rel of await listFixtureDirs(root)) {
+      const dir = join(root, rel);
+      try {
+        const f = await loadFixture(dir);
+        const name = f.manifest.framework.name;
+        if (!frameworks || frameworks.some((w) => name === w || name.startsWith(`${w}-`))) fixtures.push(f);
+      } catch (err) {
+        invalid.push({ path: dir, reason: (err as Error).message });
+      }
+    }
+  }
+  return { fixtures, invalid };
+}
+
+export async function runConformance(options: ConformanceOptions): Promise<ConformanceReport> {
+  const { fixtures, invalid } = await loadFixtures(options.fixtureDirs, options.frameworks);
+  const results: CaseResult[] = [];
+  const engines: ConformanceReport['engines'] = [];
+  const total = fixtures.length * options.engines.length;
+  let done = 0;
+  for (const name of options.engines) {
+    let engine: Engine<any> | undefined;
+    let reason: string | undefined;
+    try {
+      engine = await createEngineByName(name);
+    } catch (err) {
+      reason = (err as Error).message.split('\n')[0];
+    }
+    engines.push({ name, available: engine !== undefined, ...(reason ? { reason } : {}) });
+    for (const fixture of fixtures) {
+      options.onCase?.(done++, total, `${name} ${fixture.manifest.framework.name}/${fixture.manifest.case}`);
+      results.push(engine ? await runCase(fixture, engine) : notApplicable(fixture, name, `engine unavailable: ${reason}`));
+    }
+  }
+  options.onCase?.(done, total, 'done');
+  return { results, invalid, engines };
+}
+
+function caseBase(fixture: LoadedFixture, engine: string, binding?: FrameworkBinding) {
+  const m = fixture.manifest;
+  return {
+    fixture: `${m.framework.name}/${m.case}`,
+    framework: m.framework.name,
+    profile: binding?.profile(m) ?? `${m.framework.name} ${m.framework.version}`,
+    engine,
+    producerKind: m.producer.kind,
+  };
+}
+
+function notApplicable(fixture: LoadedFixture, engine: string, reason: string, binding?: FrameworkBinding): CaseResult {
+  return { ...caseBase(fixture, engine, binding), status: 'n/a', reason, comparisons: [], gradientsSkipped: 0 };
+}
+
+function toleranceFor(fixture: LoadedFixture, engine: Engine<any>): { tol: Tolerance; widened?: string } {
+  const own = fixture.manifest.tolerance;
+  if (engine.capabilities.dtypes.includes(fixture.manifest.dtype)) return { tol: own };
+  return {
+    tol: { atol: Math.max(own.atol, FLOAT32_TOLERANCE.atol), rtol: Math.max(own.rtol, FLOAT32_TOLERANCE.rtol) },
+    widened: `${engine.name} computes ${fixture.manifest.dtype} in float32`,
+  };
+}
+
+/** Replays one fixture on one engine and compares every step. */
+export async function runCase(fixture: LoadedFixture, engine: Engine<any>): Promise<CaseResult> {
+  const binding = bindingFor(fixture.manifest.framework.name);
+  if (!binding) return notApplicable(fixture, engine.name, `no binding for framework ${fixture.manifest.framework.name}`);
+  const notReproduced = fixture.manifest.tags?.find((t) => NOT_REPRODUCED_TAGS.has(t));
+  if (notReproduced) {
+    return notApplicable(fixture, engine.name, `records a ${notReproduced} that normbridge deliberately does not reproduce`, binding);
+  }
+  const { tol, widened } = toleranceFor(fixture, engine);
+  let bound;
+  try {
+    bound = await binding.open(fixture, engine);
+  } catch (err) {
+    if (err instanceof NotApplicable) return notApplicable(fixture, engine.name, err.message, binding);
+    return { ...caseBase(fixture, engine.name, binding), status: 'fail', reason: `could not build the layer: ${(err as Error).message}`, comparisons: [], gradientsSkipped: 0 };
+  }
+  const comparisons: TensorComparison[] = [];
+  let gradientsSkipped = 0;
+  try {
+    for (const [i, step] of fixture.manifest.steps.entries()) {
+      let outcome: StepOutcome;
+      try {
+        outcome = await bound.step(step, i);
+      } catch (err) {
+        if (err instanceof NotApplicable) return notApplicable(fixture, engine.name, `step ${i}: ${err.message}`, binding);
+        throw err;
+      }
+      gradientsSkipped += compareStep(fixture, binding, step, i, outcome, tol, comparisons);
+    }
+  } finally {
+    bound.dispose();
+  }
+  const ok = comparisons.every((c) => c.ok);
+  return { ...caseBase(fixture, engine.name, binding), status: ok ? 'pass' : 'fail', comparisons, gradientsSkipped, ...(widened ? { widened } : {}) };
+}
+
+function verdict(label: string, ok: boolean, problem?: string): TensorComparison {
+  return { label, ok, maxAbsError: 0, maxRelError: 0, worstIndex: -1, actual: Number.NaN, expected: Number.NaN, ...(problem ? { problem } : {}) };
+}
+
+/** Appends the step's comparisons; returns how many gradient checks were skipped. */
+function compareStep(
+  fixture: LoadedFixture,
+  binding: FrameworkBinding,
+  step: FixtureStep,
+  i: number,
+  outcome: StepOutcome,
+  tol: Tolerance,
+  out: TensorComparison[],
+): number {
+  const at = `step ${i} (${step.mode})`;
+  if (step.error) {
+    if (outcome.kind !== 'error') {
+      out.push(verdict(`${at} error`, false, `expected ${step.error.type}: ${step.error.message}, but the step succeeded`));
+      return 0;
+    }
+    const norm = binding.normalizeMessage ?? ((s: string) => s);
+    const ok = outcome.type === step.error.type && norm(outcome.message) === norm(step.error.message);
+    out.push(verdict(`${at} error`, ok, ok ? undefined : `raised ${outcome.type}: ${outcome.message}; expected ${step.error.type}: ${step.error.message}`));
+    return 0;
+  }
+  if (outcome.kind === 'error') {
+    out.push(verdict(`${at}`, false, `raised ${outcome.type}: ${outcome.message}`));
+    return 0;
+  }
+  if (step.output) out.push(compareTensors(`${at} output`, outcome.output, tensor(fixture, step.output), tol));
+  for (const [name, ref] of Object.entries(step.state ?? {})) {
+    out.push(compareTensors(`${at} state ${name}`, outcome.state[name], tensor(fixture, ref), tol));
+  }
+  for (const name of Object.keys(outcome.state)) {
+    if (step.state && !(name in step.state)) out.push(verdict(`${at} state ${name}`, false, 'not a variable the framework has'));
+  }
+  if (!step.gradients) return 0;
+  if (!outcome.gradients) return Object.keys(step.gradients).length;
+  for (const [name, ref] of Object.entries(step.gradients)) {
+    out.push(compareTensors(`${at} gradient ${name}`, outcome.gradients[name], tensor(fixture, ref), tol));
+  }
+  return 0;
+}
