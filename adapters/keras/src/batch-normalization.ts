@@ -319,6 +319,17 @@ export class BatchNormalization<T = any> {
     }
   }
 
+  /**
+   * Gradients of `apply(x, { training })` for a cotangent `dy` at the current weights — what
+   * `tf.variableGrads` / `GradientTape` give for the input, `gamma` and `beta` — without
+   * updating the moving statistics. Works on asynchronous engines too (no masks).
+   */
+  async vjpAsync(x: T, dy: T, options: Pick<BatchNormalizationCallOptions<T>, 'training'> = {}): Promise<{ input: T; gamma?: T; beta?: T }> {
+    const { mode } = this.#prepare(x, options);
+    const g = await this.#runner!.vjpAsync(mode, x, dy);
+    return { input: g.dx, ...(g.dScale ? { gamma: g.dScale } : {}), ...(g.dBias ? { beta: g.dBias } : {}) };
+  }
+
   /** `layer.weights`: gamma, beta, moving_mean, moving_variance (absent ones skipped); `[]` before build. */
   get weights(): KerasVariable<T>[] {
     const runner = this.#runner;

@@ -19,6 +19,8 @@ export const torchBinding: FrameworkBinding = {
       momentum: a.momentum as number | null,
       affine: a.affine as boolean,
       trackRunningStats: a.track_running_stats as boolean,
+      // The generator records `dtype` as Python prints it, e.g. "torch.float64".
+      dtype: a.dtype === 'torch.float64' ? 'float64' : 'float32',
       engine,
     });
     module.loadStateDict(stateValues(fixture, initialState), { strict: true });

@@ -1,0 +1,62 @@
+import { BatchNormalization, type KerasProfile } from '@normbridge/keras';
+import type { Engine, HostTensor } from '@normbridge/core';
+import type { FrameworkName } from '../fixture-schema.js';
+import { errorOutcome, floatTensor, NotApplicable, tensor, toHost, type FrameworkBinding } from './types.js';
+
+/** Keras weight order; absent ones (center/scale off) are skipped, as `get_weights()` does. */
+const WEIGHT_ORDER = ['gamma', 'beta', 'moving_mean', 'moving_variance'] as const;
+
+function kerasBinding(framework: Extract<FrameworkName, 'keras' | 'tfjs-layers'>, profile: KerasProfile): FrameworkBinding {
+  return {
+    framework,
+    profile: (m) => `${framework} ${m.framework.version}`,
+    async open(fixture, engine: Engine<any>) {
+      const { layer, initialState, steps } = fixture.manifest;
+      if (layer.class !== 'BatchNormalization') throw new NotApplicable(`no adapter for ${layer.class}`);
+      const a = layer.args as Record<string, unknown>;
+      // TF.js spells arguments in camelCase, Keras 3 in snake_case; the adapter takes camelCase.
+      const arg = (camel: string, snake: string) => a[camel] ?? a[snake];
+      const bn = new BatchNormalization<any>({
+        ...(arg('axis', 'axis') !== undefined ? { axis: arg('axis', 'axis') as number } : {}),
+        ...(arg('momentum', 'momentum') !== undefined ? { momentum: arg('momentum', 'momentum') as number } : {}),
+        ...(arg('epsilon', 'epsilon') !== undefined ? { epsilon: arg('epsilon', 'epsilon') as number } : {}),
+        ...(arg('center', 'center') !== undefined ? { center: arg('center', 'center') as boolean } : {}),
+        ...(arg('scale', 'scale') !== undefined ? { scale: arg('scale', 'scale') as boolean } : {}),
+        ...(arg('trainable', 'trainable') !== undefined ? { trainable: arg('trainable', 'trainable') as boolean } : {}),
+        profile,
+        engine,
+      });
+      const setWeights = (map: Readonly<Record<string, string>>) =>
+        bn.setWeights(WEIGHT_ORDER.filter((k) => k in map).map((k) => tensor(fixture, map[k]!) as HostTensor));
+      bn.build(floatTensor(fixture, steps[0]!.input).shape);
+      setWeights(initialState);
+      const present = WEIGHT_ORDER.filter((k) => k in initialState);
+      return {
+        async step(step) {
+          if (step.stateBefore) setWeights(step.stateBefore);
+          const training = (step.call as { training?: boolean }).training ?? step.mode === 'train';
+          try {
+            const x = engine.fromHost(floatTensor(fixture, step.input));
+            let gradients: Record<string, HostTensor> | undefined;
+            if (step.cotangent && engine.capabilities.gradients) {
+              const g = await bn.vjpAsync(x, engine.fromHost(floatTensor(fixture, step.cotangent)), { training });
+              gradients = {};
+              for (const [k, t] of Object.entries(g)) gradients[k] = await toHost(engine, t);
+            }
+            const output = await toHost(engine, await bn.applyAsync(x, { training }));
+            const weights = await bn.getWeightsAsync();
+            const state = Object.fromEntries(present.map((k, i) => [k, weights[i]!]));
+            return { kind: 'ok', output, state, ...(gradients ? { gradients } : {}) };
+          } catch (err) {
+            return errorOutcome(err);
+          }
+        },
+        dispose: () => bn.dispose(),
+      };
+    },
+  };
+}
+
+/** TF.js fixtures run through the Keras adapter's `tfjs-layers` profile (bit-exact update form). */
+export const tfjsLayersBinding = kerasBinding('tfjs-layers', 'tfjs-layers');
+export const keras3Binding = kerasBinding('keras', 'keras3');

@@ -1,0 +1,38 @@
+import { BatchNorm, type MlxVersion } from '@normbridge/mlx';
+import type { Engine } from '@normbridge/core';
+import { errorOutcome, floatTensor, NotApplicable, stateValues, toHost, type FrameworkBinding } from './types.js';
+
+/** MLX fixtures drive `@normbridge/mlx` with the version profile the fixture names. */
+export const mlxBinding: FrameworkBinding = {
+  framework: 'mlx',
+  profile: (m) => `mlx ${m.framework.version}`,
+  async open(fixture, engine: Engine<any>) {
+    const { layer, initialState, framework } = fixture.manifest;
+    if (layer.class !== 'BatchNorm') throw new NotApplicable(`no adapter for mlx.nn.${layer.class}`);
+    const a = layer.args as Record<string, unknown>;
+    const bn = new BatchNorm<any>(a.num_features as number, {
+      eps: a.eps as number,
+      momentum: a.momentum as number,
+      affine: a.affine as boolean,
+      trackRunningStats: a.track_running_stats as boolean,
+      version: framework.version as MlxVersion,
+      engine,
+    });
+    bn.loadWeights(stateValues(fixture, initialState) as never, true);
+    return {
+      async step(step) {
+        if (step.mode === 'train') bn.train();
+        else bn.eval();
+        if (step.stateBefore) bn.loadWeights(stateValues(fixture, step.stateBefore) as never, true);
+        try {
+          const output = await toHost(engine, await bn.callAsync(engine.fromHost(floatTensor(fixture, step.input))));
+          const state = Object.fromEntries(await bn.saveWeightsAsync());
+          return { kind: 'ok', output, state };
+        } catch (err) {
+          return errorOutcome(err);
+        }
+      },
+      dispose: () => bn.dispose(),
+    };
+  },
+};
