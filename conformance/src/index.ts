@@ -7,3 +7,4 @@ export * from './runner.js';
 export * from './matrix.js';
 export { bindingFor, registerBinding } from './bindings/index.js';
 export { NotApplicable, type BoundCase, type FrameworkBinding, type StepOutcome } from './bindings/types.js';
+export { normbridgeMatchers } from './matcher.js';

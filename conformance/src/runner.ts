@@ -102,7 +102,7 @@ function toleranceFor(fixture: LoadedFixture, engine: Engine<any>): { tol: Toler
 }
 
 /** Replays one fixture on one engine and compares every step. */
-export async function runCase(fixture: LoadedFixture, engine: Engine<any>): Promise<CaseResult> {
+export async function runCase(fixture: LoadedFixture, engine: Engine<any>, layer?: unknown): Promise<CaseResult> {
   const binding = bindingFor(fixture.manifest.framework.name);
   if (!binding) return notApplicable(fixture, engine.name, `no binding for framework ${fixture.manifest.framework.name}`);
   const notReproduced = fixture.manifest.tags?.find((t) => NOT_REPRODUCED_TAGS.has(t));
@@ -112,7 +112,7 @@ export async function runCase(fixture: LoadedFixture, engine: Engine<any>): Prom
   const { tol, widened } = toleranceFor(fixture, engine);
   let bound;
   try {
-    bound = await binding.open(fixture, engine);
+    bound = await binding.open(fixture, engine, layer);
   } catch (err) {
     if (err instanceof NotApplicable) return notApplicable(fixture, engine.name, err.message, binding);
     return { ...caseBase(fixture, engine.name, binding), status: 'fail', reason: `could not build the layer: ${(err as Error).message}`, comparisons: [], gradientsSkipped: 0 };

@@ -10,13 +10,14 @@ function kerasBinding(framework: Extract<FrameworkName, 'keras' | 'tfjs-layers'>
   return {
     framework,
     profile: (m) => `${framework} ${m.framework.version}`,
-    async open(fixture, engine: Engine<any>) {
+    async open(fixture, engine: Engine<any>, given?: unknown) {
       const { layer, initialState, steps } = fixture.manifest;
       if (layer.class !== 'BatchNormalization') throw new NotApplicable(`no adapter for ${layer.class}`);
       const a = layer.args as Record<string, unknown>;
       // TF.js spells arguments in camelCase, Keras 3 in snake_case; the adapter takes camelCase.
       const arg = (camel: string, snake: string) => a[camel] ?? a[snake];
-      const bn = new BatchNormalization<any>({
+      if (given !== undefined && !(given instanceof BatchNormalization)) throw new NotApplicable('the fixture is a BatchNormalization layer');
+      const bn: BatchNormalization<any> = (given as BatchNormalization<any> | undefined) ?? new BatchNormalization<any>({
         ...(arg('axis', 'axis') !== undefined ? { axis: arg('axis', 'axis') as number } : {}),
         ...(arg('momentum', 'momentum') !== undefined ? { momentum: arg('momentum', 'momentum') as number } : {}),
         ...(arg('epsilon', 'epsilon') !== undefined ? { epsilon: arg('epsilon', 'epsilon') as number } : {}),
@@ -28,7 +29,7 @@ function kerasBinding(framework: Extract<FrameworkName, 'keras' | 'tfjs-layers'>
       });
       const setWeights = (map: Readonly<Record<string, string>>) =>
         bn.setWeights(WEIGHT_ORDER.filter((k) => k in map).map((k) => tensor(fixture, map[k]!) as HostTensor));
-      bn.build(floatTensor(fixture, steps[0]!.input).shape);
+      if (!bn.built) bn.build(floatTensor(fixture, steps[0]!.input).shape);
       setWeights(initialState);
       const present = WEIGHT_ORDER.filter((k) => k in initialState);
       return {
@@ -51,7 +52,9 @@ function kerasBinding(framework: Extract<FrameworkName, 'keras' | 'tfjs-layers'>
             return errorOutcome(err);
           }
         },
-        dispose: () => bn.dispose(),
+        dispose: () => {
+          if (given === undefined) bn.dispose();
+        },
       };
     },
   };

@@ -6,11 +6,12 @@ import { errorOutcome, floatTensor, NotApplicable, stateValues, toHost, type Fra
 export const mlxBinding: FrameworkBinding = {
   framework: 'mlx',
   profile: (m) => `mlx ${m.framework.version}`,
-  async open(fixture, engine: Engine<any>) {
+  async open(fixture, engine: Engine<any>, given?: unknown) {
     const { layer, initialState, framework } = fixture.manifest;
     if (layer.class !== 'BatchNorm') throw new NotApplicable(`no adapter for mlx.nn.${layer.class}`);
     const a = layer.args as Record<string, unknown>;
-    const bn = new BatchNorm<any>(a.num_features as number, {
+    if (given !== undefined && !(given instanceof BatchNorm)) throw new NotApplicable('the fixture is an mlx.nn.BatchNorm');
+    const bn: BatchNorm<any> = (given as BatchNorm<any> | undefined) ?? new BatchNorm<any>(a.num_features as number, {
       eps: a.eps as number,
       momentum: a.momentum as number,
       affine: a.affine as boolean,
@@ -32,7 +33,9 @@ export const mlxBinding: FrameworkBinding = {
           return errorOutcome(err);
         }
       },
-      dispose: () => bn.dispose(),
+      dispose: () => {
+        if (given === undefined) bn.dispose();
+      },
     };
   },
 };

@@ -9,12 +9,13 @@ export const torchBinding: FrameworkBinding = {
   framework: 'torch',
   profile: (m) => `torch ${m.framework.version}`,
   normalizeMessage: (message) => message.replace(/torch\.Size\(\[([^\]]*)\]\)/g, '[$1]'),
-  async open(fixture, engine: Engine<any>) {
+  async open(fixture, engine: Engine<any>, given?: unknown) {
     const { layer, initialState } = fixture.manifest;
     const Class = CLASSES[layer.class as keyof typeof CLASSES];
     if (!Class) throw new NotApplicable(`no adapter for torch.nn.${layer.class}`);
     const a = layer.args as Record<string, unknown>;
-    const module: _BatchNorm<any> = new Class(a.num_features as number, {
+    if (given !== undefined && !(given instanceof Class)) throw new NotApplicable(`the fixture is a torch.nn.${layer.class}`);
+    const module: _BatchNorm<any> = (given as _BatchNorm<any> | undefined) ?? new Class(a.num_features as number, {
       eps: a.eps as number,
       momentum: a.momentum as number | null,
       affine: a.affine as boolean,
@@ -45,7 +46,9 @@ export const torchBinding: FrameworkBinding = {
           return errorOutcome(err);
         }
       },
-      dispose: () => module.dispose(),
+      dispose: () => {
+        if (given === undefined) module.dispose();
+      },
     };
   },
 };

@@ -28,8 +28,12 @@ export interface FrameworkBinding {
   readonly framework: FrameworkName;
   /** The matrix row: framework plus version profile, e.g. `mlx 0.32.1`. */
   profile(manifest: FixtureManifest): string;
-  /** Builds the layer with the fixture's arguments and initial state. Throws {@link NotApplicable} to skip. */
-  open(fixture: LoadedFixture, engine: Engine<any>): Promise<BoundCase>;
+  /**
+   * Builds the layer with the fixture's arguments and initial state, or, given `layer` (a
+   * user's own adapter layer, for `toMatchFixture`), loads the initial state into that one.
+   * Throws {@link NotApplicable} to skip.
+   */
+  open(fixture: LoadedFixture, engine: Engine<any>, layer?: unknown): Promise<BoundCase>;
   /** Brings a framework message into the adapter's spelling before comparing (e.g. `torch.Size([1, 3])` → `[1, 3]`). */
   normalizeMessage?(message: string): string;
 }

@@ -1,0 +1,27 @@
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { BatchNorm1d, BatchNorm2d } from '@normbridge/torch';
+import { BatchNorm } from '@normbridge/mlx';
+import { normbridgeMatchers } from './matcher.js';
+
+expect.extend(normbridgeMatchers);
+const fixture = (p: string) => fileURLToPath(new URL(`../../fixtures/${p}`, import.meta.url));
+
+describe('toMatchFixture', () => {
+  it('passes for a user layer built like the fixture', async () => {
+    await expect(new BatchNorm2d(3)).toMatchFixture(fixture('torch/bn2d_defaults'));
+    await expect(new BatchNorm(4, { version: '0.32.1' })).toMatchFixture(fixture('mlx/mlx_0.32.1_published_2d'));
+  });
+
+  it('fails, naming step, tensor and element, for a layer built differently', async () => {
+    const wrongMomentum = new BatchNorm2d(3, { momentum: 0.9 });
+    await expect(expect(wrongMomentum).toMatchFixture(fixture('torch/bn2d_defaults'))).rejects.toThrow(
+      /FAIL torch\/bn2d_defaults .*step \d+ \(train\) state running_mean: worst element \[\d+\]/,
+    );
+    await expect(expect(new BatchNorm(4, { version: '0.32.0' })).toMatchFixture(fixture('mlx/mlx_0.32.1_published_2d'))).rejects.toThrow(/running_var/);
+  });
+
+  it('refuses a layer of another class', async () => {
+    await expect(expect(new BatchNorm1d(3)).toMatchFixture(fixture('torch/bn2d_defaults'))).rejects.toThrow(/does not apply/);
+  });
+});

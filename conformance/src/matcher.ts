@@ -1,0 +1,46 @@
+import type { Engine } from '@normbridge/core';
+import { loadFixture } from './fixture-load.js';
+import { describeFailure } from './results.js';
+import { runCase } from './runner.js';
+
+/**
+ * `await expect(layer).toMatchFixture(path)`: replays a fixture (a folder or its manifest)
+ * through a user's own adapter layer — a `@normbridge/torch` module, an MLX `BatchNorm`, a
+ * Keras `BatchNormalization` — on that layer's engine, and fails naming the step, tensor and
+ * worst element. The fixture's initial state is loaded into the layer first.
+ *
+ * Register once, e.g. in a vitest setup file:
+ * ```ts
+ * import { expect } from 'vitest';
+ * import { normbridgeMatchers } from '@normbridge/conformance';
+ * expect.extend(normbridgeMatchers);
+ * ```
+ */
+export const normbridgeMatchers = {
+  async toMatchFixture(received: unknown, path: string) {
+    const engine = (received as { engine?: Engine<any> } | null)?.engine;
+    if (!engine || typeof engine.fromHost !== 'function') {
+      return { pass: false, message: () => 'toMatchFixture expects a normbridge layer (an object with an `engine`)' };
+    }
+    const fixture = await loadFixture(path);
+    const result = await runCase(fixture, engine, received);
+    if (result.status === 'n/a') {
+      return { pass: false, message: () => `fixture ${result.fixture} does not apply to this layer: ${result.reason}` };
+    }
+    const pass = result.status === 'pass';
+    return {
+      pass,
+      message: () =>
+        pass
+          ? `expected layer not to match ${result.fixture}, but every step matched`
+          : describeFailure(result),
+    };
+  },
+};
+
+declare module 'vitest' {
+  interface Matchers<T = any> {
+    /** Replays a normbridge fixture through this layer; see {@link normbridgeMatchers}. */
+    toMatchFixture(path: string): Promise<T>;
+  }
+}

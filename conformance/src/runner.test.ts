@@ -1,0 +1,75 @@
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import type { BatchNormSpec, Engine } from '@normbridge/core';
+import { createReferenceEngine } from '@normbridge/core';
+import { createEngineByName, type EngineName } from './engines.js';
+import { formatMatrix, exitCodeOf } from './matrix.js';
+import { loadFixtures, runCase, runConformance } from './runner.js';
+import { describeFailure } from './results.js';
+
+/** The only reasons a committed fixture may be skipped. */
+const NOT_APPLICABLE_ALLOWED = /framework-bug that normbridge deliberately does not reproduce|no binding for framework (onnx|flax-)/;
+const FIXTURES = fileURLToPath(new URL('../../fixtures', import.meta.url));
+
+describe('every committed fixture passes', () => {
+  for (const engine of ['reference-f64', 'tfjs-cpu', 'tfjs-wasm'] as EngineName[]) {
+    it(`on ${engine}`, async () => {
+      const report = await runConformance({ fixtureDirs: [FIXTURES], engines: [engine] });
+      const failures = report.results.filter((r) => r.status === 'fail').map(describeFailure);
+      expect(report.invalid).toEqual([]);
+      expect(failures).toEqual([]);
+      // n/a only where a fixture records a framework bug we deliberately do not reproduce,
+      // or a framework without a binding yet (reported in the matrix).
+      const notApplicable = report.results.filter((r) => r.status === 'n/a');
+      for (const r of notApplicable) expect(r.reason, r.fixture).toMatch(NOT_APPLICABLE_ALLOWED);
+      expect(report.results.filter((r) => r.status === 'pass').length).toBeGreaterThan(40);
+      expect(exitCodeOf(report)).toBe(0);
+      expect(formatMatrix(report)).toMatch(/cases passed/);
+    }, 180_000);
+  }
+});
+
+/** Wraps an engine so that every spec it runs has one field forced to a wrong value. */
+function planted(engine: Engine<any>, wrong: Partial<BatchNormSpec>): Engine<any> {
+  const bend = (spec: BatchNormSpec) => ({ ...spec, ...wrong }) as BatchNormSpec;
+  const e = engine as Engine<any> & { synchronous: true };
+  return {
+    ...e,
+    name: `${engine.name}+planted`,
+    train: (spec, state, x, o) => e.train(bend(spec), state, x, o),
+    evaluate: (spec, state, x, o) => e.evaluate(bend(spec), state, x, o),
+    vjp: (spec, state, x, dy, m, o) => e.vjp(bend(spec), state, x, dy, m, o),
+  };
+}
+
+describe('the suite catches semantic errors', () => {
+  it('a biased running variance in the PyTorch profile fails, naming running_var', async () => {
+    const { fixtures } = await loadFixtures([FIXTURES], ['torch']);
+    const wrong = planted(createReferenceEngine(), { runningVarianceEstimator: 'biased' });
+    const results = await Promise.all(fixtures.map((f) => runCase(f, wrong)));
+    const failed = results.filter((r) => r.status === 'fail');
+    expect(failed.length).toBeGreaterThan(10);
+    const messages = failed.map(describeFailure);
+    expect(messages.some((m) => /state running_var: worst element/.test(m))).toBe(true);
+    // Eval-only and error-only fixtures cannot see the estimator; every training fixture must.
+    const trainingCases = fixtures.filter((f) => f.manifest.steps.some((s) => s.mode === 'train' && s.output && s.state?.running_var));
+    for (const f of trainingCases) {
+      expect(results.find((r) => r.fixture.endsWith(`/${f.manifest.case}`))!.status, f.manifest.case).toBe('fail');
+    }
+  });
+
+  it('Flax-style momentum (decay) fed to a PyTorch-style layer fails', async () => {
+    const { fixtures } = await loadFixtures([FIXTURES], ['torch']);
+    const wrong = planted(createReferenceEngine(), { runningAverage: { kind: 'exponential', oldValueWeight: 0.1 } });
+    const r = await runCase(fixtures.find((f) => f.manifest.case === 'bn2d_defaults')!, wrong);
+    expect(r.status).toBe('fail');
+    expect(describeFailure(r)).toMatch(/running_mean|running_var/);
+  });
+
+  it('a wrong epsilon on tfjs fails on the TF.js fixtures', async () => {
+    const { fixtures } = await loadFixtures([FIXTURES], ['tfjs-layers']);
+    const wrong = planted(await createEngineByName('tfjs-cpu'), { epsilon: 1e-5 });
+    const r = await runCase(fixtures.find((f) => f.manifest.case === 'tfjs_defaults_semantics_10_2')!, wrong);
+    expect(r.status).toBe('fail');
+  });
+});
