@@ -1,0 +1,57 @@
+/** Moving tensors between the host and ONNX Runtime, and reading their dtypes. */
+import { StateError, UnsupportedError, type HostTensor, type StateTensorKey } from '@normbridge/core';
+import { TensorProto_DataType } from 'onnx-buf';
+import type { Tensor } from 'onnxruntime-node';
+import type { LoadedBackend } from '../backends.js';
+
+export type FloatType = 'float32' | 'float64';
+
+export function isFloatType(t: string): t is FloatType {
+  return t === 'float32' || t === 'float64';
+}
+
+/** ONNX element type of an ORT tensor type this package feeds. */
+export function elemTypeOfTensor(t: Tensor): number {
+  switch (t.type) {
+    case 'float32':
+      return TensorProto_DataType.FLOAT;
+    case 'float64':
+      return TensorProto_DataType.DOUBLE;
+    case 'bool':
+      return TensorProto_DataType.BOOL;
+    default:
+      throw new UnsupportedError(`tensor type "${t.type}"`, 'only float32, float64 (and bool masks) are fed to ONNX Runtime');
+  }
+}
+
+/** The compute dtype of a call: the input's. */
+export function computeDtype(x: Tensor): FloatType {
+  if (!isFloatType(x.type)) throw new UnsupportedError(`input of type "${x.type}"`, 'the ORT engine computes in float32 or float64');
+  return x.type;
+}
+
+export function checkStateType(key: StateTensorKey, t: Tensor): number {
+  if (!isFloatType(t.type)) throw new StateError(key, `has type "${t.type}"; float32 or float64 is required`);
+  return elemTypeOfTensor(t);
+}
+
+/**
+ * Uploads a host tensor: float64 stays float64, every other dtype (float16 and bfloat16 are held
+ * widened) becomes float32. The data is copied, so later host writes do not leak in.
+ */
+export function tensorFromHost(backend: LoadedBackend, t: HostTensor): Tensor {
+  const data = t.dtype === 'float64' ? Float64Array.from(t.data) : Float32Array.from(t.data);
+  return new backend.Tensor(t.dtype === 'float64' ? 'float64' : 'float32', data, [...t.shape]);
+}
+
+export async function tensorToHost(t: Tensor): Promise<HostTensor> {
+  const data = await t.getData();
+  if (t.type === 'float64') return { shape: [...t.dims], data: Float64Array.from(data as Float64Array), dtype: 'float64' };
+  return { shape: [...t.dims], data: Float32Array.from(data as ArrayLike<number>, Number), dtype: 'float32' };
+}
+
+/** Tensors made by another copy of onnxruntime-common (the other backend) are re-wrapped. */
+export function adopt(backend: LoadedBackend, t: Tensor): Tensor {
+  const own: abstract new (...args: never[]) => unknown = backend.Tensor;
+  return t instanceof own ? t : new backend.Tensor(t.type, t.data, t.dims);
+}

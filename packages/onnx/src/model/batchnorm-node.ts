@@ -1,0 +1,85 @@
+/**
+ * Reading one ONNX BatchNormalization node as a canonical spec and host state.
+ *
+ * ONNX stores `epsilon` and `momentum` as float32 attributes, so 1e-5 arrives as
+ * 9.99999974738e-6. By default the shortest decimal that rounds to the same float32 is taken
+ * instead (what the exporter was given, in every realistic case); `float32` keeps the stored
+ * value (what ONNX Runtime computes with).
+ */
+import { defineSpec, fromDecayMomentum, type BatchNormSpec, type HostState, type HostTensor } from '@normbridge/core';
+import type { NodeProto } from 'onnx-buf';
+import { OnnxModelError } from '../errors.js';
+import { hostTensorFromProto } from '../proto/tensor.js';
+import { attr, type GraphIndex } from './graph-index.js';
+
+export interface BatchNormNodeInfo {
+  readonly spec: BatchNormSpec;
+  readonly state: HostState;
+  /** The node updates running statistics (training_mode = 1, or the pre-opset-14 training forms). */
+  readonly trainingMode: boolean;
+}
+
+/** The shortest decimal whose float32 rounding is `f`. */
+export function shortestFloat32(f: number): number {
+  if (!Number.isFinite(f) || f === 0) return f;
+  for (let p = 1; p <= 9; p++) {
+    const v = Number(f.toPrecision(p));
+    if (Math.fround(v) === Math.fround(f)) return v;
+  }
+  return f;
+}
+
+/** How float attributes are read: see {@link ImportOptions}. */
+export type AttributeReading = 'decimal' | 'float32';
+
+function floatAttr(node: NodeProto, name: string, fallback: number, reading: AttributeReading): number {
+  const a = attr(node, name);
+  if (!a) return fallback;
+  return reading === 'float32' ? a.f : shortestFloat32(a.f);
+}
+
+function intAttr(node: NodeProto, name: string, fallback: number): number {
+  const a = attr(node, name);
+  return a ? Number(a.i) : fallback;
+}
+
+export function isTrainingNode(node: NodeProto, opset: number): boolean {
+  if (opset >= 14) return intAttr(node, 'training_mode', 0) === 1;
+  if (opset <= 6) return intAttr(node, 'is_test', 0) === 0;
+  return node.output.filter((o) => o !== '').length > 1;
+}
+
+const ROLES = ['scale', 'B', 'input_mean', 'input_var'] as const;
+
+export function readBatchNormNode(node: NodeProto, label: string, index: GraphIndex, opset: number, reading: AttributeReading = 'decimal'): BatchNormNodeInfo {
+  if (opset < 9 && intAttr(node, 'spatial', 1) === 0) {
+    throw new OnnxModelError(label, 'spatial = 0 (per-activation statistics) has no canonical spec; only spatial BatchNormalization is read');
+  }
+  const tensors = ROLES.map((role, i) => {
+    const name = node.input[i + 1];
+    const proto = name ? index.constant(name) : undefined;
+    if (!proto) {
+      throw new OnnxModelError(label, `input ${i + 1} (${role}${name ? ` "${name}"` : ''}) is not an initializer or Constant, so its values cannot be read`);
+    }
+    return hostTensorFromProto(proto, label);
+  }) as [HostTensor, HostTensor, HostTensor, HostTensor];
+  const channels = tensors[0].data.length;
+  tensors.forEach((t, i) => {
+    if (t.shape.length !== 1 || t.data.length !== channels) {
+      throw new OnnxModelError(label, `${ROLES[i]} has dims [${t.shape.join(', ')}]; expected [${channels}] like scale`);
+    }
+  });
+  const spec = defineSpec({
+    featureAxes: [1],
+    epsilon: floatAttr(node, 'epsilon', 1e-5, reading),
+    runningAverage: fromDecayMomentum(floatAttr(node, 'momentum', 0.9, reading), `${label}.momentum`),
+    // ONNX semantics (opset 14 made them explicit): biased running variance, two-pass, blend.
+    runningVarianceEstimator: 'biased',
+    varianceAlgorithm: 'two-pass',
+    runningUpdateForm: 'blend',
+    evalStatistics: 'running',
+    singleValuePerChannel: 'allowed',
+  });
+  const [scale, bias, runningMean, runningVar] = tensors;
+  return { spec, state: { scale, bias, runningMean, runningVar, numBatchesTracked: 0 }, trainingMode: isTrainingNode(node, opset) };
+}
