@@ -1,1 +1,28 @@
-export {};
+/** flax.linen: BatchNorm, the compact Module system, Dense/relu. */
+export * as linen from './linen/index.js';
+/** flax.nnx: BatchNorm, Param/BatchStat, split/state/toPureDict, Linear/Sequential, the write-up's BatchNorm. */
+export * as nnx from './nnx/index.js';
+/** Legacy `flax.nn` (flax ≤ 0.3.x): the functional BatchNorm, stateful collections. */
+export * as nn from './legacy/index.js';
+/** The Flax batch-norm guide's training flow: TrainState, trainStep/evalStep, optimizers, losses. */
+export * as training from './training/index.js';
+export * as random from './random.js';
+export * as initializers from './initializers.js';
+export * from './errors.js';
+export * from './tree.js';
+export { canonicalizeAxes, pythonSetOrder, absoluteDims, type Axes } from './axes.js';
+export { pmap, boundAxisName } from './replicas.js';
+export {
+  customGradOps,
+  differentiableOps,
+  engineFor,
+  hostEngineOnTf,
+  isDifferentiableTfjsEngine,
+  registerDifferentiableOps,
+  resolveEngine,
+  runBatchNorm,
+  type BatchNormOutput,
+  type DifferentiableOps,
+} from './backend.js';
+export { cloneLeaf, indexLeaf, isHostTensor, isTfTensor, leafValues, reshapeLeaf, shapeOf } from './leaf.js';
+export { checkInexact, type FlaxDtype } from './dtypes.js';

@@ -7,3 +7,4 @@ export { importBatchNorms, type ImportedBatchNorm, type ImportOptions } from './
 export { foldBatchNormIntoConv, foldBatchNormIntoGemm, type ConvParams, type GemmParams } from './fold/fold-tensors.js';
 export { foldBatchNormsInModel, type FoldedPair, type FoldResult } from './fold/fold-model.js';
 export { OnnxModelError } from './errors.js';
+export { onnxBatchNormSpec, type BatchNormAttributes } from './model/batchnorm-node.js';

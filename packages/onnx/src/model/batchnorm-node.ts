@@ -51,6 +51,31 @@ export function isTrainingNode(node: NodeProto, opset: number): boolean {
 
 const ROLES = ['scale', 'B', 'input_mean', 'input_var'] as const;
 
+/** ONNX `BatchNormalization` attributes (opset 15) as numbers. */
+export interface BatchNormAttributes {
+  /** @default 1e-5 */
+  readonly epsilon?: number;
+  /** ONNX momentum: the weight of the OLD running value (a decay, like Flax/Keras). @default 0.9 */
+  readonly momentum?: number;
+}
+
+/**
+ * The canonical spec of an ONNX BatchNormalization node: channel axis 1, biased running
+ * variance, two-pass statistics, `blend` update (the semantics opset 14 spelled out).
+ */
+export function onnxBatchNormSpec(attributes: BatchNormAttributes, label = 'BatchNormalization'): BatchNormSpec {
+  return defineSpec({
+    featureAxes: [1],
+    epsilon: attributes.epsilon ?? 1e-5,
+    runningAverage: fromDecayMomentum(attributes.momentum ?? 0.9, `${label}.momentum`),
+    runningVarianceEstimator: 'biased',
+    varianceAlgorithm: 'two-pass',
+    runningUpdateForm: 'blend',
+    evalStatistics: 'running',
+    singleValuePerChannel: 'allowed',
+  });
+}
+
 export function readBatchNormNode(node: NodeProto, label: string, index: GraphIndex, opset: number, reading: AttributeReading = 'decimal'): BatchNormNodeInfo {
   if (opset < 9 && intAttr(node, 'spatial', 1) === 0) {
     throw new OnnxModelError(label, 'spatial = 0 (per-activation statistics) has no canonical spec; only spatial BatchNormalization is read');
@@ -69,17 +94,10 @@ export function readBatchNormNode(node: NodeProto, label: string, index: GraphIn
       throw new OnnxModelError(label, `${ROLES[i]} has dims [${t.shape.join(', ')}]; expected [${channels}] like scale`);
     }
   });
-  const spec = defineSpec({
-    featureAxes: [1],
-    epsilon: floatAttr(node, 'epsilon', 1e-5, reading),
-    runningAverage: fromDecayMomentum(floatAttr(node, 'momentum', 0.9, reading), `${label}.momentum`),
-    // ONNX semantics (opset 14 made them explicit): biased running variance, two-pass, blend.
-    runningVarianceEstimator: 'biased',
-    varianceAlgorithm: 'two-pass',
-    runningUpdateForm: 'blend',
-    evalStatistics: 'running',
-    singleValuePerChannel: 'allowed',
-  });
+  const spec = onnxBatchNormSpec(
+    { epsilon: floatAttr(node, 'epsilon', 1e-5, reading), momentum: floatAttr(node, 'momentum', 0.9, reading) },
+    label,
+  );
   const [scale, bias, runningMean, runningVar] = tensors;
   return { spec, state: { scale, bias, runningMean, runningVar, numBatchesTracked: 0 }, trainingMode: isTrainingNode(node, opset) };
 }

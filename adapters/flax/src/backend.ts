@@ -1,0 +1,258 @@
+import * as tf from '@tensorflow/tfjs-core';
+import {
+  getDefaultEngine,
+  hostTensor,
+  UnsupportedError,
+  type BatchNormSpec,
+  type BatchNormState,
+  type Engine,
+  type HostTensor,
+  type Mode,
+  type StepOptions,
+  type SyncEngine,
+} from '@normbridge/core';
+import { engineUsesTf, isHostTensor, isTfTensor } from './leaf.js';
+
+/**
+ * Where a Flax BatchNorm's numbers come from: an engine of `@normbridge/core`. This file only
+ * routes calls — straight to the engine for host tensors, and, for `tf.Tensor`s, through a
+ * `tf.customGrad` op whose backward pass is the engine's own `vjp`, so that `tf.grad` /
+ * `tf.valueAndGrads` differentiate a training call exactly as `jax.grad` does a linen apply
+ * (gradients flow to `x`, `scale` and `bias`; the running-average update is not differentiated,
+ * like Flax's, whose stats are outside the differentiated `params`).
+ */
+
+/** What one BatchNorm call produced. */
+export interface BatchNormOutput<T> {
+  readonly y: T;
+  /** The state after the call: new running statistics after a training call that updates them. */
+  readonly state: BatchNormState<T>;
+}
+
+/**
+ * A differentiable BatchNorm for TF.js tensors, as `@normbridge/tfjs` provides one over its
+ * engines. Registered per engine with {@link registerDifferentiableOps}.
+ */
+export interface DifferentiableOps {
+  train(spec: BatchNormSpec, state: BatchNormState<tf.Tensor>, x: tf.Tensor, options?: StepOptions<tf.Tensor>): BatchNormOutput<tf.Tensor>;
+  evaluate(spec: BatchNormSpec, state: BatchNormState<tf.Tensor>, x: tf.Tensor, options?: StepOptions<tf.Tensor>): tf.Tensor;
+}
+
+/** tf.keep the running statistics a call created (not those it passed through). */
+function keepNew(next: BatchNormState<tf.Tensor>, prev: BatchNormState<tf.Tensor>): void {
+  if (next.runningMean && next.runningMean !== prev.runningMean) tf.keep(next.runningMean);
+  if (next.runningVar && next.runningVar !== prev.runningVar) tf.keep(next.runningVar);
+}
+
+const registered = new WeakMap<object, DifferentiableOps>();
+
+/** Use `ops` (e.g. `@normbridge/tfjs`'s customGrad ops) for tf tensors on `engine`. */
+export function registerDifferentiableOps(engine: SyncEngine<tf.Tensor>, ops: DifferentiableOps): void {
+  registered.set(engine, ops);
+}
+
+/** The engine a Flax layer uses when none is given: core's default engine, which must be synchronous. */
+export function resolveEngine<T = any>(engine: Engine<T> | undefined): SyncEngine<T> {
+  const e = (engine ?? getDefaultEngine()) as Engine<T>;
+  if (!e.synchronous) {
+    throw new UnsupportedError(`engine "${e.name}"`, 'Flax layers run synchronously, like a JAX call; use a synchronous engine');
+  }
+  return e;
+}
+
+const bridges = new WeakMap<object, SyncEngine<tf.Tensor>>();
+
+/**
+ * The engine to run an input on: the engine itself, or — for a `tf.Tensor` input on a host
+ * engine such as the default float64 reference — that engine behind {@link hostEngineOnTf}, so
+ * a TF.js model (Dense, relu, a loss, tf.grad) can keep the reference as its BatchNorm engine.
+ */
+export function engineFor<T>(engine: SyncEngine<T>, x: unknown): SyncEngine<any> {
+  if (!isTfTensor(x) || engineUsesTf(engine)) return engine;
+  let bridge = bridges.get(engine);
+  if (!bridge) {
+    bridge = hostEngineOnTf(engine as unknown as SyncEngine<HostTensor>);
+    bridges.set(engine, bridge);
+  }
+  return bridge;
+}
+
+/** Runs one BatchNorm call on an engine. Training returns the engine's new state. */
+export function runBatchNorm<T>(
+  engine: SyncEngine<T>,
+  spec: BatchNormSpec,
+  state: BatchNormState<T>,
+  x: T,
+  mode: Mode,
+  options: StepOptions<T> = {},
+): BatchNormOutput<T> {
+  if (isTfTensor(x)) {
+    const tfEngine = engineFor(engine, x) as SyncEngine<tf.Tensor>;
+    const ops = differentiableOps(tfEngine);
+    const up = <L>(v: L): L => (isHostTensor(v) ? (tfEngine.fromHost(v) as L) : v);
+    const tfState = {
+      scale: up(state.scale),
+      bias: up(state.bias),
+      runningMean: up(state.runningMean),
+      runningVar: up(state.runningVar),
+      numBatchesTracked: state.numBatchesTracked,
+    } as unknown as BatchNormState<tf.Tensor>;
+    const tfOptions = { ...options, mask: up(options.mask) } as unknown as StepOptions<tf.Tensor>;
+    if (mode === 'eval') return { y: ops.evaluate(spec, tfState, x, tfOptions) as T, state: tfState as unknown as BatchNormState<T> };
+    const out = ops.train(spec, tfState, x, tfOptions);
+    // A call inside tf.tidy / tf.grad must not take the new statistics down with its scope.
+    keepNew(out.state, tfState);
+    return out as unknown as BatchNormOutput<T>;
+  }
+  if (mode === 'eval') return { y: engine.evaluate(spec, state, x, options), state };
+  const out = engine.train(spec, state, x, options);
+  engine.dispose(out.batchMean, out.batchVar);
+  return { y: out.y, state: out.state };
+}
+
+/**
+ * Engines of `@normbridge/tfjs` (`createTfjsEngine`) already implement `train`/`evaluate` as
+ * `tf.customGrad` ops over `(x, scale, bias)`; they are recognised by their `tfjs-` name and
+ * `backend` field and used as they are.
+ */
+export function isDifferentiableTfjsEngine(engine: SyncEngine<any>): boolean {
+  return engine.name.startsWith('tfjs-') && typeof (engine as { backend?: unknown }).backend === 'string';
+}
+
+/** The differentiable ops used for tf tensors on an engine (registered, native, or wrapped). */
+export function differentiableOps(engine: SyncEngine<tf.Tensor>): DifferentiableOps {
+  const ops = registered.get(engine);
+  if (ops) return ops;
+  if (isDifferentiableTfjsEngine(engine)) {
+    const native: DifferentiableOps = {
+      train(spec, state, x, options) {
+        const out = engine.train(spec, state, x, options);
+        engine.dispose(out.batchMean, out.batchVar);
+        return { y: out.y, state: out.state };
+      },
+      evaluate: (spec, state, x, options) => engine.evaluate(spec, state, x, options),
+    };
+    registered.set(engine, native);
+    return native;
+  }
+  return customGradOps(engine);
+}
+
+const fallbackOps = new WeakMap<object, DifferentiableOps>();
+
+/**
+ * A differentiable op over any synchronous engine on tf tensors: the forward pass is
+ * `engine.train`/`engine.evaluate`, the backward pass `engine.vjp`.
+ */
+export function customGradOps(engine: SyncEngine<tf.Tensor>): DifferentiableOps {
+  let ops = fallbackOps.get(engine);
+  if (ops) return ops;
+  const call = (spec: BatchNormSpec, state: BatchNormState<tf.Tensor>, x: tf.Tensor, mode: Mode, options: StepOptions<tf.Tensor>) => {
+    let next: BatchNormState<tf.Tensor> = state;
+    const inputs: tf.Tensor[] = [x];
+    if (state.scale) inputs.push(state.scale);
+    if (state.bias) inputs.push(state.bias);
+    const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+      const xx = args[0] as tf.Tensor;
+      let k = 1;
+      const scale = state.scale ? (args[k++] as tf.Tensor) : undefined;
+      const bias = state.bias ? (args[k++] as tf.Tensor) : undefined;
+      const st: BatchNormState<tf.Tensor> = { ...state, scale, bias };
+      let y: tf.Tensor;
+      if (mode === 'eval') {
+        y = engine.evaluate(spec, st, xx, options);
+      } else {
+        const out = engine.train(spec, st, xx, options);
+        y = out.y;
+        engine.dispose(out.batchMean, out.batchVar);
+        // The forward pass runs inside a tf.tidy: keep the new statistics alive past it.
+        keepNew(out.state, state);
+        next = { ...out.state, scale: state.scale, bias: state.bias };
+      }
+      // tf.grad disposes the forward pass's tensors before backprop: save what the backward
+      // pass reads (x, the affine parameters, the mask, and in eval the running statistics).
+      const save = args[args.length - 1] as tf.GradSaveFunc;
+      const evalStats = mode === 'eval' ? [state.runningMean, state.runningVar] : [];
+      const saved = [xx, scale, bias, options.mask, ...evalStats];
+      save(saved.filter((t): t is tf.Tensor => t !== undefined));
+      return {
+        value: y,
+        gradFunc: (dy: tf.Tensor | tf.Tensor[], kept: tf.Tensor[]) => {
+          const it = kept[Symbol.iterator]();
+          const [sx, sScale, sBias, sMask, sMean, sVar] = saved.map((t) => (t === undefined ? undefined : (it.next().value as tf.Tensor)));
+          // The backward pass needs only the affine parameters (and, in eval, the running statistics).
+          const gradSpec: BatchNormSpec = mode === 'train' ? { ...spec, runningAverage: { kind: 'none' } } : spec;
+          const gradState: BatchNormState<tf.Tensor> =
+            mode === 'train'
+              ? { scale: sScale, bias: sBias, numBatchesTracked: state.numBatchesTracked }
+              : { scale: sScale, bias: sBias, runningMean: sMean, runningVar: sVar, numBatchesTracked: state.numBatchesTracked };
+          const g = engine.vjp(gradSpec, gradState, sx!, dy as tf.Tensor, mode, { ...options, mask: sMask });
+          const grads: tf.Tensor[] = [g.dx];
+          if (scale) grads.push(g.dScale ?? tf.zerosLike(scale));
+          if (bias) grads.push(g.dBias ?? tf.zerosLike(bias));
+          return grads;
+        },
+      };
+    });
+    const y = op(...inputs);
+    return { y, state: next };
+  };
+  ops = {
+    train: (spec, state, x, options = {}) => call(spec, state, x, 'train', options),
+    evaluate: (spec, state, x, options = {}) => call(spec, state, x, 'eval', options).y,
+  };
+  fallbackOps.set(engine, ops);
+  return ops;
+}
+
+/**
+ * A host engine (the float64 reference) seen through tf tensors: inputs are downloaded, the
+ * host engine computes, results are uploaded as float32 tensors. Lets a TF.js model (Dense,
+ * relu, a loss) run its BatchNorm on the reference, gradients included.
+ */
+export function hostEngineOnTf(host: SyncEngine<HostTensor>): SyncEngine<tf.Tensor> {
+  const down = (t: tf.Tensor): HostTensor => hostTensor(t.shape, Float32Array.from(t.dataSync()), 'float32');
+  const up = (t: HostTensor): tf.Tensor => tf.tensor(Float32Array.from(t.data), [...t.shape], 'float32');
+  const downOpt = (t: tf.Tensor | undefined) => (t === undefined ? undefined : down(t));
+  const upOpt = (t: HostTensor | undefined) => (t === undefined ? undefined : up(t));
+  const downState = (s: BatchNormState<tf.Tensor>): BatchNormState<HostTensor> => ({
+    scale: downOpt(s.scale),
+    bias: downOpt(s.bias),
+    runningMean: downOpt(s.runningMean),
+    runningVar: downOpt(s.runningVar),
+    numBatchesTracked: s.numBatchesTracked,
+  });
+  const upState = (s: BatchNormState<HostTensor>): BatchNormState<tf.Tensor> => ({
+    scale: upOpt(s.scale),
+    bias: upOpt(s.bias),
+    runningMean: upOpt(s.runningMean),
+    runningVar: upOpt(s.runningVar),
+    numBatchesTracked: s.numBatchesTracked,
+  });
+  const downOptions = (o: StepOptions<tf.Tensor> | undefined): StepOptions<HostTensor> => ({
+    mask: downOpt(o?.mask),
+    replicas: o?.replicas,
+  });
+  return {
+    name: `${host.name}-on-tf`,
+    synchronous: true,
+    capabilities: host.capabilities,
+    supports: (spec, mode, shape, options) => host.supports(spec, mode, shape, options),
+    fromHost: up,
+    toHost: down,
+    shapeOf: (t) => t.shape,
+    stateFromHost: (s) => upState(host.stateFromHost(s)),
+    dispose: (...ts) => {
+      for (const t of ts) if (t && !t.isDisposed) t.dispose();
+    },
+    train(spec, state, x, options) {
+      const out = host.train(spec, downState(state), down(x), downOptions(options));
+      return { y: up(out.y), batchMean: up(out.batchMean), batchVar: up(out.batchVar), state: upState(out.state) };
+    },
+    evaluate: (spec, state, x, options) => up(host.evaluate(spec, downState(state), down(x), downOptions(options))),
+    vjp(spec, state, x, dy, mode, options) {
+      const g = host.vjp(spec, downState(state), down(x), down(dy), mode, downOptions(options));
+      return { dx: up(g.dx), dScale: upOpt(g.dScale), dBias: upOpt(g.dBias) };
+    },
+  };
+}

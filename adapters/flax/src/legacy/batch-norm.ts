@@ -1,0 +1,140 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { defineSpec, fromDecayMomentum, type BatchNormSpec, type BatchNormState } from '@normbridge/core';
+import { absoluteDims, type Axes } from '../axes.js';
+import { engineFor, runBatchNorm } from '../backend.js';
+import { checkInexact, type FlaxDtype } from '../dtypes.js';
+import { ValueError } from '../errors.js';
+import { lecunNormal, ones, zeros, type Initializer } from '../initializers.js';
+import { shapeOf, toEngine } from '../leaf.js';
+import { asTf, denseForward } from '../linen/dense.js';
+import { replicaOptions } from '../replicas.js';
+import { module, type Collection, type ModuleContext, type ModuleState } from './base.js';
+
+/** Keyword arguments of legacy `flax.nn.BatchNorm(x, …)`, camelCased, with its defaults. */
+export interface BatchNormKwargs<T = any> {
+  /**
+   * Collection holding the running statistics; without it the innermost `stateful` context's
+   * is used, and with neither there is no state: training tracks nothing.
+   * @default null
+   */
+  readonly batchStats?: Collection<T> | null | undefined;
+  /** Normalise with the stored statistics (needs state, else `ValueError`). @default false */
+  readonly useRunningAverage?: boolean | undefined;
+  /** Feature axis or axes (features in ascending axis order). @default -1 */
+  readonly axis?: Axes | undefined;
+  /** Weight of the OLD running value. @default 0.99 */
+  readonly momentum?: number | undefined;
+  /** @default 1e-5 */
+  readonly epsilon?: number | undefined;
+  /** Computation/output dtype (x is cast to float32 first). @default 'float32' */
+  readonly dtype?: FlaxDtype | undefined;
+  /** Add the learned `bias`. @default true */
+  readonly bias?: boolean | undefined;
+  /** Multiply by the learned `scale`. @default true */
+  readonly scale?: boolean | undefined;
+  /** @default initializers.zeros */
+  readonly biasInit?: Initializer | undefined;
+  /** @default initializers.ones */
+  readonly scaleInit?: Initializer | undefined;
+  /** Replica axis for an unweighted `pmean` of `[mean, mean2]` (skipped while initialising). @default null */
+  readonly axisName?: string | null | undefined;
+  /** `axis_index_groups`. @default null */
+  readonly axisIndexGroups?: readonly (readonly number[])[] | null | undefined;
+}
+
+/** The canonical spec of a legacy call: unclamped one-pass variance, float32 statistics. */
+export function legacySpec(kw: BatchNormKwargs, call: { readonly featureAxes: readonly number[]; readonly updating: boolean }): BatchNormSpec {
+  return defineSpec({
+    featureAxes: [...call.featureAxes],
+    epsilon: kw.epsilon ?? 1e-5,
+    runningAverage: call.updating ? fromDecayMomentum(kw.momentum ?? 0.99) : { kind: 'none' },
+    runningVarianceEstimator: 'biased',
+    varianceAlgorithm: 'one-pass-unclamped',
+    scale: kw.scale ?? true,
+    bias: kw.bias ?? true,
+    evalStatistics: 'running',
+    singleValuePerChannel: 'allowed',
+    statisticsDtype: 'float32',
+    runningUpdateForm: 'blend',
+    replicaCombination: 'unweighted-mean',
+  });
+}
+
+function batchNormApply<T>(self: ModuleContext, x: T, kw: BatchNormKwargs<T>): T {
+  checkInexact(kw.dtype ?? 'float32');
+  const engine = engineFor(self.engine, x);
+  const initializing = self.isInitializing();
+  const useRunningAverage = kw.useRunningAverage ?? false;
+  const xShape = shapeOf(x);
+  const replicas = replicaOptions(kw.axisName ?? undefined, kw.axisIndexGroups ?? undefined, !useRunningAverage && !initializing, xShape[0] ?? 1);
+  const sampleShape = replicas ? xShape.slice(1) : xShape;
+  const axes = new Set(absoluteDims(sampleShape.length, kw.axis ?? -1));
+  // `i in axis` over x's axes: features in ascending order, duplicates ignored.
+  const featureAxes = sampleShape.map((_, i) => i).filter((i) => axes.has(i));
+  if (featureAxes.length !== axes.size) {
+    throw new ValueError(`axis ${JSON.stringify(kw.axis)} is out of range for an input of rank ${sampleShape.length}`);
+  }
+  const featureShape = featureAxes.map((a) => sampleShape[a]!);
+
+  const onEngine = (v: Parameters<typeof toEngine>[1]) => toEngine(engine, v) as T;
+  let raMean: ModuleState<T> | undefined;
+  let raVar: ModuleState<T> | undefined;
+  if (self.isStateful() || kw.batchStats) {
+    const col = kw.batchStats ?? undefined;
+    raMean = self.state<T>('mean', featureShape, zeros, col, onEngine);
+    raVar = self.state<T>('var', featureShape, ones, col, onEngine);
+  }
+  if (useRunningAverage && raMean === undefined) {
+    throw new ValueError('when use_running_averages is True either use a stateful context or provide batch_stats');
+  }
+  const updating = !useRunningAverage && raMean !== undefined && !initializing;
+  const needStats = useRunningAverage || updating;
+  const scale = kw.scale ?? true ? self.param<T>('scale', featureShape, kw.scaleInit ?? ones, onEngine) : undefined;
+  const bias = kw.bias ?? true ? self.param<T>('bias', featureShape, kw.biasInit ?? zeros, onEngine) : undefined;
+  const state: BatchNormState<T> = {
+    scale,
+    bias,
+    runningMean: needStats ? raMean!.value : undefined,
+    runningVar: needStats ? raVar!.value : undefined,
+    numBatchesTracked: 0,
+  };
+  const spec = legacySpec(kw, { featureAxes, updating });
+  const out = runBatchNorm(engine, spec, state, x, useRunningAverage ? 'eval' : 'train', { replicas });
+  if (updating) {
+    raMean!.value = out.state.runningMean!;
+    raVar!.value = out.state.runningVar!;
+  }
+  return out.y;
+}
+
+/**
+ * Legacy `flax.nn.BatchNorm(x, batch_stats=None, use_running_average=False, axis=-1,
+ * momentum=0.99, epsilon=1e-5, dtype=float32, bias=True, scale=True, …)`, used inside a
+ * module's apply. State `mean`/`var` (shape of the feature dims) in the stateful collection
+ * under the module path (`'/BatchNorm_1'`); params `scale`/`bias` (created after the state).
+ * Variance is `E[x²] - E[x]²` with no clamp; running statistics are updated only with state
+ * and not while initialising.
+ */
+export const BatchNorm = module<any, BatchNormKwargs, any>('BatchNorm', batchNormApply);
+
+/** Legacy `flax.nn.Dense(x, features, bias=True, kernel_init=lecun_normal(), bias_init=zeros)` (model code, TF.js). */
+export interface DenseKwargs {
+  readonly features: number;
+  /** @default true */
+  readonly bias?: boolean | undefined;
+  /** @default initializers.lecunNormal() */
+  readonly kernelInit?: Initializer | undefined;
+  /** @default initializers.zeros */
+  readonly biasInit?: Initializer | undefined;
+}
+
+export const Dense = module<tf.Tensor, DenseKwargs, tf.Tensor>('Dense', (self, x, kw) => {
+  const kernel = self.param<tf.Tensor>('kernel', [x.shape[x.rank - 1]!, kw.features], kw.kernelInit ?? lecunNormal(), asTf);
+  const bias = kw.bias ?? true ? self.param<tf.Tensor>('bias', [kw.features], kw.biasInit ?? zeros, asTf) : undefined;
+  return denseForward(x, kernel, bias);
+});
+
+/** `flax.nn.relu`. */
+export function relu<T extends tf.Tensor>(x: T): T {
+  return tf.relu(x);
+}

@@ -1,0 +1,15 @@
+export {
+  Collection,
+  Model,
+  ModuleContext,
+  ModuleState,
+  getState,
+  isStateful,
+  module,
+  stateful,
+  type ModuleCallOptions,
+  type ModuleDef,
+  type StatefulOptions,
+  type TopLevelOptions,
+} from './base.js';
+export { BatchNorm, Dense, relu, legacySpec, type BatchNormKwargs, type DenseKwargs } from './batch-norm.js';

@@ -1,0 +1,247 @@
+import {
+  defineSpec,
+  fromDecayMomentum,
+  sameShape,
+  UnsupportedError,
+  type BatchNormSpec,
+  type BatchNormState,
+  type Dtype,
+} from '@normbridge/core';
+import { canonicalizeAxes, type Axes } from '../axes.js';
+import { engineFor, runBatchNorm } from '../backend.js';
+import { checkInexact, type FlaxDtype } from '../dtypes.js';
+import { IncompatibleShapesError, ModifyScopeVariableError, ValueError } from '../errors.js';
+import { ones, zeros, type Initializer } from '../initializers.js';
+import { hostFull, reshapeLeaf, shapeOf, toEngine } from '../leaf.js';
+import { replicaOptions } from '../replicas.js';
+import { Module, type Scope } from './module.js';
+
+/** The fields of `flax.linen.BatchNorm`, camelCased, with Flax's defaults. */
+export interface BatchNormFields {
+  /**
+   * Normalise with the stored `batch_stats` (`true`) or with the batch's statistics, updating
+   * the stored ones (`false`). Give it here or at call time, exactly once (linen's
+   * `merge_param`): neither or both raise linen's `ValueError`.
+   * @default null (must then be given at call time)
+   */
+  readonly useRunningAverage?: boolean | null | undefined;
+  /**
+   * Feature axis or axes; statistics are reduced over every other axis. Several axes give
+   * multi-dimensional `scale`/`bias`/`mean`/`var` of shape `[x.shape[a] for a in axes]`, axes
+   * ordered as Flax's `_canonicalize_axes` orders them (Python set order, see `axes.ts`).
+   * @default -1
+   */
+  readonly axis?: Axes | undefined;
+  /**
+   * Decay of the running averages, the weight of the OLD value:
+   * `ra = momentum * ra + (1 - momentum) * batch` (converted by core's `fromDecayMomentum`).
+   * @default 0.99
+   */
+  readonly momentum?: number | undefined;
+  /** Added to the variance: `rsqrt(var + epsilon)`. @default 1e-5 */
+  readonly epsilon?: number | undefined;
+  /**
+   * Output dtype; `null` infers it. Validated as Flax does (an integer dtype raises
+   * `ValueError('Dtype must be inexact: …')`); the values are those of the engine, which
+   * computes in its own precision (see README "Deviations").
+   * @default null
+   */
+  readonly dtype?: FlaxDtype | null | undefined;
+  /** Dtype handed to `scaleInit`/`biasInit`. @default 'float32' */
+  readonly paramDtype?: Dtype | undefined;
+  /** Add the learned `bias` (beta). @default true */
+  readonly useBias?: boolean | undefined;
+  /** Multiply by the learned `scale` (gamma). @default true */
+  readonly useScale?: boolean | undefined;
+  /** Initializer of `bias`. @default initializers.zeros */
+  readonly biasInit?: Initializer | undefined;
+  /** Initializer of `scale`. @default initializers.ones */
+  readonly scaleInit?: Initializer | undefined;
+  /**
+   * Named replica axis whose statistics are averaged (`lax.pmean`, an UNWEIGHTED mean of
+   * per-replica moments). Must be bound by an enclosing `pmap` (replicas stacked on axis 0);
+   * skipped while initialising, as Flax does.
+   * @default null
+   */
+  readonly axisName?: string | null | undefined;
+  /** Groups of replica indices averaged separately (`axis_index_groups`). @default null (one group) */
+  readonly axisIndexGroups?: readonly (readonly number[])[] | null | undefined;
+  /**
+   * One-pass variance `max(0, E[x²] - E[x]²)` (spec `varianceAlgorithm: 'one-pass-clamped'`);
+   * `false` for two-pass `E[(x - mean)²]`. Equal in exact arithmetic, not in float32.
+   * @default true
+   */
+  readonly useFastVariance?: boolean | undefined;
+  /**
+   * Reduce float16/bfloat16 inputs in float32 and keep `batch_stats` in float32 (spec
+   * `statisticsDtype: 'float32'`); `false` keeps the input dtype and stores stats in `paramDtype`.
+   * @default true
+   */
+  readonly forceFloat32Reductions?: boolean | undefined;
+  /** Name in the parent module. @default `BatchNorm_k` */
+  readonly name?: string | undefined;
+}
+
+/** Call-time arguments of `BatchNorm.__call__(x, use_running_average=None, *, mask=None)`. */
+export interface BatchNormCallArgs<T = any> {
+  /** See {@link BatchNormFields.useRunningAverage}. @default null */
+  readonly useRunningAverage?: boolean | null | undefined;
+  /**
+   * Positions that count towards the batch statistics (true/non-zero); broadcastable to `x`.
+   * Used only when computing batch statistics.
+   * @default null
+   */
+  readonly mask?: T | null | undefined;
+}
+
+/** linen's `merge_param`: exactly one of the two must be given. */
+export function mergeParam<V>(name: string, fromModule: V | null | undefined, fromCall: V | null | undefined): V {
+  const a = fromModule !== undefined && fromModule !== null;
+  const b = fromCall !== undefined && fromCall !== null;
+  if (a && b) throw new ValueError(`Parameter "${name}" was passed to the constructor and at call time. Should be passed just once.`);
+  if (!a && !b) throw new ValueError(`Parameter "${name}" must be passed to the constructor or at call time.`);
+  return (a ? fromModule : fromCall) as V;
+}
+
+/**
+ * The canonical spec of a linen BatchNorm call. `featureAxes` are the non-negative feature
+ * axes in ascending order (the layout Flax's `_normalize` reshapes statistics and parameters
+ * into); `updating` is false while initialising (no running-average write).
+ */
+export function linenSpec(
+  f: BatchNormFields,
+  call: { readonly featureAxes: readonly number[]; readonly updating: boolean; readonly masked: boolean },
+): BatchNormSpec {
+  return defineSpec({
+    featureAxes: [...call.featureAxes],
+    epsilon: f.epsilon ?? 1e-5,
+    runningAverage: call.updating ? fromDecayMomentum(f.momentum ?? 0.99) : { kind: 'none' },
+    runningVarianceEstimator: 'biased',
+    varianceAlgorithm: f.useFastVariance ?? true ? 'one-pass-clamped' : 'two-pass',
+    scale: f.useScale ?? true,
+    bias: f.useBias ?? true,
+    evalStatistics: 'running',
+    singleValuePerChannel: 'allowed',
+    masked: call.masked,
+    statisticsDtype: f.forceFloat32Reductions ?? true ? 'float32' : 'input',
+    runningUpdateForm: 'blend',
+    replicaCombination: 'unweighted-mean',
+  });
+}
+
+/**
+ * `flax.linen.BatchNorm`. Variables: `batch_stats/mean` (zeros) and `batch_stats/var` (ones),
+ * then `params/scale` (ones) and `params/bias` (zeros), all of the feature shape. Training
+ * (`useRunningAverage: false`) normalises with the batch's biased statistics and — except
+ * while initialising — writes `ra = momentum * ra + (1 - momentum) * batch`, which needs
+ * `mutable: ['batch_stats']`. Numbers come from the engine given to `init`/`apply`.
+ */
+export class BatchNorm<T = any> extends Module<T, BatchNormCallArgs<T>, T> {
+  readonly useRunningAverage: boolean | null;
+  readonly axis: Axes;
+  readonly momentum: number;
+  readonly epsilon: number;
+  readonly dtype: FlaxDtype | null;
+  readonly paramDtype: Dtype;
+  readonly useBias: boolean;
+  readonly useScale: boolean;
+  readonly biasInit: Initializer;
+  readonly scaleInit: Initializer;
+  readonly axisName: string | null;
+  readonly axisIndexGroups: readonly (readonly number[])[] | null;
+  readonly useFastVariance: boolean;
+  readonly forceFloat32Reductions: boolean;
+
+  constructor(fields: BatchNormFields = {}) {
+    super({ name: fields.name });
+    this.useRunningAverage = fields.useRunningAverage ?? null;
+    this.axis = fields.axis ?? -1;
+    this.momentum = fields.momentum ?? 0.99;
+    this.epsilon = fields.epsilon ?? 1e-5;
+    this.dtype = fields.dtype ?? null;
+    this.paramDtype = fields.paramDtype ?? 'float32';
+    this.useBias = fields.useBias ?? true;
+    this.useScale = fields.useScale ?? true;
+    this.biasInit = fields.biasInit ?? zeros;
+    this.scaleInit = fields.scaleInit ?? ones;
+    this.axisName = fields.axisName ?? null;
+    this.axisIndexGroups = fields.axisIndexGroups ?? null;
+    this.useFastVariance = fields.useFastVariance ?? true;
+    this.forceFloat32Reductions = fields.forceFloat32Reductions ?? true;
+  }
+
+  static readonly flaxName = 'BatchNorm';
+
+  call(scope: Scope, x: T, kwargs: BatchNormCallArgs<T> = {}): T {
+    const useRunningAverage = mergeParam('use_running_average', this.useRunningAverage, kwargs.useRunningAverage);
+    if (this.dtype !== null) checkInexact(this.dtype);
+    const engine = engineFor(scope.engine, x);
+    const initializing = scope.isInitializing();
+    const xShape = shapeOf(x);
+
+    // Replicas (inside pmap) are stacked on axis 0; Flax's axes are those of one replica.
+    const replicas = replicaOptions(
+      this.axisName ?? undefined,
+      this.axisIndexGroups ?? undefined,
+      !useRunningAverage && !initializing,
+      xShape[0] ?? 1,
+    );
+    const sampleShape = replicas ? xShape.slice(1) : xShape;
+    const featureAxes = canonicalizeAxes(sampleShape.length, this.axis);
+    const featureShape = featureAxes.map((a) => sampleShape[a]!);
+    const ascending = [...featureAxes].sort((a, b) => a - b);
+    const layoutShape = ascending.map((a) => sampleShape[a]!);
+
+    const statsDtype: Dtype = this.forceFloat32Reductions ? 'float32' : this.paramDtype;
+    const mean = scope.variable('batch_stats', 'mean', () => toEngine(engine, hostFull(featureShape, 0, statsDtype)));
+    const variance = scope.variable('batch_stats', 'var', () => toEngine(engine, hostFull(featureShape, 1, statsDtype)));
+
+    const updating = !useRunningAverage && !initializing;
+    if (updating) {
+      // Fail before computing, as Flax fails at the assignment: the result is the same error.
+      if (!scope.isMutableCollection('batch_stats')) throw new ModifyScopeVariableError('batch_stats', 'mean', scope.pathText);
+      checkUpdateLayout(featureShape, layoutShape);
+    }
+
+    const onEngine = (v: Parameters<typeof toEngine>[1]) => toEngine(engine, v) as T;
+    const scale = this.useScale ? scope.param<T>('scale', this.scaleInit, featureShape, this.paramDtype, onEngine) : undefined;
+    const bias = this.useBias ? scope.param<T>('bias', this.biasInit, featureShape, this.paramDtype, onEngine) : undefined;
+
+    const masked = !useRunningAverage && kwargs.mask !== undefined && kwargs.mask !== null;
+    const spec = linenSpec(this, { featureAxes: ascending, updating, masked });
+    // Flax reshapes (never transposes) its feature-shaped arrays into the broadcast layout.
+    const state: BatchNormState<T> = {
+      scale: scale === undefined ? undefined : reshapeLeaf(scale, layoutShape),
+      bias: bias === undefined ? undefined : reshapeLeaf(bias, layoutShape),
+      runningMean: reshapeLeaf(mean.value, layoutShape),
+      runningVar: reshapeLeaf(variance.value, layoutShape),
+      numBatchesTracked: 0,
+    };
+    const out = runBatchNorm(engine, spec, state, x, useRunningAverage ? 'eval' : 'train', {
+      mask: masked ? (kwargs.mask as T) : undefined,
+      replicas,
+    });
+    if (updating) {
+      const stored = replicas ? [xShape[0]!, ...featureShape] : featureShape;
+      mean.value = reshapeLeaf(out.state.runningMean!, stored);
+      variance.value = reshapeLeaf(out.state.runningVar!, stored);
+    }
+    return out.y;
+  }
+}
+
+/**
+ * With feature axes that `_canonicalize_axes` does not return ascending (an axis >= 8), the
+ * stored statistics have shape `[x.shape[a] for a in feature_axes]` while the batch statistic
+ * comes out in ascending axis order; Flax's update `momentum * ra + (1 - momentum) * mean` then
+ * fails to broadcast unless the two shapes agree.
+ */
+function checkUpdateLayout(stored: readonly number[], batch: readonly number[]): void {
+  if (sameShape(stored, batch)) return;
+  const broadcastable = stored.every((d, i) => d === batch[i] || d === 1 || batch[i] === 1);
+  if (!broadcastable) throw new IncompatibleShapesError('add', [stored, batch]);
+  throw new UnsupportedError(
+    `running-average update of shape (${stored.join(', ')}) with a batch statistic of shape (${batch.join(', ')})`,
+    'Flax would broadcast the running average to a new shape here; normbridge does not reproduce that',
+  );
+}

@@ -1,0 +1,12 @@
+export {
+  Module,
+  Scope,
+  type ApplyOptions,
+  type CollectionFilter,
+  type NoArgs,
+  type ScopeOptions,
+  type Variables,
+  type VariableRef,
+} from './module.js';
+export { BatchNorm, linenSpec, mergeParam, type BatchNormCallArgs, type BatchNormFields } from './batch-norm.js';
+export { Dense, relu, denseForward, type DenseFields } from './dense.js';

@@ -1,0 +1,244 @@
+import {
+  defineSpec,
+  fromDecayMomentum,
+  numel,
+  sameShape,
+  ShapeError,
+  StatefulBatchNorm,
+  UnsupportedError,
+  type BatchNormSpec,
+  type BatchNormState,
+  type Dtype,
+  type Engine,
+} from '@normbridge/core';
+import { canonicalizeAxes, type Axes } from '../axes.js';
+import { resolveEngine, runBatchNorm } from '../backend.js';
+import { checkInexact, type FlaxDtype } from '../dtypes.js';
+import { IncompatibleShapesError, ValueError } from '../errors.js';
+import { ones, zeros, type Initializer } from '../initializers.js';
+import { hostFull, reshapeLeaf, shapeOf, toEngine } from '../leaf.js';
+import { replicaOptions } from '../replicas.js';
+import { Module } from './module.js';
+import type { Rngs } from './rngs.js';
+import { BatchStat, Param } from './variables.js';
+
+/** Keyword arguments of `nnx.BatchNorm(num_features, *, …)`, camelCased, with NNX's defaults. */
+export interface BatchNormOptions {
+  /**
+   * Normalise with the stored `mean`/`var` (`true`) or with batch statistics, updating them.
+   * `train()`/`eval()` set it; a call argument overrides it (`first_from`); `null` here and at
+   * the call raises NNX's `ValueError`.
+   * @default false
+   */
+  readonly useRunningAverage?: boolean | null | undefined;
+  /**
+   * Feature axis (NNX canonicalizes like linen, but parameters have shape `(num_features,)`, so
+   * in practice one axis).
+   * @default -1
+   */
+  readonly axis?: Axes | undefined;
+  /** Weight of the OLD running value: `ra = momentum * ra + (1 - momentum) * batch`. @default 0.99 */
+  readonly momentum?: number | undefined;
+  /** Added to the variance. @default 1e-5 */
+  readonly epsilon?: number | undefined;
+  /** Output dtype (validated; values are the engine's). @default null */
+  readonly dtype?: FlaxDtype | null | undefined;
+  /** Dtype handed to the initializers. @default 'float32' */
+  readonly paramDtype?: Dtype | undefined;
+  /** Create `bias`. @default true */
+  readonly useBias?: boolean | undefined;
+  /** Create `scale`. @default true */
+  readonly useScale?: boolean | undefined;
+  /** @default initializers.zeros */
+  readonly biasInit?: Initializer | undefined;
+  /** @default initializers.ones */
+  readonly scaleInit?: Initializer | undefined;
+  /**
+   * Replica axis averaged with an unweighted `pmean` (bound by `pmap`). NNX has no init pass:
+   * every training call inside pmap combines replicas.
+   * @default null
+   */
+  readonly axisName?: string | null | undefined;
+  /** `axis_index_groups`. @default null */
+  readonly axisIndexGroups?: readonly (readonly number[])[] | null | undefined;
+  /** One-pass clamped variance (`false`: two-pass). @default true */
+  readonly useFastVariance?: boolean | undefined;
+  /** Key streams; `rngs.params()` is drawn once per created parameter (scale, then bias). Required. */
+  readonly rngs: Rngs;
+  /**
+   * The engine that computes (normbridge's addition).
+   * @default core's `getDefaultEngine()`
+   */
+  readonly engine?: Engine<any> | undefined;
+}
+
+/** Call-time arguments of `BatchNorm.__call__(x, use_running_average=None, *, mask=None)`. */
+export interface BatchNormCallArgs<T = any> {
+  /** Overrides the attribute when given (`first_from`). @default null */
+  readonly useRunningAverage?: boolean | null | undefined;
+  /** Positions counted in the batch statistics. @default null */
+  readonly mask?: T | null | undefined;
+}
+
+const FIRST_FROM_MESSAGE =
+  'No `use_running_average` argument was provided to BatchNorm\n        as either a __call__ argument, class attribute, or nnx.flag.';
+
+/** NNX's `first_from`: the first non-null value, else `ValueError(message)`. */
+/** numpy broadcasting of two shapes; `undefined` when they do not broadcast. */
+function broadcastShapes(a: readonly number[], b: readonly number[]): number[] | undefined {
+  const n = Math.max(a.length, b.length);
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const da = a[a.length - n + i] ?? 1;
+    const db = b[b.length - n + i] ?? 1;
+    if (da !== db && da !== 1 && db !== 1) return undefined;
+    out.push(Math.max(da, db));
+  }
+  return out;
+}
+
+export function firstFrom<V>(message: string, ...values: (V | null | undefined)[]): V {
+  for (const v of values) if (v !== undefined && v !== null) return v;
+  throw new ValueError(message);
+}
+
+/** The canonical spec of an NNX BatchNorm call. */
+export function nnxSpec(
+  m: Pick<BatchNormOptions, 'momentum' | 'epsilon' | 'useBias' | 'useScale' | 'useFastVariance'>,
+  call: { readonly featureAxes: readonly number[]; readonly masked: boolean },
+): BatchNormSpec {
+  return defineSpec({
+    featureAxes: [...call.featureAxes],
+    epsilon: m.epsilon ?? 1e-5,
+    runningAverage: fromDecayMomentum(m.momentum ?? 0.99),
+    runningVarianceEstimator: 'biased',
+    varianceAlgorithm: m.useFastVariance ?? true ? 'one-pass-clamped' : 'two-pass',
+    scale: m.useScale ?? true,
+    bias: m.useBias ?? true,
+    evalStatistics: 'running',
+    singleValuePerChannel: 'allowed',
+    masked: call.masked,
+    statisticsDtype: 'float32',
+    runningUpdateForm: 'blend',
+    replicaCombination: 'unweighted-mean',
+  });
+}
+
+/**
+ * `flax.nnx.BatchNorm`: a stateful module. `mean`/`var` are `BatchStat`s (float32 zeros/ones),
+ * `scale`/`bias` are `Param`s (or `null` when disabled), all of shape `(numFeatures,)`. Every
+ * training call updates `mean`/`var` in place (no init special case); the variables are views
+ * of a core `StatefulBatchNorm`, which disposes replaced engine tensors.
+ */
+export class BatchNorm<T = any> extends Module {
+  numFeatures: number;
+  useRunningAverage: boolean | null;
+  axis: Axes;
+  momentum: number;
+  epsilon: number;
+  dtype: FlaxDtype | null;
+  paramDtype: Dtype;
+  useBias: boolean;
+  useScale: boolean;
+  axisName: string | null;
+  axisIndexGroups: readonly (readonly number[])[] | null;
+  useFastVariance: boolean;
+  mean: BatchStat<T>;
+  var: BatchStat<T>;
+  scale: Param<T> | null;
+  bias: Param<T> | null;
+  readonly #runner: StatefulBatchNorm<T>;
+
+  constructor(numFeatures: number, options: BatchNormOptions) {
+    super();
+    this.numFeatures = numFeatures;
+    this.useRunningAverage = options.useRunningAverage === undefined ? false : options.useRunningAverage;
+    this.axis = options.axis ?? -1;
+    this.momentum = options.momentum ?? 0.99;
+    this.epsilon = options.epsilon ?? 1e-5;
+    this.dtype = options.dtype ?? null;
+    this.paramDtype = options.paramDtype ?? 'float32';
+    this.useBias = options.useBias ?? true;
+    this.useScale = options.useScale ?? true;
+    this.axisName = options.axisName ?? null;
+    this.axisIndexGroups = options.axisIndexGroups ?? null;
+    this.useFastVariance = options.useFastVariance ?? true;
+
+    const engine = resolveEngine<T>(options.engine);
+    const shape = [numFeatures];
+    // NNX creates the statistics first, then draws one params key per parameter: scale, bias.
+    const mean = toEngine(engine, hostFull(shape, 0, 'float32'));
+    const variance = toEngine(engine, hostFull(shape, 1, 'float32'));
+    const scale = this.useScale ? toEngine(engine, (options.scaleInit ?? ones)(options.rngs.params(), shape, this.paramDtype)) : undefined;
+    const bias = this.useBias ? toEngine(engine, (options.biasInit ?? zeros)(options.rngs.params(), shape, this.paramDtype)) : undefined;
+    const initial: BatchNormState<T> = { scale, bias, runningMean: mean, runningVar: variance, numBatchesTracked: 0 };
+    this.#runner = new StatefulBatchNorm(engine, nnxSpec(this, { featureAxes: [-1], masked: false }), initial);
+
+    const runner = this.#runner;
+    const slot = <K extends 'scale' | 'bias' | 'runningMean' | 'runningVar'>(k: K) =>
+      [() => runner.state[k] as T, (v: T) => runner.replaceState({ ...runner.state, [k]: v })] as const;
+    this.mean = new BatchStat<T>(mean).bindStorage(...slot('runningMean'));
+    this.var = new BatchStat<T>(variance).bindStorage(...slot('runningVar'));
+    this.scale = scale === undefined ? null : new Param<T>(scale).bindStorage(...slot('scale'));
+    this.bias = bias === undefined ? null : new Param<T>(bias).bindStorage(...slot('bias'));
+  }
+
+  /** The engine this layer computes with. */
+  get engine(): Engine<T> {
+    return this.#runner.engine;
+  }
+
+  /** `bn(x, use_running_average=None, *, mask=None)`. */
+  call(x: T, args: BatchNormCallArgs<T> = {}): T {
+    const useRunningAverage = firstFrom(FIRST_FROM_MESSAGE, args.useRunningAverage, this.useRunningAverage);
+    if (this.dtype !== null) checkInexact(this.dtype);
+    const engine = resolveEngine<T>(this.#runner.engine);
+    const xShape = shapeOf(x);
+    const replicas = replicaOptions(this.axisName ?? undefined, this.axisIndexGroups ?? undefined, !useRunningAverage, xShape[0] ?? 1);
+    const sampleShape = replicas ? xShape.slice(1) : xShape;
+    const featureAxes = canonicalizeAxes(sampleShape.length, this.axis);
+    const ascending = [...featureAxes].sort((a, b) => a - b);
+    const layoutShape = ascending.map((a) => sampleShape[a]!);
+
+    const stored = (v: T | undefined, what: string) => {
+      if (v === undefined) return undefined;
+      const shape = shapeOf(v);
+      if (numel(shape) !== numel(layoutShape)) {
+        throw new ShapeError(`BatchNorm ${what} (num_features=${this.numFeatures})`, `${numel(layoutShape)} values for features [${layoutShape.join(', ')}]`, shape);
+      }
+      return reshapeLeaf(v, layoutShape);
+    };
+    const masked = !useRunningAverage && args.mask !== undefined && args.mask !== null;
+    if (!useRunningAverage) {
+      // NNX adds the stored running mean to a batch mean of the feature shape (numpy broadcasting).
+      const statShape = shapeOf(this.mean.value);
+      const result = broadcastShapes(statShape, layoutShape);
+      if (result === undefined) throw new IncompatibleShapesError('add', [statShape, layoutShape]);
+      if (!sameShape(result, statShape)) {
+        throw new UnsupportedError(
+          `NNX BatchNorm training with running statistics of shape (${statShape.join(', ')}) and features (${layoutShape.join(', ')})`,
+          `NNX would store running statistics of the broadcast shape (${result.join(', ')}); normbridge does not reproduce that`,
+        );
+      }
+    }
+    const spec = nnxSpec(this, { featureAxes: ascending, masked });
+    this.#runner.spec = spec;
+    const state: BatchNormState<T> = {
+      scale: stored(this.scale?.value, 'scale'),
+      bias: stored(this.bias?.value, 'bias'),
+      runningMean: stored(this.mean.value, 'mean'),
+      runningVar: stored(this.var.value, 'var'),
+      numBatchesTracked: 0,
+    };
+    const out = runBatchNorm(engine, spec, state, x, useRunningAverage ? 'eval' : 'train', {
+      mask: masked ? (args.mask as T) : undefined,
+      replicas,
+    });
+    if (!useRunningAverage) {
+      const keep = replicas ? [xShape[0]!, this.numFeatures] : [this.numFeatures];
+      this.mean.value = reshapeLeaf(out.state.runningMean!, keep);
+      this.var.value = reshapeLeaf(out.state.runningVar!, keep);
+    }
+    return out.y;
+  }
+}

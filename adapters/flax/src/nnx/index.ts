@@ -1,0 +1,20 @@
+export { Variable, Param, BatchStat, VariableState, collectionOf } from './variables.js';
+export { Rngs } from './rngs.js';
+export {
+  Module,
+  GraphDef,
+  iterModules,
+  iterVariables,
+  state,
+  split,
+  update,
+  flatState,
+  toPureDict,
+  type Filter,
+  type GraphPath,
+  type PureDict,
+  type State,
+} from './module.js';
+export { BatchNorm, firstFrom, nnxSpec, type BatchNormCallArgs, type BatchNormOptions } from './batch-norm.js';
+export { Linear, Sequential, relu, type Layer, type LinearOptions } from './linear.js';
+export { WriteupBatchNorm, writeupSpec } from './writeup.js';

@@ -1,0 +1,43 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { describe, expect, it } from 'vitest';
+import { linen, nn, nnx, random, shapeOf } from './index.js';
+import { engineCases } from './test-support/engines.js';
+
+await engineCases(); // a TF.js backend for the Dense layers
+
+// The README's examples, as printed (on the default engine: the float64 reference, bridged).
+describe('README examples', () => {
+  const x = tf.tensor2d([1, 2, 3, 4, 6, 8, 0, -1, 5, 2, 2, 2, 1, 1, 1, 0, 0, 0], [6, 3]);
+
+  it('flax.linen', () => {
+    const bn = new linen.BatchNorm({ momentum: 0.9 });        // nn.BatchNorm(momentum=0.9)
+    const variables = bn.init(random.key(0), x, { useRunningAverage: false });
+    const [y, updates] = bn.apply(variables, x, { useRunningAverage: false, mutable: ['batch_stats'] });
+    const yEval = bn.apply({ ...variables, ...updates }, x, { useRunningAverage: true });
+    expect([shapeOf(y), shapeOf(yEval)]).toEqual([[6, 3], [6, 3]]);
+  });
+
+  it('flax.nnx', () => {
+    const bn = new nnx.BatchNorm(3, { momentum: 0.9, rngs: new nnx.Rngs(0) });
+    const model = new nnx.Sequential(bn);
+    const y = bn.call(x);            // training: updates bn.mean / bn.var in place
+    bn.eval();                       // set_attributes(use_running_average=True, ...)
+    bn.call(x, { useRunningAverage: false });  // a call argument overrides the attribute
+    const [graphdef, params, batchStats] = nnx.split(model, nnx.Param, nnx.BatchStat);
+    expect(Object.keys(nnx.toPureDict(nnx.state(bn)))).toEqual(['bias', 'mean', 'scale', 'var']);
+    expect([shapeOf(y), graphdef.paths.length, Object.keys(params!), Object.keys(batchStats!)]).toEqual([[6, 3], 4, ['layers'], ['layers']]);
+  });
+
+  it('legacy flax.nn', () => {
+    const Model = nn.module('Model', (self, x: tf.Tensor, kw: { train: boolean }) => {
+      x = nn.Dense(x, { features: 4 });
+      x = nn.BatchNorm(x, { useRunningAverage: !kw.train });   // auto-named BatchNorm_1
+      return nn.Dense(nn.relu(x), { features: 1 });
+    });
+    const [[, params], state] = nn.stateful(undefined, () => Model.init(random.key(0), x, { train: true }));
+    const [y, newState] = nn.stateful(state, () => Model.call(params, x, { train: true }));
+    nn.stateful(newState, () => Model.call(params, x, { train: false }), { mutable: false });
+    expect(Object.keys(newState.asDict())).toEqual(['/BatchNorm_1']);
+    expect(shapeOf(y)).toEqual([6, 1]);
+  });
+});
