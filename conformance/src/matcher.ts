@@ -1,3 +1,4 @@
+import type {} from 'vitest';
 import type { Engine } from '@normbridge/core';
 import { loadFixture } from './fixture-load.js';
 import { describeFailure } from './results.js';

@@ -140,7 +140,9 @@ describe('reference VJP matches finite differences', () => {
       };
       const loss = (xs: HostTensor, st: HostState) => {
         const y = mode === 'train' ? referenceTrain(spec, st, xs, { mask }).y : referenceEval(spec, st, xs, { mask });
-        return y.data.reduce((s, v, i) => s + v * dy.data[i]!, 0);
+        let total = 0;
+        for (let i = 0; i < y.data.length; i++) total += y.data[i]! * dy.data[i]!;
+        return total;
       };
       const g = referenceVjp(spec, state, x, dy, mode, { mask });
       const h = 1e-6;
