@@ -1,0 +1,322 @@
+import { linen, nn, nnx, random, type Axes, type FlaxDtype } from '@normbridge/flax';
+import type { Engine, HostTensor, SyncEngine } from '@normbridge/core';
+import type { LoadedFixture } from '../fixture-load.js';
+import type { FixtureStep } from '../fixture-schema.js';
+import { errorOutcome, floatTensor, NotApplicable, toHost, type FrameworkBinding, type StepOutcome } from './types.js';
+
+/**
+ * Flax fixtures drive `@normbridge/flax` as `fixtures/generators/flax_fixtures.py` drives Flax:
+ * linen through `Module.init`/`init_with_output`/`apply`, NNX through the stateful layer, legacy
+ * `flax.nn` through `nn.BatchNorm` inside `nn.stateful`. Gradients come from the adapter's
+ * `jax.vjp`-shaped helpers, at the state before the step (as the generator takes `jax.vjp`).
+ */
+
+/**
+ * Flax's own error classes (`flax.errors.*`) end every message with a link to their
+ * documentation page; the adapter mirrors that, while oracle fixtures record the message as read
+ * from the source, without it. The link carries no information beyond the class name (which is
+ * compared on its own), so it is stripped on both sides.
+ */
+const FLAX_ERROR_LINK = / \(https:\/\/flax\.readthedocs\.io\/[^\s)]*#flax\.errors\.[A-Za-z]+\)$/;
+const normalizeMessage = (message: string) => message.replace(FLAX_ERROR_LINK, '');
+
+/** Flax layers are synchronous, like a JAX call (the adapter's `resolveEngine` refuses others). */
+function syncEngine(engine: Engine<any>): SyncEngine<any> {
+  if (!engine.synchronous) {
+    throw new NotApplicable(`@normbridge/flax layers run synchronously, like a JAX call; engine ${engine.name} is asynchronous`);
+  }
+  return engine;
+}
+
+type ArgTable = Readonly<Record<string, string>>;
+
+/** Constructor arguments shared by linen and NNX (`flax/linen/normalization.py`, `flax/nnx/nn/normalization.py`). */
+const MODERN_ARGS: ArgTable = {
+  use_running_average: 'useRunningAverage',
+  axis: 'axis',
+  momentum: 'momentum',
+  epsilon: 'epsilon',
+  dtype: 'dtype',
+  param_dtype: 'paramDtype',
+  use_bias: 'useBias',
+  use_scale: 'useScale',
+  axis_name: 'axisName',
+  axis_index_groups: 'axisIndexGroups',
+  use_fast_variance: 'useFastVariance',
+};
+const LINEN_ARGS: ArgTable = { ...MODERN_ARGS, force_float32_reductions: 'forceFloat32Reductions' };
+/** NNX's `num_features` and `rngs` are read separately. */
+const NNX_ARGS: ArgTable = MODERN_ARGS;
+/** Legacy `flax.nn.BatchNorm` keyword arguments (`use_running_average` is a call argument there). */
+const LEGACY_ARGS: ArgTable = {
+  axis: 'axis',
+  momentum: 'momentum',
+  epsilon: 'epsilon',
+  dtype: 'dtype',
+  bias: 'bias',
+  scale: 'scale',
+  axis_name: 'axisName',
+  axis_index_groups: 'axisIndexGroups',
+};
+
+/**
+ * Flax's snake_case arguments in the adapter's camelCase. Dtypes written with their module
+ * (`jnp.float32`) become the bare name the adapter takes. Initializers and anything else that
+ * JSON cannot carry as a value have no translation.
+ */
+function camelArgs(args: Readonly<Record<string, unknown>>, table: ArgTable, what: string, skip: readonly string[] = []): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(args)) {
+    if (skip.includes(key)) continue;
+    const name = table[key];
+    if (name === undefined) throw new NotApplicable(`${what} argument "${key}" has no translation to @normbridge/flax`);
+    out[name] = key.endsWith('dtype') && typeof value === 'string' ? value.replace(/^(jax\.numpy|jnp|numpy|np)\./, '') : value;
+  }
+  return out;
+}
+
+/** Fixture state (`params/scale`, `batch_stats/mean`, …) split into collections of host tensors. */
+function collections(fixture: LoadedFixture, map: Readonly<Record<string, string>>): Record<string, Record<string, HostTensor>> {
+  const out: Record<string, Record<string, HostTensor>> = {};
+  for (const [key, name] of Object.entries(map)) {
+    const [col, variable] = key.split('/') as [string, string];
+    (out[col] ??= {})[variable] = floatTensor(fixture, name);
+  }
+  return out;
+}
+
+/** The inputs of one step on the engine: `x`, the mask and the cotangent where the step has them. */
+function stepInputs(fixture: LoadedFixture, engine: SyncEngine<any>, step: FixtureStep) {
+  return {
+    x: engine.fromHost(floatTensor(fixture, step.input)),
+    mask: step.mask === undefined ? undefined : engine.fromHost(floatTensor(fixture, step.mask)),
+    dy: step.cotangent !== undefined && engine.capabilities.gradients ? engine.fromHost(floatTensor(fixture, step.cotangent)) : undefined,
+  };
+}
+
+/** Host copies of named engine tensors, skipping absent ones. */
+async function hostAll(engine: SyncEngine<any>, named: Record<string, unknown>): Promise<Record<string, HostTensor>> {
+  const out: Record<string, HostTensor> = {};
+  for (const [k, t] of Object.entries(named)) if (t !== undefined && t !== null) out[k] = await toHost(engine, t);
+  return out;
+}
+
+const profile = (m: { framework: { name: string; version: string } }) => `${m.framework.name} ${m.framework.version}`;
+
+// ---------------------------------------------------------------------------------- linen
+
+/** A linen step's `call`: apply keyword arguments plus how the generator called the module. */
+interface LinenCall {
+  readonly use_running_average?: boolean;
+  /** `apply(..., mutable=…)`: Flax's CollectionFilter. */
+  readonly mutable?: boolean | string | readonly string[];
+  /** `init` = `Module.init_with_output(PRNGKey(0), x, …)` instead of `apply`. */
+  readonly method?: 'init';
+  /** Collections left out of the variables passed to `apply`. */
+  readonly omit_collections?: readonly string[];
+}
+
+export const flaxLinenBinding: FrameworkBinding = {
+  framework: 'flax-linen',
+  profile,
+  normalizeMessage,
+  async open(fixture, anyEngine, given?: unknown) {
+    const engine = syncEngine(anyEngine);
+    const { layer, initialState } = fixture.manifest;
+    if (layer.class !== 'BatchNorm') throw new NotApplicable(`no adapter for flax.linen.${layer.class}`);
+    if (given !== undefined && !(given instanceof linen.BatchNorm)) throw new NotApplicable('the fixture is a flax.linen.BatchNorm');
+    const bn: linen.BatchNorm<any> = (given as linen.BatchNorm<any> | undefined) ?? new linen.BatchNorm<any>(camelArgs(layer.args, LINEN_ARGS, 'flax.linen.BatchNorm') as linen.BatchNormFields);
+    const upload = (map: Readonly<Record<string, string>>): linen.Variables =>
+      Object.fromEntries(Object.entries(collections(fixture, map)).map(([col, vars]) => [col, Object.fromEntries(Object.entries(vars).map(([k, t]) => [k, engine.fromHost(t)]))]));
+    let variables = upload(initialState);
+    return {
+      async step(step): Promise<StepOutcome> {
+        if (step.stateBefore) variables = upload(step.stateBefore);
+        const call = step.call as LinenCall;
+        const { x, mask, dy } = stepInputs(fixture, engine, step);
+        const kwargs = {
+          ...(call.use_running_average !== undefined ? { useRunningAverage: call.use_running_average } : {}),
+          ...(mask !== undefined ? { mask } : {}),
+          engine,
+        };
+        const omitted = new Set(call.omit_collections ?? []);
+        const passed = Object.fromEntries(Object.entries(variables).filter(([col]) => !omitted.has(col)));
+        const mutable = call.mutable ?? false;
+        try {
+          // jax.vjp of the step's own apply, at the variables it was given.
+          let gradients: Record<string, HostTensor> | undefined;
+          if (dy !== undefined && call.method !== 'init') {
+            const g = bn.vjp(passed, x, dy, { ...kwargs, ...(mutable !== false ? { mutable } : {}) });
+            gradients = await hostAll(engine, { input: g.input, 'params/scale': g.params.scale, 'params/bias': g.params.bias });
+          }
+          let y: unknown;
+          if (call.method === 'init') {
+            [y, variables] = bn.initWithOutput(random.key(0), x, kwargs);
+          } else if (mutable !== false) {
+            const [out, updates] = bn.apply(passed, x, { ...kwargs, mutable });
+            y = out;
+            variables = { ...variables, ...updates };
+          } else {
+            y = bn.apply(passed, x, kwargs);
+          }
+          const state: Record<string, unknown> = {};
+          for (const col of ['params', 'batch_stats']) {
+            for (const [k, v] of Object.entries(variables[col] ?? {})) state[`${col}/${k}`] = v;
+          }
+          return { kind: 'ok', output: await toHost(engine, y), state: await hostAll(engine, state), ...(gradients ? { gradients } : {}) };
+        } catch (err) {
+          return errorOutcome(err);
+        }
+      },
+      dispose: () => {},
+    };
+  },
+};
+
+// ---------------------------------------------------------------------------------- nnx
+
+/** An NNX step's `call`: call keyword arguments, plus a statement run first. */
+interface NnxCall {
+  readonly use_running_average?: boolean;
+  readonly via?: 'layer.train()' | 'layer.eval()';
+}
+
+const NNX_VARIABLES = ['scale', 'bias', 'mean', 'var'] as const;
+type NnxVariable = (typeof NNX_VARIABLES)[number];
+
+/** `rngs` as the generator prints it: `nnx.Rngs(0)`. */
+function nnxRngs(value: unknown): nnx.Rngs {
+  if (value === undefined) return new nnx.Rngs(0);
+  const m = typeof value === 'string' ? /^nnx\.Rngs\((\d+)\)$/.exec(value) : null;
+  if (!m) throw new NotApplicable(`nnx.BatchNorm rngs=${JSON.stringify(value)} has no translation (expected "nnx.Rngs(<seed>)")`);
+  return new nnx.Rngs(Number(m[1]));
+}
+
+export const flaxNnxBinding: FrameworkBinding = {
+  framework: 'flax-nnx',
+  profile,
+  normalizeMessage,
+  async open(fixture, anyEngine, given?: unknown) {
+    const { layer, initialState } = fixture.manifest;
+    if (layer.class !== 'BatchNorm') throw new NotApplicable(`no adapter for flax.nnx.${layer.class}`);
+    if (given !== undefined && !(given instanceof nnx.BatchNorm)) throw new NotApplicable('the fixture is a flax.nnx.BatchNorm');
+    let bn: nnx.BatchNorm<any>;
+    if (given !== undefined) {
+      bn = given as nnx.BatchNorm<any>;
+    } else {
+      const a = layer.args as Record<string, unknown>;
+      bn = new nnx.BatchNorm<any>(a['num_features'] as number, {
+        ...(camelArgs(a, NNX_ARGS, 'nnx.BatchNorm', ['num_features', 'rngs']) as Omit<nnx.BatchNormOptions, 'rngs'>),
+        rngs: nnxRngs(a['rngs']),
+        engine: syncEngine(anyEngine),
+      });
+    }
+    // A user's layer computes on its own engine (the runner passes that one).
+    const engine = syncEngine(bn.engine);
+    const load = (map: Readonly<Record<string, string>>) => {
+      for (const [k, name] of Object.entries(map)) {
+        const v = bn[k as NnxVariable];
+        if (!v) throw new Error(`the layer has no ${k} (the fixture's layer does)`);
+        v.value = engine.fromHost(floatTensor(fixture, name));
+      }
+    };
+    load(initialState);
+    return {
+      async step(step): Promise<StepOutcome> {
+        const call = step.call as NnxCall;
+        if (call.via === 'layer.eval()') bn.eval();
+        else if (call.via === 'layer.train()') bn.train();
+        else if (call.via !== undefined) throw new NotApplicable(`call.via ${JSON.stringify(call.via)} has no translation`);
+        if (step.stateBefore) load(step.stateBefore);
+        const { x, mask, dy } = stepInputs(fixture, engine, step);
+        const args = {
+          ...(call.use_running_average !== undefined ? { useRunningAverage: call.use_running_average } : {}),
+          ...(mask !== undefined ? { mask } : {}),
+        };
+        try {
+          // jax.vjp of a copy of the layer before the step, as the generator takes it.
+          const gradients = dy === undefined ? undefined : await hostAll(engine, { ...bn.vjp(x, dy, args) });
+          const output = await toHost(engine, bn.call(x, args));
+          const state = await hostAll(engine, Object.fromEntries(NNX_VARIABLES.map((k) => [k, bn[k]?.value])));
+          return { kind: 'ok', output, state, ...(gradients ? { gradients } : {}) };
+        } catch (err) {
+          return errorOutcome(err);
+        }
+      },
+      dispose: () => {},
+    };
+  },
+};
+
+// ---------------------------------------------------------------------------------- legacy flax.nn
+
+/** A legacy step's `call`: the call argument and the `with` statement around it. */
+interface LegacyCall {
+  readonly use_running_average?: boolean;
+  readonly context?: 'nn.stateful(state)' | 'nn.stateful(state, mutable=False)' | 'none';
+}
+
+/** The state collection key of a top-level module (legacy paths: `'/'`, `'/BatchNorm_1'`, …). */
+const ROOT = '/';
+
+export const flaxLegacyBinding: FrameworkBinding = {
+  framework: 'flax-legacy',
+  profile,
+  normalizeMessage,
+  async open(fixture, anyEngine, given?: unknown) {
+    const engine = syncEngine(anyEngine);
+    const { layer, initialState } = fixture.manifest;
+    if (layer.class !== 'BatchNorm') throw new NotApplicable(`no adapter for flax.nn.${layer.class}`);
+    // Legacy flax.nn modules are functions applied to parameters and a state collection; there
+    // is no layer object a user could pass.
+    if (given !== undefined) throw new NotApplicable('legacy flax.nn has no layer objects; fixtures replay through nn.BatchNorm');
+    const kw = camelArgs(layer.args, LEGACY_ARGS, 'flax.nn.BatchNorm') as nn.BatchNormKwargs & { axis?: Axes; dtype?: FlaxDtype };
+    let params: Record<string, unknown> = {};
+    let state = new nn.Collection();
+    const load = (map: Readonly<Record<string, string>>) => {
+      const cols = collections(fixture, map);
+      const up = (vars: Record<string, HostTensor> = {}) => Object.fromEntries(Object.entries(vars).map(([k, t]) => [k, engine.fromHost(t)]));
+      params = up(cols['params']);
+      // The top-level BatchNorm's state lives under its path, '/'; a fixture without statistics has none.
+      state = new nn.Collection(cols['state'] ? { [ROOT]: up(cols['state']) } : {});
+    };
+    load(initialState);
+    /** Runs `fn` as `call.context` says; returns its result and the state after. */
+    const inContext = <R>(context: LegacyCall['context'], fn: () => R): [R, nn.Collection] => {
+      switch (context ?? 'nn.stateful(state)') {
+        case 'nn.stateful(state)':
+          return nn.stateful(state, fn);
+        case 'nn.stateful(state, mutable=False)':
+          return [nn.stateful(state, fn, { mutable: false })[0], state];
+        case 'none':
+          return [fn(), state];
+        default:
+          throw new NotApplicable(`call.context ${JSON.stringify(context)} has no translation`);
+      }
+    };
+    return {
+      async step(step): Promise<StepOutcome> {
+        if (step.stateBefore) load(step.stateBefore);
+        const call = step.call as LegacyCall;
+        const { x, dy } = stepInputs(fixture, engine, step);
+        const kwargs = { ...kw, useRunningAverage: call.use_running_average ?? false, engine };
+        try {
+          let gradients: Record<string, HostTensor> | undefined;
+          if (dy !== undefined) {
+            const [g] = inContext(call.context, () => nn.batchNormVjp(params, x, dy, kwargs));
+            gradients = await hostAll(engine, { input: g.input, 'params/scale': g.params.scale, 'params/bias': g.params.bias });
+          }
+          const [y, after] = inContext(call.context, () => nn.BatchNorm.call(params, x, kwargs));
+          state = after;
+          const named: Record<string, unknown> = {};
+          for (const [k, v] of Object.entries(params)) named[`params/${k}`] = v;
+          for (const [k, v] of Object.entries(state.get(ROOT) ?? {})) named[`state/${k}`] = v;
+          return { kind: 'ok', output: await toHost(engine, y), state: await hostAll(engine, named), ...(gradients ? { gradients } : {}) };
+        } catch (err) {
+          return errorOutcome(err);
+        }
+      },
+      dispose: () => {},
+    };
+  },
+};
