@@ -141,8 +141,6 @@ export function outputMove(x: number, mu: number, v: number, eps: number, dMean:
   return (d + dMean) / Math.sqrt(low) - d / Math.sqrt(v + eps);
 }
 
-export const WORST = new Map<string, number>();
-export const CTX = { engine: '' };
 /** A readable list of what went wrong in one run. */
 export class Checker {
   readonly #problems: string[] = [];
@@ -161,7 +159,6 @@ export class Checker {
       if (Number.isNaN(a) && Number.isNaN(e)) continue;
       const t = tol(i);
       const diff = Math.abs(a - e);
-      if (diff > 0) { const key = CTX.engine + ' | ' + label.replace(/^step \d+ /, ''); WORST.set(key, Math.max(WORST.get(key) ?? 0, diff / t)); }
       if (!(diff <= t)) {
         bad++;
         const excess = Number.isNaN(diff) ? Number.POSITIVE_INFINITY : diff / t;

@@ -5,7 +5,14 @@
  * the documented relations (n/(n-1)) and error bounds (see cross-api-tolerance.ts).
  *
  * Engines: the float64 reference (every adapter's default engine, so no `engine` is passed) and
- * `@normbridge/tfjs` on cpu (float32, passed as `engine`).
+ * `@normbridge/tfjs` on cpu (float32, passed as `engine`). Tolerances are rounding-error bounds
+ * in the engine's unit roundoff (about 1e-14 relative on the reference, 1e-5 on float32), not
+ * fixed slack; the Keras update-form property also checks training outputs bit for bit.
+ *
+ * Observed (not asserted): pairs with the same memory layout (torch 1d / flax linen; MLX / NNX /
+ * Keras 3) agree bit for bit on both engines, and so does torch 2d / MLX on the reference (it
+ * visits a channel's values in the same order in NCHW and NHWC). Differences appear only for
+ * torch 2d / MLX on tfjs (reduction order) and between the two Keras update forms.
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -36,7 +43,7 @@ import {
 } from './cross-api-tolerance.js';
 
 /** Modest: every run trains several layers for up to 3 steps, then evaluates. */
-const RUNS = { numRuns: Number(process.env['XAPI_RUNS'] ?? 25) };
+const RUNS = { numRuns: 25 };
 
 // ---------------------------------------------------------------------------------------------
 // Engines
@@ -79,7 +86,7 @@ const ENGINES: EngineCase[] = tfjsCase ? [referenceCase, tfjsCase] : [referenceC
 // Cases
 
 interface Batch {
-  /** Input shape, channels at `channelAxis` of the case. */
+  /** Input shape: [N, C, ...spatial] (channels first) or [N, ...spatial, C] (channels last). */
   readonly shape: readonly number[];
   readonly data: Float64Array;
 }
@@ -186,7 +193,6 @@ describe.each(ENGINES)('equivalences on $name', (e) => {
     fc.assert(
       fc.property(TORCH_2D, (c) =>
         run((check) => {
-          CTX.engine = e.name.slice(0, 8);
           const torch = new BatchNorm2d<any>(c.channels, { momentum: c.m, eps: c.eps, dtype: 'float64', engine: e.option });
           const mlx = new MlxBatchNorm<any>(c.channels, { momentum: c.m, eps: c.eps, version: '0.32.1', engine: e.option });
           const mlxForward = (b: Batch) => transpose(e.engine.toHost(mlx.call(e.engine.fromHost(transpose(host(b), NCHW_TO_NHWC)))), NHWC_TO_NCHW).data;
@@ -220,7 +226,6 @@ describe.each(ENGINES)('equivalences on $name', (e) => {
     fc.assert(
       fc.property(TORCH_1D, (c) =>
         run((check) => {
-          CTX.engine = e.name.slice(0, 8);
           const a = 1 - c.m;
           const engine = e.option;
           const torch = new BatchNorm1d<any>(c.channels, { momentum: c.m, eps: c.eps, dtype: 'float64', engine });
@@ -277,7 +282,6 @@ describe.each(ENGINES)('equivalences on $name', (e) => {
     fc.assert(
       fc.property(CHANNELS_LAST, (c) =>
         run((check) => {
-          CTX.engine = e.name.slice(0, 8);
           const a = 1 - c.m;
           const mlx = new MlxBatchNorm<any>(c.channels, { momentum: c.m, eps: c.eps, version: '0.32.0', engine: e.option });
           const flax = new nnx.BatchNorm(c.channels, { momentum: a, epsilon: c.eps, useFastVariance: false, rngs: new nnx.Rngs(0), engine: e.option });
@@ -317,7 +321,6 @@ describe.each(ENGINES)('equivalences on $name', (e) => {
     fc.assert(
       fc.property(CHANNELS_LAST, (c) =>
         run((check) => {
-          CTX.engine = e.name.slice(0, 8);
           const decay = 1 - c.m;
           const keras3 = new BatchNormalization<any>({ momentum: decay, epsilon: c.eps, profile: 'keras3', engine: e.option });
           const tfjsLayers = new BatchNormalization<any>({ momentum: decay, epsilon: c.eps, profile: 'tfjs-layers', engine: e.option });
@@ -353,14 +356,12 @@ describe.each(ENGINES)('documented differences on $name', (e) => {
 
   /** Runs where the n/(n-1) difference is well above the tolerance somewhere: the property is not vacuous. */
   const visible = { torchFlax: 0, mlxVersions: 0 };
-  VIS[e.name] = visible;
   const noteVisible = (diff: ArrayLike<number>, tol: ArrayLike<number>) => Array.from(diff).some((d, i) => Math.abs(d) > 4 * tol[i]!);
 
   it('torch (momentum m) vs flax linen (momentum 1 - m, two-pass): (torch_var - (1-m)) = (flax_var - (1-m))·n/(n-1); means and outputs equal', () => {
     fc.assert(
       fc.property(TORCH_1D, (c) =>
         run((check) => {
-          CTX.engine = e.name.slice(0, 8);
           const a = 1 - c.m;
           const b = c.train[0]!;
           const x = seen(e, b);
@@ -382,7 +383,7 @@ describe.each(ENGINES)('documented differences on $name', (e) => {
           check.outputs('y', values(e, yFlax), yTorch, x, stats, batch, c.eps, e.u);
           check.close('running mean', values(e, flaxStats['mean']), torchMean, bounds.mean);
           const tol = relationTolerance(bounds, undefined, n);
-          check.relation('(torch_var - (1-m)) vs (flax_var - (1-m))·n/(n-1)', torchVar.map((t) => t - a), flaxVar.map((f) => (f - a)), tol);
+          check.relation('(torch_var - (1-m)) vs (flax_var - (1-m))·n/(n-1)', torchVar.map((t) => t - a), flaxVar.map((f) => (f - a) * (n / (n - 1))), tol);
           if (noteVisible(torchVar.map((t, i) => t - flaxVar[i]!), tol)) visible.torchFlax++;
         }),
       ),
@@ -395,7 +396,6 @@ describe.each(ENGINES)('documented differences on $name', (e) => {
     fc.assert(
       fc.property(CHANNELS_LAST.filter((c) => c.train[0]!.data.length / c.channels >= 2), (c) =>
         run((check) => {
-          CTX.engine = e.name.slice(0, 8);
           const a = 1 - c.m;
           const b = c.train[0]!;
           const x = seen(e, b);
@@ -424,7 +424,3 @@ describe.each(ENGINES)('documented differences on $name', (e) => {
     expect(visible.mlxVersions, 'runs where the two MLX versions\' running variances visibly differ').toBeGreaterThan(2);
   });
 });
-import { afterAll } from 'vitest';
-import { WORST, CTX } from './cross-api-tolerance.js';
-afterAll(() => { console.log(JSON.stringify(VIS)); console.log([...WORST].map(([k, v]) => `${v.toExponential(2)}  ${k}`).join('\n')); });
-const VIS: Record<string, unknown> = {};
