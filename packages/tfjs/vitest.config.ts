@@ -4,5 +4,13 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   resolve: { conditions: ['source'] },
   ssr: { resolve: { conditions: ['source'] } },
-  test: { include: ['src/**/*.test.ts'], testTimeout: 60_000, hookTimeout: 60_000 },
+  test: {
+    include: ['src/**/*.test.ts'],
+    testTimeout: 60_000,
+    hookTimeout: 60_000,
+    // tfjs-core's extensionless ES modules (gradients, chained ops) would otherwise be
+    // transformed file by file by Vite (~6 s per test file); Node loads them natively
+    // through the resolve hook that register-extras.ts installs, as it does in production.
+    server: { deps: { external: [/@tensorflow\/tfjs-core\/dist\//] } },
+  },
 });

@@ -1,1 +1,9 @@
-export {};
+export { createTfjsEngine, type TfjsEngine, type TfjsEngineOptions } from './engine.js';
+export {
+  availableTfjsBackends,
+  TFJS_BACKENDS,
+  type TfjsBackendName,
+  type TfjsBackendOptions,
+} from './backends.js';
+export { batchNormEvalOp, batchNormTrainOp, batchNormVjp } from './ops.js';
+export { registerTfjsGradients } from './register-extras.js';

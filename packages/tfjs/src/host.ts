@@ -1,0 +1,30 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { checkStateValues, type BatchNormState, type HostState, type HostTensor } from '@normbridge/core';
+
+/**
+ * Uploads a host tensor as float32 (tfjs has no float16/float64; those are computed in
+ * float32). The values are copied, so later writes to the host array cannot reach the tensor.
+ */
+export function uploadTensor(t: HostTensor): tf.Tensor {
+  return tf.tensor(Float32Array.from(t.data), [...t.shape], 'float32');
+}
+
+/** Downloads a tensor; the array is a copy (the CPU backend would otherwise hand out its own storage). */
+export function downloadTensor(t: tf.Tensor): HostTensor {
+  const values = t.dataSync();
+  const data = values instanceof Float32Array ? values.slice() : Float32Array.from(values as ArrayLike<number>);
+  return { shape: [...t.shape], data, dtype: 'float32' };
+}
+
+/** Checks the values once (NaN or negative variance is a StateError naming the key), then uploads. */
+export function uploadState(state: HostState): BatchNormState<tf.Tensor> {
+  checkStateValues(state);
+  const up = (t: HostTensor | undefined) => (t === undefined ? undefined : uploadTensor(t));
+  return {
+    scale: up(state.scale),
+    bias: up(state.bias),
+    runningMean: up(state.runningMean),
+    runningVar: up(state.runningVar),
+    numBatchesTracked: state.numBatchesTracked,
+  };
+}

@@ -1,0 +1,42 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { broadcastParam, flatParam, rowsView, type Plan } from './plan.js';
+
+/**
+ * The statistics one call normalises with, in the shape of its view: `[channels]` for the
+ * rows view (features trailing), the plan's `statShape` for the broadcast view.
+ */
+export interface Normalization {
+  readonly plan: Plan;
+  readonly epsilon: number;
+  /** Rows view: the input is seen as `[rows, channels]` and the fused kernel does the work. */
+  readonly rows: boolean;
+  readonly mean: tf.Tensor;
+  readonly variance: tf.Tensor;
+  /**
+   * Set when these are the batch's own statistics, so that the gradient flows through them:
+   * each element's weight in its channel's statistics (see BatchStatistics.weight).
+   */
+  readonly batchWeight: number | tf.Tensor | undefined;
+}
+
+/** y = (x − mean) · rsqrt(var + eps) · scale + bias. */
+export function normalize(n: Normalization, x: tf.Tensor, scale: tf.Tensor | undefined, bias: tf.Tensor | undefined): tf.Tensor {
+  const { plan } = n;
+  if (n.rows) {
+    // The fused kernel, as tfjs-layers calls it: one pass, one rounding per element on CPU.
+    const y = tf.batchNorm(
+      rowsView(plan, x),
+      n.mean as tf.Tensor1D,
+      n.variance as tf.Tensor1D,
+      bias && flatParam(plan, bias),
+      scale && flatParam(plan, scale),
+      n.epsilon,
+    );
+    return tf.reshape(y, x.shape);
+  }
+  let k = tf.rsqrt(tf.add(n.variance, n.epsilon));
+  if (scale) k = tf.mul(k, broadcastParam(plan, scale));
+  // Centre first: folding the mean into an offset would cancel badly for large means.
+  const y = tf.mul(tf.sub(x, n.mean), k);
+  return bias ? tf.add(y, broadcastParam(plan, bias)) : y;
+}

@@ -1,0 +1,88 @@
+import * as tf from '@tensorflow/tfjs-core';
+import type { Layout } from '@normbridge/core';
+
+/**
+ * Everything shape-related a call needs, derived once from core's {@link Layout}: which axes
+ * reduce, the broadcast shapes statistics and state take, and whether the input may be seen
+ * as `[rows, channels]` (features trailing), the only case where tfjs's fused batchNorm
+ * kernel is correct on every backend (the CPU kernel walks its statistics cyclically over
+ * the flat input, tensorflow/tfjs#1106).
+ */
+export interface Plan {
+  readonly layout: Layout;
+  /** A leading replica axis is present (options.replicas was given). */
+  readonly replicated: boolean;
+  /** Axes of the full input reduced for one replica's statistics. */
+  readonly reduceAxes: readonly number[];
+  /** `reduceAxes` plus the replica axis: what dScale and dBias sum over. */
+  readonly paramReduceAxes: readonly number[];
+  /** Shape of per-replica statistics over the full input (keepDims over `reduceAxes`). */
+  readonly statShape: readonly number[];
+  /** A sample's rank with the features in place and 1 elsewhere: how state broadcasts. */
+  readonly paramShape: readonly number[];
+  /** Feature sizes in ascending axis order (the order they have in memory). */
+  readonly ascendingFeatureShape: readonly number[];
+  /** Permutation from the spec's feature order to ascending order; undefined if they agree. */
+  readonly toAscending: readonly number[] | undefined;
+  /** Its inverse. */
+  readonly fromAscending: readonly number[] | undefined;
+  /** The feature axes are a sample's trailing axes, so the input reshapes to [rows, channels] for free. */
+  readonly channelsLast: boolean;
+}
+
+export function makePlan(layout: Layout, replicated: boolean): Plan {
+  const offset = replicated ? 1 : 0;
+  const rank = layout.sampleShape.length;
+  const features = new Set(layout.featureAxes);
+  const reduceAxes = layout.reductionAxes.map((a) => a + offset);
+  const paramShape = layout.sampleShape.map((d, i) => (features.has(i) ? d : 1));
+  const order = layout.featureAxes.map((_, j) => j).sort((i, j) => layout.featureAxes[i]! - layout.featureAxes[j]!);
+  const identity = order.every((v, i) => v === i);
+  const ascending = order.map((j) => layout.featureAxes[j]!);
+  const inverse = new Array<number>(order.length);
+  order.forEach((j, i) => (inverse[j] = i));
+  return {
+    layout,
+    replicated,
+    reduceAxes,
+    paramReduceAxes: replicated ? [0, ...reduceAxes] : reduceAxes,
+    statShape: replicated ? [layout.replicas, ...paramShape] : paramShape,
+    paramShape,
+    ascendingFeatureShape: ascending.map((a) => layout.sampleShape[a]!),
+    toAscending: identity ? undefined : order,
+    fromAscending: identity ? undefined : inverse,
+    channelsLast: ascending.every((a, i) => a === rank - ascending.length + i),
+  };
+}
+
+/** A state tensor (spec feature order) in memory order. */
+function ascendingParam(plan: Plan, t: tf.Tensor): tf.Tensor {
+  return plan.toAscending ? tf.transpose(t, [...plan.toAscending]) : t;
+}
+
+/** A state tensor as `[channels]`, matching a `[rows, channels]` view of the input. */
+export function flatParam(plan: Plan, t: tf.Tensor): tf.Tensor1D {
+  return tf.reshape(ascendingParam(plan, t), [plan.layout.channels]);
+}
+
+/** A state tensor shaped to broadcast against the input (or one replica of it). */
+export function broadcastParam(plan: Plan, t: tf.Tensor): tf.Tensor {
+  return tf.reshape(ascendingParam(plan, t), [...plan.paramShape]);
+}
+
+/**
+ * Per-channel values in memory order (any shape holding `replicas? × channels` values) back
+ * to the spec's feature shape, stacked per replica when `perReplica`.
+ */
+export function toFeatureShape(plan: Plan, t: tf.Tensor, perReplica: boolean): tf.Tensor {
+  const lead = perReplica ? [plan.layout.replicas] : [];
+  const shaped = tf.reshape(t, [...lead, ...plan.ascendingFeatureShape]);
+  if (!plan.fromAscending) return shaped;
+  const shift = lead.length;
+  return tf.transpose(shaped, [...lead.map((_, i) => i), ...plan.fromAscending.map((p) => p + shift)]);
+}
+
+/** The input viewed as `[rows, channels]`; valid only when `plan.channelsLast`. */
+export function rowsView(plan: Plan, x: tf.Tensor): tf.Tensor2D {
+  return tf.reshape(x, [-1, plan.layout.channels]);
+}
