@@ -2,6 +2,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { BatchNorm1d, BatchNorm2d } from '@normbridge/torch';
 import { BatchNorm } from '@normbridge/mlx';
+import { linen, nnx } from '@normbridge/flax';
 import { normbridgeMatchers } from './matcher.js';
 
 expect.extend(normbridgeMatchers);
@@ -11,6 +12,20 @@ describe('toMatchFixture', () => {
   it('passes for a user layer built like the fixture', async () => {
     await expect(new BatchNorm2d(3)).toMatchFixture(fixture('torch/bn2d_defaults'));
     await expect(new BatchNorm(4, { version: '0.32.1' })).toMatchFixture(fixture('mlx/mlx_0.32.1_published_2d'));
+  });
+
+  it('Flax: an NNX BatchNorm and a linen BatchNorm built like the fixture match (gradients included)', async () => {
+    await expect(new nnx.BatchNorm(4, { rngs: new nnx.Rngs(0) })).toMatchFixture(fixture('flax-nnx/nnx_defaults'));
+    await expect(new linen.BatchNorm()).toMatchFixture(fixture('flax-linen/linen_defaults'));
+    await expect(new linen.BatchNorm({ axis: [1, 2], momentum: 0.9 })).toMatchFixture(fixture('flax-linen/linen_multi_axis_features'));
+  });
+
+  it('Flax: a layer built differently fails, naming the variable', async () => {
+    await expect(expect(new nnx.BatchNorm(4, { momentum: 0.9, rngs: new nnx.Rngs(0) })).toMatchFixture(fixture('flax-nnx/nnx_defaults'))).rejects.toThrow(
+      /FAIL flax-nnx\/nnx_defaults .*step 0 \(train\) state (mean|var): worst element/,
+    );
+    // momentum 0.9 instead of linen's default 0.99: the running averages move ten times faster.
+    await expect(expect(new linen.BatchNorm({ momentum: 0.9 })).toMatchFixture(fixture('flax-linen/linen_defaults'))).rejects.toThrow(/batch_stats\/(mean|var)/);
   });
 
   it('fails, naming step, tensor and element, for a layer built differently', async () => {
@@ -23,5 +38,6 @@ describe('toMatchFixture', () => {
 
   it('refuses a layer of another class', async () => {
     await expect(expect(new BatchNorm1d(3)).toMatchFixture(fixture('torch/bn2d_defaults'))).rejects.toThrow(/does not apply/);
+    await expect(expect(new linen.BatchNorm()).toMatchFixture(fixture('flax-nnx/nnx_defaults'))).rejects.toThrow(/does not apply.*flax\.nnx\.BatchNorm/);
   });
 });

@@ -1,5 +1,6 @@
 import type {} from 'vitest';
-import type { Engine } from '@normbridge/core';
+import { getDefaultEngine, type Engine } from '@normbridge/core';
+import { linen } from '@normbridge/flax';
 import { loadFixture } from './fixture-load.js';
 import { describeFailure } from './results.js';
 import { runCase } from './runner.js';
@@ -7,8 +8,9 @@ import { runCase } from './runner.js';
 /**
  * `await expect(layer).toMatchFixture(path)`: replays a fixture (a folder or its manifest)
  * through a user's own adapter layer — a `@normbridge/torch` module, an MLX `BatchNorm`, a
- * Keras `BatchNormalization` — on that layer's engine, and fails naming the step, tensor and
- * worst element. The fixture's initial state is loaded into the layer first.
+ * Keras `BatchNormalization`, an NNX or linen `BatchNorm` — on that layer's engine (for a linen
+ * module, core's default engine), and fails naming the step, tensor and worst element. The
+ * fixture's initial state is loaded into the layer first.
  *
  * Register once, e.g. in a vitest setup file:
  * ```ts
@@ -19,7 +21,10 @@ import { runCase } from './runner.js';
  */
 export const normbridgeMatchers = {
   async toMatchFixture(received: unknown, path: string) {
-    const engine = (received as { engine?: Engine<any> } | null)?.engine;
+    // A linen module is a pure definition without an engine of its own: its `apply` computes on
+    // core's default engine unless given one, so that is the engine it is checked on.
+    const engine =
+      (received as { engine?: Engine<any> } | null)?.engine ?? (received instanceof linen.Module ? getDefaultEngine() : undefined);
     if (!engine || typeof engine.fromHost !== 'function') {
       return { pass: false, message: () => 'toMatchFixture expects a normbridge layer (an object with an `engine`)' };
     }

@@ -43,8 +43,9 @@ export function formatMatrix(report: ConformanceReport): string {
   const oracleOnly = [...new Set(rows.filter((r) => r.oracle > 0 && r.realFramework === 0 && r.published === 0).map((r) => r.profile))];
   if (oracleOnly.length) lines.push(`Covered by float64 oracles only (no real-framework fixtures yet): ${oracleOnly.join(', ')}.`);
   for (const e of report.engines.filter((x) => !x.available)) lines.push(`Engine ${e.name} unavailable: ${e.reason}`);
-  const widened = [...new Set(report.results.map((r) => r.widened).filter(Boolean))];
-  for (const w of widened) lines.push(`Tolerance widened to float32 where ${w}.`);
+  const widened = new Map<string, number>();
+  for (const r of report.results) if (r.widened) widened.set(r.widened, (widened.get(r.widened) ?? 0) + 1);
+  for (const [why, count] of widened) lines.push(`Tolerance widened x${count}: ${why}.`);
   const reasons = new Map<string, number>();
   for (const r of report.results) if (r.status === 'n/a' && r.reason) reasons.set(r.reason, (reasons.get(r.reason) ?? 0) + 1);
   for (const [reason, count] of reasons) lines.push(`n/a x${count}: ${reason}`);

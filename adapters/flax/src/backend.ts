@@ -6,6 +6,7 @@ import {
   type BatchNormSpec,
   type BatchNormState,
   type Engine,
+  type Gradients,
   type HostTensor,
   type Mode,
   type StepOptions,
@@ -77,6 +78,20 @@ export function engineFor<T>(engine: SyncEngine<T>, x: unknown): SyncEngine<any>
   return bridge;
 }
 
+/** A host-tensor state seen by a tf engine: host leaves uploaded, tf leaves kept. */
+function stateOnTf<T>(tfEngine: SyncEngine<tf.Tensor>, state: BatchNormState<T>, options: StepOptions<T>) {
+  const up = <L>(v: L): L => (isHostTensor(v) ? (tfEngine.fromHost(v) as L) : v);
+  const tfState = {
+    scale: up(state.scale),
+    bias: up(state.bias),
+    runningMean: up(state.runningMean),
+    runningVar: up(state.runningVar),
+    numBatchesTracked: state.numBatchesTracked,
+  } as unknown as BatchNormState<tf.Tensor>;
+  const tfOptions = { ...options, mask: up(options.mask) } as unknown as StepOptions<tf.Tensor>;
+  return { tfState, tfOptions, up };
+}
+
 /** Runs one BatchNorm call on an engine. Training returns the engine's new state. */
 export function runBatchNorm<T>(
   engine: SyncEngine<T>,
@@ -89,15 +104,7 @@ export function runBatchNorm<T>(
   if (isTfTensor(x)) {
     const tfEngine = engineFor(engine, x) as SyncEngine<tf.Tensor>;
     const ops = differentiableOps(tfEngine);
-    const up = <L>(v: L): L => (isHostTensor(v) ? (tfEngine.fromHost(v) as L) : v);
-    const tfState = {
-      scale: up(state.scale),
-      bias: up(state.bias),
-      runningMean: up(state.runningMean),
-      runningVar: up(state.runningVar),
-      numBatchesTracked: state.numBatchesTracked,
-    } as unknown as BatchNormState<tf.Tensor>;
-    const tfOptions = { ...options, mask: up(options.mask) } as unknown as StepOptions<tf.Tensor>;
+    const { tfState, tfOptions } = stateOnTf(tfEngine, state, options);
     if (mode === 'eval') return { y: ops.evaluate(spec, tfState, x, tfOptions) as T, state: tfState as unknown as BatchNormState<T> };
     const out = ops.train(spec, tfState, x, tfOptions);
     // A call inside tf.tidy / tf.grad must not take the new statistics down with its scope.
@@ -108,6 +115,28 @@ export function runBatchNorm<T>(
   const out = engine.train(spec, state, x, options);
   engine.dispose(out.batchMean, out.batchVar);
   return { y: out.y, state: out.state };
+}
+
+/**
+ * The engine's `vjp` for one BatchNorm call, routed like {@link runBatchNorm} (a `tf.Tensor`
+ * input on a host engine goes through {@link hostEngineOnTf}): gradients of the output with
+ * respect to `x`, `scale` and `bias` for the cotangent `dy`, at `state`. Nothing is updated.
+ */
+export function runBatchNormVjp<T>(
+  engine: SyncEngine<T>,
+  spec: BatchNormSpec,
+  state: BatchNormState<T>,
+  x: T,
+  dy: T,
+  mode: Mode,
+  options: StepOptions<T> = {},
+): Gradients<T> {
+  if (isTfTensor(x)) {
+    const tfEngine = engineFor(engine, x) as SyncEngine<tf.Tensor>;
+    const { tfState, tfOptions, up } = stateOnTf(tfEngine, state, options);
+    return tfEngine.vjp(spec, tfState, x, up(dy) as tf.Tensor, mode, tfOptions) as unknown as Gradients<T>;
+  }
+  return engine.vjp(spec, state, x, dy, mode, options);
 }
 
 /**

@@ -1,5 +1,5 @@
-import { linen, nn, nnx, random, type Axes, type FlaxDtype } from '@normbridge/flax';
-import type { Engine, HostTensor, SyncEngine } from '@normbridge/core';
+import { linen, nn, nnx, random } from '@normbridge/flax';
+import { StateError, type Engine, type HostTensor, type SyncEngine } from '@normbridge/core';
 import type { LoadedFixture } from '../fixture-load.js';
 import type { FixtureStep } from '../fixture-schema.js';
 import { errorOutcome, floatTensor, NotApplicable, toHost, type FrameworkBinding, type StepOutcome } from './types.js';
@@ -125,9 +125,17 @@ export const flaxLinenBinding: FrameworkBinding = {
     const { layer, initialState } = fixture.manifest;
     if (layer.class !== 'BatchNorm') throw new NotApplicable(`no adapter for flax.linen.${layer.class}`);
     if (given !== undefined && !(given instanceof linen.BatchNorm)) throw new NotApplicable('the fixture is a flax.linen.BatchNorm');
-    const bn: linen.BatchNorm<any> = (given as linen.BatchNorm<any> | undefined) ?? new linen.BatchNorm<any>(camelArgs(layer.args, LINEN_ARGS, 'flax.linen.BatchNorm') as linen.BatchNormFields);
-    const upload = (map: Readonly<Record<string, string>>): linen.Variables =>
-      Object.fromEntries(Object.entries(collections(fixture, map)).map(([col, vars]) => [col, Object.fromEntries(Object.entries(vars).map(([k, t]) => [k, engine.fromHost(t)]))]));
+    const bn: linen.BatchNorm<any> =
+      (given as linen.BatchNorm<any> | undefined) ??
+      new linen.BatchNorm<any>(camelArgs(layer.args, LINEN_ARGS, 'flax.linen.BatchNorm') as linen.BatchNormFields);
+    // `{params: {scale, bias}, batch_stats: {mean, var}}` of a top-level module, on the engine.
+    const upload = (map: Readonly<Record<string, string>>): linen.Variables => {
+      const out: linen.Variables = {};
+      for (const [col, vars] of Object.entries(collections(fixture, map))) {
+        out[col] = Object.fromEntries(Object.entries(vars).map(([k, t]) => [k, engine.fromHost(t)]));
+      }
+      return out;
+    };
     let variables = upload(initialState);
     return {
       async step(step): Promise<StepOutcome> {
@@ -216,7 +224,8 @@ export const flaxNnxBinding: FrameworkBinding = {
     const load = (map: Readonly<Record<string, string>>) => {
       for (const [k, name] of Object.entries(map)) {
         const v = bn[k as NnxVariable];
-        if (!v) throw new Error(`the layer has no ${k} (the fixture's layer does)`);
+        // A user's layer built without this variable (use_scale=False, …) cannot take the fixture's state.
+        if (!v) throw new StateError(k, "is not a variable of this layer, but the fixture's layer has it");
         v.value = engine.fromHost(floatTensor(fixture, name));
       }
     };
@@ -270,12 +279,13 @@ export const flaxLegacyBinding: FrameworkBinding = {
     // Legacy flax.nn modules are functions applied to parameters and a state collection; there
     // is no layer object a user could pass.
     if (given !== undefined) throw new NotApplicable('legacy flax.nn has no layer objects; fixtures replay through nn.BatchNorm');
-    const kw = camelArgs(layer.args, LEGACY_ARGS, 'flax.nn.BatchNorm') as nn.BatchNormKwargs & { axis?: Axes; dtype?: FlaxDtype };
+    const kw = camelArgs(layer.args, LEGACY_ARGS, 'flax.nn.BatchNorm') as nn.BatchNormKwargs;
     let params: Record<string, unknown> = {};
     let state = new nn.Collection();
     const load = (map: Readonly<Record<string, string>>) => {
       const cols = collections(fixture, map);
-      const up = (vars: Record<string, HostTensor> = {}) => Object.fromEntries(Object.entries(vars).map(([k, t]) => [k, engine.fromHost(t)]));
+      const up = (vars: Record<string, HostTensor> = {}) =>
+        Object.fromEntries(Object.entries(vars).map(([k, t]) => [k, engine.fromHost(t)]));
       params = up(cols['params']);
       // The top-level BatchNorm's state lives under its path, '/'; a fixture without statistics has none.
       state = new nn.Collection(cols['state'] ? { [ROOT]: up(cols['state']) } : {});

@@ -58,6 +58,11 @@ describe('one-step golden table (semantics.md 10.3)', () => {
     close(row(evalY), [0.97671303, 1.92811246, 2.89412557]);
   });
 
+  it('Keras 2.1.4–2.3.1 (0.99, 1e-3, almost-unbiased running variance)', () => {
+    const { train } = oneStep({ runningAverage: fromDecayMomentum(0.99), epsilon: 1e-3, runningVarianceEstimator: 'almost-unbiased' });
+    close(Array.from(train.state.runningVar!.data), [1.01917639, 1.07252751, 1.06002334]);
+  });
+
   it('Keras 3 / TF.js (0.99, 1e-3, decay-toward form)', () => {
     const { train, evalY } = oneStep({ runningAverage: fromDecayMomentum(0.99), epsilon: 1e-3, runningUpdateForm: 'decay-toward' });
     close(row(train.y), [-0.50697669, -0.10049566, -0.65459133]);

@@ -10,8 +10,8 @@
  *     y    = (x - mean) · rsqrt(var + eps) · scale + bias
  *     running ← a·running + (1 - a)·batch   ('blend')  or  running - (running - batch)·(1 - a)
  *
- * with `batch` the biased variance, or var·N/(N-1) for an unbiased running variance (N the
- * group's count). Plain loops on typed arrays, no tfjs: it must stay obviously correct.
+ * with `batch` the biased variance, or var·N/(N - offset) per the estimator (N the group's
+ * count; see `runningVarianceCorrection`). Plain loops on typed arrays, no tfjs: it must stay obviously correct.
  */
 import {
   checkMaskShape,
@@ -23,7 +23,7 @@ import {
   usesBatchStatistics,
   type Layout,
 } from './layout.js';
-import type { BatchNormSpec } from './spec.js';
+import { runningVarianceCorrection, type BatchNormSpec } from './spec.js';
 import type { Gradients, HostState, Mode, StepOptions, TrainOutput } from './state.js';
 import { stridesOf, type HostTensor } from './tensor.js';
 import { ShapeError } from './errors.js';
@@ -147,7 +147,8 @@ function computeStatistics(
       let v = onePass ? m2 - mu * mu : m2;
       if (spec.varianceAlgorithm === 'one-pass-clamped') v = Math.max(0, v);
       const n = groupCount[group[0]! * C + c]!;
-      const unbiased = spec.runningVarianceEstimator === 'unbiased' ? (v * n) / (n - 1) : v;
+      const offset = runningVarianceCorrection(spec);
+      const unbiased = offset === 0 ? v : (v * n) / (n - offset);
       for (const r of group) {
         variance[r * C + c] = v;
         runningVarianceInput[r * C + c] = unbiased;

@@ -42,10 +42,12 @@ export const BatchNormSpecSchema = z.object({
   runningAverage: RunningAverageSchema.default({ kind: 'exponential', oldValueWeight: 0.9 }),
   /**
    * Which variance estimate feeds the running variance. The output is always normalised with
-   * the biased one. PyTorch and MLX ≥ 0.32.1: unbiased (n / (n - 1)); the others: biased.
+   * the biased one. `unbiased`: var·n/(n − 1) (PyTorch, MLX ≥ 0.32.1); `biased` (Flax, Keras 3,
+   * TF.js, ONNX, MLX ≤ 0.32.0); `almost-unbiased`: var·n/(n − (1 + epsilon)) (multi-backend
+   * Keras 2.1.4–2.3.1, keras-team/keras#9028). See {@link runningVarianceCorrection}.
    * @default 'biased'
    */
-  runningVarianceEstimator: z.enum(['biased', 'unbiased']).default('biased'),
+  runningVarianceEstimator: z.enum(['biased', 'unbiased', 'almost-unbiased']).default('biased'),
   /**
    * How the batch variance is computed: `two-pass` mean((x - mean)^2); `one-pass-clamped`
    * max(0, E[x^2] - E[x]^2) (Flax `use_fast_variance`); `one-pass-unclamped` (legacy flax.nn,
@@ -102,6 +104,22 @@ export const BatchNormSpecSchema = z.object({
 export type BatchNormSpec = z.infer<typeof BatchNormSpecSchema>;
 /** What callers may write: every field optional. */
 export type BatchNormSpecInput = z.input<typeof BatchNormSpecSchema>;
+
+/**
+ * The running variance is fed `var · n / (n − offset)`: this returns the offset (0 for the
+ * biased estimator, 1 for Bessel's correction, 1 + epsilon for Keras 2.1.4–2.3.1). The one place
+ * engines and the reference learn what an estimator means.
+ */
+export function runningVarianceCorrection(spec: Pick<BatchNormSpec, 'runningVarianceEstimator' | 'epsilon'>): number {
+  switch (spec.runningVarianceEstimator) {
+    case 'biased':
+      return 0;
+    case 'unbiased':
+      return 1;
+    case 'almost-unbiased':
+      return 1 + spec.epsilon;
+  }
+}
 
 /**
  * Validates and defaults a spec. Throws {@link SpecError} naming the first bad field and its value.

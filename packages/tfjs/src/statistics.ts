@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import type { BatchNormSpec } from '@normbridge/core';
+import { runningVarianceCorrection, type BatchNormSpec } from '@normbridge/core';
 import type { ReplicaGroups } from './groups.js';
 import type { Plan } from './plan.js';
 
@@ -24,7 +24,8 @@ export interface BatchStatistics {
 export function plainStatistics(spec: BatchNormSpec, x: tf.Tensor, axes: readonly number[], keepDims: boolean, n: number): BatchStatistics {
   const { mean, variance } =
     spec.varianceAlgorithm === 'two-pass' ? tf.moments(x, [...axes], keepDims) : onePassMoments(spec, x, axes, keepDims);
-  const runningInput = spec.runningVarianceEstimator === 'unbiased' ? tf.mul(variance, n / (n - 1)) : variance;
+  const offset = runningVarianceCorrection(spec);
+  const runningInput = offset === 0 ? variance : tf.mul(variance, n / (n - offset));
   return { mean, variance, runningInput, weight: 1 / n };
 }
 
@@ -78,8 +79,8 @@ export function weightedStatistics(
   let variance = groups.sum(tf.mul(second, replicaWeight));
   if (spec.varianceAlgorithm !== 'two-pass') variance = clampIfAsked(spec, tf.sub(variance, tf.square(mean)));
 
-  const runningInput =
-    spec.runningVarianceEstimator === 'unbiased' ? tf.mul(variance, tf.div(total, tf.sub(total, 1))) : variance;
+  const offset = runningVarianceCorrection(spec);
+  const runningInput = offset === 0 ? variance : tf.mul(variance, tf.div(total, tf.sub(total, offset)));
   const weight = m === undefined ? replicaWeight : tf.mul(m, replicaWeight);
   return { mean, variance, runningInput, weight };
 }

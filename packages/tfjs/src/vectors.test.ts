@@ -269,17 +269,10 @@ describe.each(TEST_BACKENDS)('published and derived vectors on tfjs-%s', (backen
       expect(problems).toEqual([]);
     });
 
-    it('Keras 2.1.4–2.3.1: var·n/(n − 1 − eps) has no canonical estimator; the unbiased one is off by exactly the eps term', () => {
-      const spec = defineSpec({ ...TFJS, runningVarianceEstimator: 'unbiased' });
+    it('Keras 2.1.4–2.3.1: the almost-unbiased estimator var·n/(n − (1 + eps)) gives the table row', () => {
+      const spec = defineSpec({ ...TFJS, runningVarianceEstimator: 'almost-unbiased' });
       const out = step(engine(), spec, X);
-      const table = [1.01917639, 1.07252751, 1.06002334];
-      const varB = [2.1875, 6.1875, 5.25];
-      const n = 4;
-      const eps = 1e-3;
-      // Keras 2 feeds var_B·n/(n−1−eps); the canonical unbiased estimator feeds var_B·n/(n−1).
-      const gap = varB.map((v) => 0.01 * v * n * (1 / (n - 1 - eps) - 1 / (n - 1)));
-      const corrected = host([3], rows_(out.runningVar).map((v, i) => v + gap[i]!));
-      expectClose(corrected, host([3], table), TABLE, 'Keras 2 running var');
+      expectClose(out.runningVar, host([3], [1.01917639, 1.07252751, 1.06002334]), TABLE, 'Keras 2 running var');
       expectClose(host([3], rows_(out.y)), host([3], kerasY), TABLE, 'train y[0] as Keras 3');
     });
   });

@@ -1,14 +1,15 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { defineSpec, fromDecayMomentum, type BatchNormSpec, type BatchNormState } from '@normbridge/core';
+import { defineSpec, fromDecayMomentum, type BatchNormSpec, type BatchNormState, type Mode, type StepOptions, type SyncEngine } from '@normbridge/core';
 import { absoluteDims, type Axes } from '../axes.js';
-import { engineFor, runBatchNorm } from '../backend.js';
+import { engineFor, runBatchNorm, runBatchNormVjp } from '../backend.js';
 import { checkInexact, type FlaxDtype } from '../dtypes.js';
 import { ValueError } from '../errors.js';
 import { lecunNormal, ones, zeros, type Initializer } from '../initializers.js';
 import { shapeOf, toEngine } from '../leaf.js';
 import { asTf, denseForward } from '../linen/dense.js';
 import { replicaOptions } from '../replicas.js';
-import { module, type Collection, type ModuleContext, type ModuleState } from './base.js';
+import { module, type Collection, type ModuleContext, type ModuleState, type TopLevelOptions } from './base.js';
+import type { Tree } from '../tree.js';
 
 /** Keyword arguments of legacy `flax.nn.BatchNorm(x, …)`, camelCased, with its defaults. */
 export interface BatchNormKwargs<T = any> {
@@ -60,9 +61,14 @@ export function legacySpec(kw: BatchNormKwargs, call: { readonly featureAxes: re
   });
 }
 
-function batchNormApply<T>(self: ModuleContext, x: T, kw: BatchNormKwargs<T>): T {
+/**
+ * Everything one call resolves to before computing: feature axes, the state variables (from
+ * `batchStats` or the stateful context; none without either), the `ValueError` of an eval call
+ * without state, the parameters and the spec. Shared by the module and {@link batchNormVjp}.
+ */
+function prepareCall<T>(self: ModuleContext, x: T, kw: BatchNormKwargs<T>) {
   checkInexact(kw.dtype ?? 'float32');
-  const engine = engineFor(self.engine, x);
+  const engine = engineFor(self.engine, x) as SyncEngine<T>;
   const initializing = self.isInitializing();
   const useRunningAverage = kw.useRunningAverage ?? false;
   const xShape = shapeOf(x);
@@ -99,10 +105,17 @@ function batchNormApply<T>(self: ModuleContext, x: T, kw: BatchNormKwargs<T>): T
     numBatchesTracked: 0,
   };
   const spec = legacySpec(kw, { featureAxes, updating });
-  const out = runBatchNorm(engine, spec, state, x, useRunningAverage ? 'eval' : 'train', { replicas });
-  if (updating) {
-    raMean!.value = out.state.runningMean!;
-    raVar!.value = out.state.runningVar!;
+  const mode: Mode = useRunningAverage ? 'eval' : 'train';
+  const options: StepOptions<T> = { replicas };
+  return { engine, spec, state, mode, options, updating, raMean, raVar };
+}
+
+function batchNormApply<T>(self: ModuleContext, x: T, kw: BatchNormKwargs<T>): T {
+  const c = prepareCall(self, x, kw);
+  const out = runBatchNorm(c.engine, c.spec, c.state, x, c.mode, c.options);
+  if (c.updating) {
+    c.raMean!.value = out.state.runningMean!;
+    c.raVar!.value = out.state.runningVar!;
   }
   return out.y;
 }
@@ -116,6 +129,33 @@ function batchNormApply<T>(self: ModuleContext, x: T, kw: BatchNormKwargs<T>): T
  * and not while initialising.
  */
 export const BatchNorm = module<any, BatchNormKwargs, any>('BatchNorm', batchNormApply);
+
+/** What {@link batchNormVjp} returns: JAX's `(dx, dparams)` with `dparams` shaped like the params. */
+export interface BatchNormVjp<T = any> {
+  readonly input: T;
+  /** `{scale, bias}` as the layer has them (`{}` with neither). */
+  readonly params: { readonly scale?: T; readonly bias?: T };
+}
+
+/**
+ * `jax.vjp(lambda x, p: nn.BatchNorm.call(p, x, **kwargs), x, params)` for the cotangent `dy`:
+ * a top-level legacy BatchNorm call (path `'/'`) resolved exactly as {@link BatchNorm}'s
+ * `call` resolves it, inside whatever `nn.stateful` context the caller is in (same errors),
+ * computed by the engine's `vjp` at the current state. Nothing is stored.
+ */
+export function batchNormVjp<T>(params: Tree, x: T, dy: T, kwargs: BatchNormKwargs<T> & TopLevelOptions = {}): BatchNormVjp<T> {
+  let result: BatchNormVjp<T> | undefined;
+  const probe = module<T, BatchNormKwargs<T>, T>('BatchNorm', (self, xx, kw) => {
+    const c = prepareCall(self, xx, kw);
+    const g = runBatchNormVjp(c.engine, c.spec, c.state, xx, dy, c.mode, c.options);
+    const scale = c.state.scale === undefined ? undefined : g.dScale;
+    const bias = c.state.bias === undefined ? undefined : g.dBias;
+    result = { input: g.dx, params: { ...(scale !== undefined ? { scale } : {}), ...(bias !== undefined ? { bias } : {}) } };
+    return g.dx;
+  });
+  probe.call(params, x, kwargs);
+  return result!;
+}
 
 /** Legacy `flax.nn.Dense(x, features, bias=True, kernel_init=lecun_normal(), bias_init=zeros)` (model code, TF.js). */
 export interface DenseKwargs {

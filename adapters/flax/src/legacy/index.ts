@@ -12,4 +12,4 @@ export {
   type StatefulOptions,
   type TopLevelOptions,
 } from './base.js';
-export { BatchNorm, Dense, relu, legacySpec, type BatchNormKwargs, type DenseKwargs } from './batch-norm.js';
+export { BatchNorm, Dense, relu, legacySpec, batchNormVjp, type BatchNormKwargs, type BatchNormVjp, type DenseKwargs } from './batch-norm.js';

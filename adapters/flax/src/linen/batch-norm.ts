@@ -6,15 +6,18 @@ import {
   type BatchNormSpec,
   type BatchNormState,
   type Dtype,
+  type Mode,
+  type StepOptions,
+  type SyncEngine,
 } from '@normbridge/core';
 import { canonicalizeAxes, type Axes } from '../axes.js';
-import { engineFor, runBatchNorm } from '../backend.js';
+import { engineFor, runBatchNorm, runBatchNormVjp } from '../backend.js';
 import { checkInexact, type FlaxDtype } from '../dtypes.js';
 import { IncompatibleShapesError, ModifyScopeVariableError, ValueError } from '../errors.js';
 import { ones, zeros, type Initializer } from '../initializers.js';
 import { hostFull, reshapeLeaf, shapeOf, toEngine } from '../leaf.js';
 import { replicaOptions } from '../replicas.js';
-import { Module, type Scope } from './module.js';
+import { Module, type ApplyOptions, type Scope, type Variables } from './module.js';
 
 /** The fields of `flax.linen.BatchNorm`, camelCased, with Flax's defaults. */
 export interface BatchNormFields {
@@ -173,60 +176,113 @@ export class BatchNorm<T = any> extends Module<T, BatchNormCallArgs<T>, T> {
   static readonly flaxName = 'BatchNorm';
 
   call(scope: Scope, x: T, kwargs: BatchNormCallArgs<T> = {}): T {
-    const useRunningAverage = mergeParam('use_running_average', this.useRunningAverage, kwargs.useRunningAverage);
-    if (this.dtype !== null) checkInexact(this.dtype);
-    const engine = engineFor(scope.engine, x);
-    const initializing = scope.isInitializing();
-    const xShape = shapeOf(x);
-
-    // Replicas (inside pmap) are stacked on axis 0; Flax's axes are those of one replica.
-    const replicas = replicaOptions(
-      this.axisName ?? undefined,
-      this.axisIndexGroups ?? undefined,
-      !useRunningAverage && !initializing,
-      xShape[0] ?? 1,
-    );
-    const sampleShape = replicas ? xShape.slice(1) : xShape;
-    const featureAxes = canonicalizeAxes(sampleShape.length, this.axis);
-    const featureShape = featureAxes.map((a) => sampleShape[a]!);
-    const ascending = [...featureAxes].sort((a, b) => a - b);
-    const layoutShape = ascending.map((a) => sampleShape[a]!);
-
-    const statsDtype: Dtype = this.forceFloat32Reductions ? 'float32' : this.paramDtype;
-    const mean = scope.variable('batch_stats', 'mean', () => toEngine(engine, hostFull(featureShape, 0, statsDtype)));
-    const variance = scope.variable('batch_stats', 'var', () => toEngine(engine, hostFull(featureShape, 1, statsDtype)));
-
-    const updating = !useRunningAverage && !initializing;
-    if (updating) {
-      // Fail before computing, as Flax fails at the assignment: the result is the same error.
-      if (!scope.isMutableCollection('batch_stats')) throw new ModifyScopeVariableError('batch_stats', 'mean', scope.pathText);
-      checkUpdateLayout(featureShape, layoutShape);
-    }
-
-    const onEngine = (v: Parameters<typeof toEngine>[1]) => toEngine(engine, v) as T;
-    const scale = this.useScale ? scope.param<T>('scale', this.scaleInit, featureShape, this.paramDtype, onEngine) : undefined;
-    const bias = this.useBias ? scope.param<T>('bias', this.biasInit, featureShape, this.paramDtype, onEngine) : undefined;
-
-    const masked = !useRunningAverage && kwargs.mask !== undefined && kwargs.mask !== null;
-    const spec = linenSpec(this, { featureAxes: ascending, updating, masked });
-    // Flax reshapes (never transposes) its feature-shaped arrays into the broadcast layout.
-    const state: BatchNormState<T> = {
-      scale: scale === undefined ? undefined : reshapeLeaf(scale, layoutShape),
-      bias: bias === undefined ? undefined : reshapeLeaf(bias, layoutShape),
-      runningMean: reshapeLeaf(mean.value, layoutShape),
-      runningVar: reshapeLeaf(variance.value, layoutShape),
-      numBatchesTracked: 0,
-    };
-    const out = runBatchNorm(engine, spec, state, x, useRunningAverage ? 'eval' : 'train', {
-      mask: masked ? (kwargs.mask as T) : undefined,
-      replicas,
-    });
-    if (updating) {
-      const stored = replicas ? [xShape[0]!, ...featureShape] : featureShape;
-      mean.value = reshapeLeaf(out.state.runningMean!, stored);
-      variance.value = reshapeLeaf(out.state.runningVar!, stored);
+    const c = prepareCall(this, scope, x, kwargs);
+    const out = runBatchNorm(c.engine, c.spec, c.state, x, c.mode, c.options);
+    if (c.updating) {
+      const stored = c.options.replicas ? [c.xShape[0]!, ...c.featureShape] : c.featureShape;
+      c.mean.value = reshapeLeaf(out.state.runningMean!, stored);
+      c.variance.value = reshapeLeaf(out.state.runningVar!, stored);
     }
     return out.y;
+  }
+
+  /**
+   * `jax.vjp` of `apply` with respect to `x` and `params`, for the cotangent `dy`:
+   * `jax.vjp(lambda x, p: bn.apply({**variables, 'params': p}, x, **options), x,
+   * variables['params'])`, with `[0]` of the result when `mutable` is given, as a training apply
+   * needs. `options` are those of {@link Module.apply} (call arguments, `mutable`, `engine`); the
+   * call is resolved exactly as `apply` resolves it (same errors, e.g. `ModifyScopeVariableError`
+   * without `mutable`), computed by the engine's `vjp` at `variables`, and nothing is updated.
+   * For a BatchNorm applied as the top-level module.
+   */
+  vjp(variables: Variables, x: T, dy: T, options?: BatchNormCallArgs<T> & ApplyOptions): BatchNormVjp<T> {
+    const probe = new VjpProbe<T>(this, dy);
+    probe.apply(variables, x, options);
+    return probe.result!;
+  }
+}
+
+/** What {@link BatchNorm.vjp} returns: JAX's `(dx, dparams)` with `dparams` shaped like `params`. */
+export interface BatchNormVjp<T = any> {
+  readonly input: T;
+  /** `{scale, bias}` as the layer has them (`{}` with neither). */
+  readonly params: { readonly scale?: T; readonly bias?: T };
+}
+
+/**
+ * Everything one call resolves to before computing: Flax's `merge_param`, the feature axes and
+ * layouts, the `batch_stats` variables (created when missing and mutable), the mutability check
+ * of a training call, the parameters, and the spec. Shared by `call` and `vjp`.
+ */
+function prepareCall<T>(bn: BatchNorm<T>, scope: Scope, x: T, kwargs: BatchNormCallArgs<T>) {
+  const useRunningAverage = mergeParam('use_running_average', bn.useRunningAverage, kwargs.useRunningAverage);
+  if (bn.dtype !== null) checkInexact(bn.dtype);
+  const engine = engineFor(scope.engine, x);
+  const initializing = scope.isInitializing();
+  const xShape = shapeOf(x);
+
+  // Replicas (inside pmap) are stacked on axis 0; Flax's axes are those of one replica.
+  const replicas = replicaOptions(bn.axisName ?? undefined, bn.axisIndexGroups ?? undefined, !useRunningAverage && !initializing, xShape[0] ?? 1);
+  const sampleShape = replicas ? xShape.slice(1) : xShape;
+  const featureAxes = canonicalizeAxes(sampleShape.length, bn.axis);
+  const featureShape = featureAxes.map((a) => sampleShape[a]!);
+  const ascending = [...featureAxes].sort((a, b) => a - b);
+  const layoutShape = ascending.map((a) => sampleShape[a]!);
+
+  const statsDtype: Dtype = bn.forceFloat32Reductions ? 'float32' : bn.paramDtype;
+  const mean = scope.variable('batch_stats', 'mean', () => toEngine(engine, hostFull(featureShape, 0, statsDtype)));
+  const variance = scope.variable('batch_stats', 'var', () => toEngine(engine, hostFull(featureShape, 1, statsDtype)));
+
+  const updating = !useRunningAverage && !initializing;
+  if (updating) {
+    // Fail before computing, as Flax fails at the assignment: the result is the same error.
+    if (!scope.isMutableCollection('batch_stats')) throw new ModifyScopeVariableError('batch_stats', 'mean', scope.pathText);
+    checkUpdateLayout(featureShape, layoutShape);
+  }
+
+  const onEngine = (v: Parameters<typeof toEngine>[1]) => toEngine(engine, v) as T;
+  const scale = bn.useScale ? scope.param<T>('scale', bn.scaleInit, featureShape, bn.paramDtype, onEngine) : undefined;
+  const bias = bn.useBias ? scope.param<T>('bias', bn.biasInit, featureShape, bn.paramDtype, onEngine) : undefined;
+
+  const masked = !useRunningAverage && kwargs.mask !== undefined && kwargs.mask !== null;
+  const spec = linenSpec(bn, { featureAxes: ascending, updating, masked });
+  // Flax reshapes (never transposes) its feature-shaped arrays into the broadcast layout.
+  const state: BatchNormState<T> = {
+    scale: scale === undefined ? undefined : reshapeLeaf(scale, layoutShape),
+    bias: bias === undefined ? undefined : reshapeLeaf(bias, layoutShape),
+    runningMean: reshapeLeaf(mean.value, layoutShape),
+    runningVar: reshapeLeaf(variance.value, layoutShape),
+    numBatchesTracked: 0,
+  };
+  const mode: Mode = useRunningAverage ? 'eval' : 'train';
+  const options: StepOptions<T> = { mask: masked ? (kwargs.mask as T) : undefined, replicas };
+  return { engine: engine as SyncEngine<T>, spec, state, mode, options, updating, xShape, featureShape, mean, variance };
+}
+
+/**
+ * Stands in for a BatchNorm inside `apply` (same class name, so the same scope names and
+ * error paths) and records the engine's vjp instead of running the call.
+ */
+class VjpProbe<T> extends Module<T, BatchNormCallArgs<T>, T> {
+  static readonly flaxName = 'BatchNorm';
+  result: BatchNormVjp<T> | undefined;
+
+  constructor(
+    readonly bn: BatchNorm<T>,
+    readonly dy: T,
+  ) {
+    super({ name: bn.name });
+  }
+
+  call(scope: Scope, x: T, kwargs: BatchNormCallArgs<T> = {}): T {
+    const c = prepareCall(this.bn, scope, x, kwargs);
+    const g = runBatchNormVjp(c.engine, c.spec, c.state, x, this.dy, c.mode, c.options);
+    // Parameters were reshaped into the broadcast layout; their gradients go back to the stored shape.
+    const back = (d: T | undefined) => (d === undefined ? undefined : reshapeLeaf(d, c.featureShape));
+    const scale = c.state.scale === undefined ? undefined : back(g.dScale);
+    const bias = c.state.bias === undefined ? undefined : back(g.dBias);
+    this.result = { input: g.dx, params: { ...(scale !== undefined ? { scale } : {}), ...(bias !== undefined ? { bias } : {}) } };
+    return g.dx;
   }
 }
 

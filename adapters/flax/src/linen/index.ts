@@ -8,5 +8,5 @@ export {
   type Variables,
   type VariableRef,
 } from './module.js';
-export { BatchNorm, linenSpec, mergeParam, type BatchNormCallArgs, type BatchNormFields } from './batch-norm.js';
+export { BatchNorm, linenSpec, mergeParam, type BatchNormCallArgs, type BatchNormFields, type BatchNormVjp } from './batch-norm.js';
 export { Dense, relu, denseForward, type DenseFields } from './dense.js';

@@ -10,9 +10,11 @@ import {
   type BatchNormState,
   type Dtype,
   type Engine,
+  type Mode,
+  type StepOptions,
 } from '@normbridge/core';
 import { canonicalizeAxes, type Axes } from '../axes.js';
-import { resolveEngine, runBatchNorm } from '../backend.js';
+import { resolveEngine, runBatchNorm, runBatchNormVjp } from '../backend.js';
 import { checkInexact, type FlaxDtype } from '../dtypes.js';
 import { IncompatibleShapesError, ValueError } from '../errors.js';
 import { ones, zeros, type Initializer } from '../initializers.js';
@@ -78,6 +80,16 @@ export interface BatchNormCallArgs<T = any> {
   readonly useRunningAverage?: boolean | null | undefined;
   /** Positions counted in the batch statistics. @default null */
   readonly mask?: T | null | undefined;
+}
+
+/**
+ * What {@link BatchNorm.vjp} returns: the input's cotangent and those of the `nnx.Param`s,
+ * keyed as `nnx.state(bn, nnx.Param)` keys them (absent where the layer has no such Param).
+ */
+export interface BatchNormVjp<T = any> {
+  readonly input: T;
+  readonly scale?: T;
+  readonly bias?: T;
 }
 
 const FIRST_FROM_MESSAGE =
@@ -190,6 +202,35 @@ export class BatchNorm<T = any> extends Module {
 
   /** `bn(x, use_running_average=None, *, mask=None)`. */
   call(x: T, args: BatchNormCallArgs<T> = {}): T {
+    const c = this.#prepare(x, args);
+    const out = runBatchNorm(c.engine, c.spec, c.state, x, c.mode, c.options);
+    if (c.mode === 'train') {
+      const keep = c.options.replicas ? [c.xShape[0]!, this.numFeatures] : [this.numFeatures];
+      this.mean.value = reshapeLeaf(out.state.runningMean!, keep);
+      this.var.value = reshapeLeaf(out.state.runningVar!, keep);
+    }
+    return out.y;
+  }
+
+  /**
+   * `jax.vjp` of this call with respect to `x` and the `nnx.Param`s, at the current state:
+   * what `jax.vjp(lambda x, p: (nnx.update(m := nnx.merge(graphdef, state), p), m(x, **args))[1],
+   * x, nnx.state(bn, nnx.Param))` gives for the cotangent `dy`, keyed as NNX keys the Param
+   * state (`scale`, `bias`, absent when disabled). Resolves the call exactly as {@link call}
+   * does (same errors) and computes with the engine's `vjp`; nothing is updated.
+   */
+  vjp(x: T, dy: T, args: BatchNormCallArgs<T> = {}): BatchNormVjp<T> {
+    const c = this.#prepare(x, args);
+    const g = runBatchNormVjp(c.engine, c.spec, c.state, x, dy, c.mode, c.options);
+    // Parameters were reshaped into the broadcast layout; their gradients go back to the stored shape.
+    const back = (d: T | undefined, p: Param<T> | null) => (d === undefined || p === null ? undefined : reshapeLeaf(d, shapeOf(p.value)));
+    const dScale = back(g.dScale, this.scale);
+    const dBias = back(g.dBias, this.bias);
+    return { input: g.dx, ...(dScale !== undefined ? { scale: dScale } : {}), ...(dBias !== undefined ? { bias: dBias } : {}) };
+  }
+
+  /** What a call resolves to before anything is computed: engine, spec, state, mode, options. */
+  #prepare(x: T, args: BatchNormCallArgs<T>) {
     const useRunningAverage = firstFrom(FIRST_FROM_MESSAGE, args.useRunningAverage, this.useRunningAverage);
     if (this.dtype !== null) checkInexact(this.dtype);
     const engine = resolveEngine<T>(this.#runner.engine);
@@ -230,15 +271,8 @@ export class BatchNorm<T = any> extends Module {
       runningVar: stored(this.var.value, 'var'),
       numBatchesTracked: 0,
     };
-    const out = runBatchNorm(engine, spec, state, x, useRunningAverage ? 'eval' : 'train', {
-      mask: masked ? (args.mask as T) : undefined,
-      replicas,
-    });
-    if (!useRunningAverage) {
-      const keep = replicas ? [xShape[0]!, this.numFeatures] : [this.numFeatures];
-      this.mean.value = reshapeLeaf(out.state.runningMean!, keep);
-      this.var.value = reshapeLeaf(out.state.runningVar!, keep);
-    }
-    return out.y;
+    const mode: Mode = useRunningAverage ? 'eval' : 'train';
+    const options: StepOptions<T> = { mask: masked ? (args.mask as T) : undefined, replicas };
+    return { engine, spec, state, mode, options, xShape };
   }
 }

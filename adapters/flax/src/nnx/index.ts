@@ -15,6 +15,6 @@ export {
   type PureDict,
   type State,
 } from './module.js';
-export { BatchNorm, firstFrom, nnxSpec, type BatchNormCallArgs, type BatchNormOptions } from './batch-norm.js';
+export { BatchNorm, firstFrom, nnxSpec, type BatchNormCallArgs, type BatchNormOptions, type BatchNormVjp } from './batch-norm.js';
 export { Linear, Sequential, relu, type Layer, type LinearOptions } from './linear.js';
 export { WriteupBatchNorm, writeupSpec } from './writeup.js';

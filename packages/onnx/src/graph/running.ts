@@ -4,7 +4,7 @@
  * weight changes each step) and every momentum, and float64 graphs get it without a float32
  * rounding.
  */
-import type { BatchNormSpec } from '@normbridge/core';
+import { runningVarianceCorrection, type BatchNormSpec } from '@normbridge/core';
 import type { GraphBuilder } from '../proto/builder.js';
 
 /** `a·old + (1 - a)·batch` ('blend') or `old - (old - batch)·(1 - a)` ('decay-toward'). */
@@ -16,8 +16,9 @@ export function runningUpdate(b: GraphBuilder, spec: BatchNormSpec, old: string,
   return b.op('Add', [b.op('Mul', [a, old]), b.op('Mul', [oneMinusA, batch])]);
 }
 
-/** The variance fed to the running update: biased, or `var·n / (n - 1)` as the reference writes it. */
+/** The variance fed to the running update: biased, or `var·n / (n - offset)` as the reference writes it. */
 export function runningVarianceInput(b: GraphBuilder, spec: BatchNormSpec, variance: string, n: string): string {
-  if (spec.runningVarianceEstimator === 'biased') return variance;
-  return b.op('Div', [b.op('Mul', [variance, n]), b.op('Sub', [n, b.scalar(1)])]);
+  const offset = runningVarianceCorrection(spec);
+  if (offset === 0) return variance;
+  return b.op('Div', [b.op('Mul', [variance, n]), b.op('Sub', [n, b.scalar(offset)])]);
 }

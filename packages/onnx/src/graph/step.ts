@@ -3,7 +3,7 @@
  * written, running_mean and running_var) and inference (Y). Shared by the engine, which feeds
  * state as inputs, and by `exportOnnxModel`, which bakes it in.
  */
-import { updatesRunningStatistics, usesBatchStatistics, type BatchNormSpec, type Layout, type StateTensorKey } from '@normbridge/core';
+import { runningVarianceCorrection, updatesRunningStatistics, usesBatchStatistics, type BatchNormSpec, type Layout, type StateTensorKey } from '@normbridge/core';
 import { GraphBuilder, type BuiltModel } from '../proto/builder.js';
 import { canonicalize, fromCanonical, toCanonical3, toCanonical4, type Canonical } from './canonical.js';
 import { NAMES, readState, type FedValue, type StateSources, type ValueSource } from './io.js';
@@ -57,7 +57,7 @@ export function buildStepGraph(g: StepGraph): BuiltModel {
   b.output(NAMES.batchVar, b.op('Reshape', [stats.variance, b.ints(shape)]));
   if (updatesRunningStatistics(spec, mode)) {
     const a = weightInput(b, g.averageWeight);
-    const batchVar = spec.runningVarianceEstimator === 'biased' ? stats.variance : runningVarianceInput(b, spec, stats.variance, stats.count());
+    const batchVar = runningVarianceCorrection(spec) === 0 ? stats.variance : runningVarianceInput(b, spec, stats.variance, stats.count());
     const rm = runningUpdate(b, spec, state('runningMean')!, stats.mean, a);
     const rv = runningUpdate(b, spec, state('runningVar')!, batchVar, a);
     b.output(NAMES.runningMean, b.op('Reshape', [rm, b.ints(shape)]));
