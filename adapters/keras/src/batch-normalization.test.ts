@@ -1,7 +1,7 @@
 import { StateError, SpecError, createReferenceEngine, transpose, hostTensor, type HostTensor } from '@normbridge/core';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { BatchNormalization, KerasError, clearSession } from './index.js';
-import { asyncReference, engineCases, expectClose, host, upload, values } from './test-support/engines.js';
+import { asyncReference, engineCases, expectClose, host, upload, values } from '@normbridge/testing';
 import { ONE_STEP_KERAS, TFJS_10_2, X_4x3 } from './test-support/vectors.js';
 
 const cases = await engineCases();

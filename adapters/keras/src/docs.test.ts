@@ -3,8 +3,8 @@ import { describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { getDefaultEngine, type HostTensor } from '@normbridge/core';
-import { docExamples, runExample } from './test-support/doc-snippets.js';
-import { expectClose, tryTfjs } from './test-support/engines.js';
+import { docExamples, runExample } from '@normbridge/testing';
+import { expectClose, tryTfjs } from '@normbridge/testing';
 import { TFJS_10_2 } from './test-support/vectors.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));

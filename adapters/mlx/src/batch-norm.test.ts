@@ -1,7 +1,7 @@
 import { SpecError, StateError, createReferenceEngine, hostTensor } from '@normbridge/core';
 import { describe, expect, it } from 'vitest';
 import { BatchNorm, MlxError, MlxVersion, treeFlatten } from './index.js';
-import { asyncReference, engineCases, expectClose, host, upload, values } from './test-support/engines.js';
+import { asyncReference, engineCases, expectClose, host, upload, values } from '@normbridge/testing';
 import {
   MLX_2D_RUNNING_MEAN,
   MLX_2D_RUNNING_VAR,

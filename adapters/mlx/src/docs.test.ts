@@ -1,8 +1,8 @@
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { createReferenceEngine, getDefaultEngine, type HostTensor } from '@normbridge/core';
-import { docExamples, runExample } from './test-support/doc-snippets.js';
-import { expectClose } from './test-support/engines.js';
+import { docExamples, runExample } from '@normbridge/testing';
+import { expectClose } from '@normbridge/testing';
 import { MLX_2D_RUNNING_VAR, MLX_2D_Y_EVAL, MLX_2D_Y_TRAIN } from './test-support/vectors.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));

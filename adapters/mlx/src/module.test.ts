@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { BatchNorm, MlxError, Module, treeFlatten } from './index.js';
-import { host } from './test-support/engines.js';
+import { host } from '@normbridge/testing';
 
 function model() {
   // class Model(nn.Module): self.bn = BatchNorm(3); self.layers = [BatchNorm(2), BatchNorm(2, affine=False)]

@@ -2,11 +2,11 @@
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import type { CheckpointValue, HostTensor, Int64Tensor } from '@normbridge/core';
-import { readDocExamples, runDocExample } from './test-support/doc-snippets.js';
+import { docExamples, runExample } from '@normbridge/testing';
 import { expectClose } from './test-support/engines.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const examples = readDocExamples(`${root}docs/pytorch.md`);
+const examples = docExamples(`${root}docs/pytorch.md`);
 
 const vals = (t: unknown) => Array.from((t as HostTensor).data);
 const first3 = (t: unknown) => vals(t).slice(0, 3);
@@ -68,6 +68,6 @@ describe('docs/pytorch.md examples', () => {
   });
 
   it.each(examples)('runs "$name" and gives the documented values', async (example) => {
-    checks[example.name]!(await runDocExample(root, '@normbridge/torch', example));
+    checks[example.name]!(await runExample(root, '@normbridge/torch', example));
   });
 });

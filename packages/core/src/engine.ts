@@ -65,3 +65,24 @@ export type Engine<T = unknown> = SyncEngine<T> | AsyncEngine<T>;
 
 /** The tensor type of an engine. */
 export type TensorOf<E> = E extends EngineBase<infer T> ? T : never;
+
+/**
+ * A synchronous engine behind the asynchronous interface: the same numbers, delivered as
+ * promises. For code (and tests) that must handle any engine the way ONNX Runtime needs.
+ */
+export function asAsyncEngine<T>(engine: SyncEngine<T>, name = `${engine.name}-async`): AsyncEngine<T> {
+  return {
+    name,
+    synchronous: false,
+    capabilities: engine.capabilities,
+    supports: (...a) => engine.supports(...a),
+    fromHost: (t) => engine.fromHost(t),
+    shapeOf: (t) => engine.shapeOf(t),
+    stateFromHost: (s) => engine.stateFromHost(s),
+    dispose: (...t) => engine.dispose(...t),
+    toHost: async (t) => engine.toHost(t),
+    train: async (...a) => engine.train(...a),
+    evaluate: async (...a) => engine.evaluate(...a),
+    vjp: async (...a) => engine.vjp(...a),
+  };
+}

@@ -62,3 +62,18 @@ export interface Gradients<T> {
 
 /** `train` normalises with batch statistics; `eval` with what `spec.evalStatistics` says. */
 export type Mode = 'train' | 'eval';
+
+/** The state with each present tensor mapped (uploading, downloading, casting), the counter kept. */
+export function mapStateTensors<A, B>(state: BatchNormState<A>, f: (t: A, key: StateTensorKey) => B): BatchNormState<B> {
+  const map = (key: StateTensorKey) => {
+    const t = state[key];
+    return t === undefined ? undefined : f(t, key);
+  };
+  return {
+    scale: map('scale'),
+    bias: map('bias'),
+    runningMean: map('runningMean'),
+    runningVar: map('runningVar'),
+    numBatchesTracked: state.numBatchesTracked,
+  };
+}

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { checkStateValues, type BatchNormState, type HostState, type HostTensor } from '@normbridge/core';
+import { checkStateValues, mapStateTensors, type BatchNormState, type HostState, type HostTensor } from '@normbridge/core';
 
 /**
  * Uploads a host tensor as float32 (tfjs has no float16/float64; those are computed in
@@ -19,12 +19,5 @@ export function downloadTensor(t: tf.Tensor): HostTensor {
 /** Checks the values once (NaN or negative variance is a StateError naming the key), then uploads. */
 export function uploadState(state: HostState): BatchNormState<tf.Tensor> {
   checkStateValues(state);
-  const up = (t: HostTensor | undefined) => (t === undefined ? undefined : uploadTensor(t));
-  return {
-    scale: up(state.scale),
-    bias: up(state.bias),
-    runningMean: up(state.runningMean),
-    runningVar: up(state.runningVar),
-    numBatchesTracked: state.numBatchesTracked,
-  };
+  return mapStateTensors(state, uploadTensor);
 }

@@ -1,21 +1,9 @@
 import { expect } from 'vitest';
-import { createReferenceEngine, hostTensor, type AsyncEngine, type Engine, type HostTensor } from '@normbridge/core';
+import { createReferenceEngine, hostTensor, type Engine } from '@normbridge/core';
 
 export const reference = createReferenceEngine();
 
-/** The reference engine behind promises: an asynchronous engine for the *Async paths. */
-export function asyncReference(): AsyncEngine<HostTensor> {
-  const ref = createReferenceEngine();
-  return {
-    ...ref,
-    name: 'reference-f64-async',
-    synchronous: false,
-    toHost: async (t) => t,
-    train: async (...a) => ref.train(...a),
-    evaluate: async (...a) => ref.evaluate(...a),
-    vjp: async (...a) => ref.vjp(...a),
-  };
-}
+export { asyncReference } from '@normbridge/testing';
 
 /** A float64 host tensor (the reference engine's tensor type). */
 export const t64 = (shape: readonly number[], data: ArrayLike<number>) => hostTensor(shape, Float64Array.from(data), 'float64');

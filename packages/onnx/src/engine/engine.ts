@@ -4,6 +4,7 @@
  */
 import {
   checkStateValues,
+  mapStateTensors,
   resolveLayout,
   ShapeError,
   SpecError,
@@ -15,7 +16,6 @@ import {
   type HostState,
   type HostTensor,
   type Mode,
-  type StateTensorKey,
   type StepOptions,
   type Support,
   type TrainOutput,
@@ -103,14 +103,7 @@ class OrtEngineImpl implements OrtEngine {
 
   stateFromHost(state: HostState): StateIn {
     checkStateValues(state);
-    const up = (t: HostState[StateTensorKey]) => (t ? this.fromHost(t) : undefined);
-    return {
-      scale: up(state.scale),
-      bias: up(state.bias),
-      runningMean: up(state.runningMean),
-      runningVar: up(state.runningVar),
-      numBatchesTracked: state.numBatchesTracked,
-    };
+    return mapStateTensors(state, (t) => this.fromHost(t));
   }
 
   dispose(...tensors: (Tensor | undefined)[]): void {

@@ -1,4 +1,4 @@
-import { createReferenceEngine, hostTensor, type Engine, type HostTensor, type SyncEngine } from '@normbridge/core';
+import { asAsyncEngine, createReferenceEngine, hostTensor, type AsyncEngine, type Engine, type HostTensor, type SyncEngine } from '@normbridge/core';
 
 /** An engine under test, with the absolute tolerance its arithmetic warrants. */
 export interface EngineCase {
@@ -6,6 +6,8 @@ export interface EngineCase {
   readonly engine: SyncEngine<any>;
   /** Tolerance against float64 expectations: ~0 for the reference, float32 rounding for tfjs. */
   readonly atol: number;
+  /** The tfjs backend the engine runs on (undefined for the reference). */
+  readonly backend?: 'cpu' | 'wasm';
 }
 
 /**
@@ -16,7 +18,7 @@ export async function engineCases(): Promise<EngineCase[]> {
   const cases: EngineCase[] = [{ name: 'reference-f64', engine: createReferenceEngine(), atol: 1e-9 }];
   for (const backend of ['cpu', 'wasm'] as const) {
     const engine = await tryTfjs(backend);
-    if (engine) cases.push({ name: `tfjs-${backend}`, engine, atol: 2e-6 });
+    if (engine) cases.push({ name: `tfjs-${backend}`, engine, atol: 2e-6, backend });
   }
   return cases;
 }
@@ -27,7 +29,7 @@ export async function tryTfjs(backend: 'cpu' | 'wasm'): Promise<SyncEngine<any> 
   let factory: TfjsFactory | undefined;
   try {
     // A non-literal specifier: typechecking must not depend on whether @normbridge/tfjs is built.
-    const specifier = '@normbridge/tfjs';
+    const specifier: string = '@normbridge/tfjs';
     const mod = (await import(specifier)) as Record<string, unknown>;
     factory = typeof mod['createTfjsEngine'] === 'function' ? (mod['createTfjsEngine'] as TfjsFactory) : undefined;
   } catch {
@@ -69,20 +71,6 @@ export function expectClose(actual: ArrayLike<number>, expected: ArrayLike<numbe
 }
 
 /** The reference engine behind an asynchronous interface, to exercise the Async code paths. */
-export function asyncReference(): import('@normbridge/core').AsyncEngine<HostTensor> {
-  const ref = createReferenceEngine();
-  return {
-    name: 'reference-f64-async',
-    synchronous: false,
-    capabilities: ref.capabilities,
-    supports: ref.supports,
-    fromHost: ref.fromHost,
-    shapeOf: ref.shapeOf,
-    stateFromHost: ref.stateFromHost,
-    dispose: ref.dispose,
-    toHost: async (t) => ref.toHost(t),
-    train: async (...args) => ref.train(...args),
-    evaluate: async (...args) => ref.evaluate(...args),
-    vjp: async (...args) => ref.vjp(...args),
-  };
+export function asyncReference(): AsyncEngine<HostTensor> {
+  return asAsyncEngine(createReferenceEngine(), 'reference-f64-async');
 }
