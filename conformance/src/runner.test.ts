@@ -6,14 +6,17 @@ import { createEngineByName, type EngineName } from './engines.js';
 import { formatMatrix, exitCodeOf } from './matrix.js';
 import { loadFixtures, runCase, runConformance } from './runner.js';
 import { describeFailure } from './results.js';
+import { computesInFloat64 } from './bindings/types.js';
 
 /** The only reason a committed fixture may be skipped: it records a framework bug. */
 const NOT_APPLICABLE_ALLOWED = /^records a framework-bug that normbridge deliberately does not reproduce$/;
 /**
  * Float64-oracle fixtures tagged `oracle-limit` whose exact values float32 arithmetic cannot
  * reach (one-pass variance of a mean-1000, std-0.01 channel: float32 E[x²] - E[x]² loses the
- * whole 1e-4 variance, and tfjs-cpu and tfjs-wasm even lose it differently). On an engine that
- * computes in float32 these, and only these, may be n/a; the float64 reference must match them.
+ * whole 1e-4 variance, and tfjs-cpu and tfjs-wasm even lose it differently). On an engine
+ * without float64 these, and only these, may be n/a; an engine with float64 (the reference,
+ * ONNX Runtime) is fed them in float64 and must match them (a fourth oracle-limit fixture,
+ * `linen_large_mean_two_pass_variance`, is within float32's reach on TF.js, so passes everywhere).
  */
 const ORACLE_LIMIT_ON_FLOAT32 = [
   'flax-legacy/legacy_large_mean_unclamped',
@@ -23,17 +26,18 @@ const ORACLE_LIMIT_ON_FLOAT32 = [
 const FIXTURES = fileURLToPath(new URL('../../fixtures', import.meta.url));
 
 describe('every committed fixture passes', () => {
-  for (const engine of ['reference-f64', 'tfjs-cpu', 'tfjs-wasm'] as EngineName[]) {
+  for (const engine of ['reference-f64', 'tfjs-cpu', 'tfjs-wasm', 'ort-node', 'ort-web-wasm'] as EngineName[]) {
     it(`on ${engine}`, async () => {
+      const hasFloat64 = (await createEngineByName(engine)).capabilities.dtypes.includes('float64');
       const report = await runConformance({ fixtureDirs: [FIXTURES], engines: [engine] });
       const failures = report.results.filter((r) => r.status === 'fail').map(describeFailure);
       expect(report.invalid).toEqual([]);
       expect(failures).toEqual([]);
       // n/a only where a fixture records a framework bug we deliberately do not reproduce,
-      // and, on float32 engines, where a float64 oracle is out of float32's reach (listed).
+      // and, on engines without float64, where a float64 oracle is out of float32's reach (listed).
       const notApplicable = report.results.filter((r) => r.status === 'n/a');
       const oracleLimited = notApplicable.filter((r) => r.reason?.startsWith('oracle-limit: '));
-      expect(oracleLimited.map((r) => r.fixture).sort()).toEqual(engine === 'reference-f64' ? [] : ORACLE_LIMIT_ON_FLOAT32);
+      expect(oracleLimited.map((r) => r.fixture).sort()).toEqual(hasFloat64 ? [] : ORACLE_LIMIT_ON_FLOAT32);
       for (const r of notApplicable) if (!oracleLimited.includes(r)) expect(r.reason, r.fixture).toMatch(NOT_APPLICABLE_ALLOWED);
       // Every framework has a binding now: torch, mlx, tfjs-layers, flax-linen/nnx/legacy, onnx.
       const frameworks = new Set(report.results.filter((r) => r.status === 'pass').map((r) => r.framework));
@@ -45,17 +49,25 @@ describe('every committed fixture passes', () => {
   }
 });
 
-/** Wraps an engine so that every spec it runs has one field forced to a wrong value. */
+/** Wraps an engine (synchronous or not) so that every spec it runs has one field forced to a wrong value. */
 function planted(engine: Engine<any>, wrong: Partial<BatchNormSpec>): Engine<any> {
   const bend = (spec: BatchNormSpec) => ({ ...spec, ...wrong }) as BatchNormSpec;
+  // Methods are called on the engine itself: ORT's engine is a class with private fields.
   const e = engine as Engine<any> & { synchronous: true };
   return {
-    ...e,
     name: `${engine.name}+planted`,
+    synchronous: engine.synchronous,
+    capabilities: engine.capabilities,
+    supports: (spec, mode, shape, o) => e.supports(spec, mode, shape, o),
+    fromHost: (t) => e.fromHost(t),
+    toHost: (t) => e.toHost(t),
+    shapeOf: (t) => e.shapeOf(t),
+    stateFromHost: (st) => e.stateFromHost(st),
+    dispose: (...ts) => e.dispose(...ts),
     train: (spec, state, x, o) => e.train(bend(spec), state, x, o),
     evaluate: (spec, state, x, o) => e.evaluate(bend(spec), state, x, o),
     vjp: (spec, state, x, dy, m, o) => e.vjp(bend(spec), state, x, dy, m, o),
-  };
+  } as Engine<any>;
 }
 
 describe('the suite catches semantic errors', () => {
@@ -107,6 +119,17 @@ describe('the suite catches semantic errors', () => {
     const wrong = planted(createReferenceEngine(), { epsilon: 1e-3 });
     const r = await runCase(fixtures.find((f) => f.manifest.case === 'linen_large_mean_fast_variance')!, wrong);
     expect(r.status).toBe('fail');
+  });
+
+  it('nor on ONNX Runtime, which has float64 and is fed the oracle in float64', async () => {
+    const { fixtures } = await loadFixtures([FIXTURES], ['flax']);
+    const ort = await createEngineByName('ort-node');
+    for (const name of ORACLE_LIMIT_ON_FLOAT32) {
+      const fixture = fixtures.find((f) => `${f.manifest.framework.name}/${f.manifest.case}` === name)!;
+      expect(computesInFloat64(fixture, ort), name).toBe(true);
+      expect((await runCase(fixture, ort)).status, name).toBe('pass');
+      expect((await runCase(fixture, planted(ort, { epsilon: 1e-3 }))).status, name).toBe('fail');
+    }
   });
 
   it('a wrong epsilon on tfjs fails on the TF.js fixtures', async () => {

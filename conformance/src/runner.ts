@@ -5,7 +5,7 @@ import { createEngineByName, type EngineName } from './engines.js';
 import { listFixtureDirs, loadFixture, type LoadedFixture } from './fixture-load.js';
 import type { FixtureStep } from './fixture-schema.js';
 import { bindingFor } from './bindings/index.js';
-import { NotApplicable, tensor, type FrameworkBinding, type StepOutcome } from './bindings/types.js';
+import { computesInFloat64, isOracleLimitFixture, NotApplicable, tensor, type FrameworkBinding, type StepOutcome } from './bindings/types.js';
 import { describeFailure, type CaseResult } from './results.js';
 
 /**
@@ -28,16 +28,17 @@ export const FLOAT32_REDUCTION_FLOOR: Tolerance = { atol: 1e-6, rtol: 1e-5 };
 /** Tags meaning the fixture records a framework bug that normbridge deliberately does not reproduce. */
 const NOT_REPRODUCED_TAGS = new Set(['framework-bug']);
 
-/**
- * Tag of a float64-oracle fixture whose exact-arithmetic values float32 arithmetic provably
- * cannot reproduce (fixtures/README.md: a large-mean channel with one-pass variance, where
- * E[x²] - E[x]² in float32 loses the whole variance; the fixture's tolerance reason says so).
- * Such a fixture checks engines that compute in float64. On an engine without float64 (TF.js) it
- * still runs and passes where float32 does reach it (two-pass variance); a mismatch there is what
- * the fixture itself predicts, so it is reported n/a, naming the mismatch, instead of failing.
- * An engine that has float64 is held to the oracle (it could compute the fixture in float64).
+/*
+ * Oracle-limit fixtures (tag `oracle-limit`, see `bindings/types.ts`): float64-oracle fixtures
+ * whose exact-arithmetic values float32 arithmetic provably cannot reproduce (fixtures/README.md:
+ * a large-mean channel with one-pass variance, where E[x²] - E[x]² in float32 loses the whole
+ * variance; the fixture's tolerance reason says so). Such a fixture checks engines that compute
+ * in float64. On an engine without float64 (TF.js) it still runs and passes where float32 does
+ * reach it (two-pass variance); a mismatch there is what the fixture itself predicts, so it is
+ * reported n/a, naming the mismatch, instead of failing. An engine that has float64 is held to
+ * the oracle: bindings feed it the fixture in float64 (`computesInFloat64`, `feedTensor`), as an
+ * engine such as ONNX Runtime computes in its input's dtype.
  */
-const ORACLE_LIMIT_TAG = 'oracle-limit';
 
 export interface ConformanceOptions {
   /** Folders searched (recursively) for fixtures: the committed `fixtures/`, or a user's own. */
@@ -176,10 +177,9 @@ export async function runCase(fixture: LoadedFixture, engine: Engine<any>, layer
   return result;
 }
 
-/** A float64-oracle `oracle-limit` fixture on an engine that has no float64 arithmetic. */
+/** A float64-oracle `oracle-limit` fixture on an engine that has no float64 arithmetic (so is not fed it in float64). */
 function isOracleLimitOnFloat32(fixture: LoadedFixture, engine: Engine<any>): boolean {
-  const m = fixture.manifest;
-  return m.producer.kind === 'float64-oracle' && (m.tags ?? []).includes(ORACLE_LIMIT_TAG) && !engine.capabilities.dtypes.includes('float64');
+  return isOracleLimitFixture(fixture) && !computesInFloat64(fixture, engine);
 }
 
 function verdict(label: string, ok: boolean, problem?: string): TensorComparison {

@@ -12,7 +12,7 @@ import {
   type StepOptions,
   type SyncEngine,
 } from '@normbridge/core';
-import { engineUsesTf, isHostTensor, isTfTensor } from './leaf.js';
+import { engineUsesTf, isHostTensor, isTfTensor, registerEngine } from './leaf.js';
 
 /**
  * Where a Flax BatchNorm's numbers come from: an engine of `@normbridge/core`. This file only
@@ -52,13 +52,31 @@ export function registerDifferentiableOps(engine: SyncEngine<tf.Tensor>, ops: Di
   registered.set(engine, ops);
 }
 
-/** The engine a Flax layer uses when none is given: core's default engine, which must be synchronous. */
+/**
+ * The engine of a synchronous Flax call (`apply`, `call`, …): the one given, else core's
+ * default engine; it must be synchronous. Asynchronous engines (ONNX Runtime) run through the
+ * `…Async` variants (`applyAsync`, `callAsync`, `nn.BatchNorm.callAsync`, `vjpAsync`).
+ */
 export function resolveEngine<T = any>(engine: Engine<T> | undefined): SyncEngine<T> {
+  return requireSync(resolveAnyEngine(engine));
+}
+
+/** The engine of an `…Async` call, or of a layer built for either kind of call: any engine. */
+export function resolveAnyEngine<T = any>(engine: Engine<T> | undefined): Engine<T> {
   const e = (engine ?? getDefaultEngine()) as Engine<T>;
-  if (!e.synchronous) {
-    throw new UnsupportedError(`engine "${e.name}"`, 'Flax layers run synchronously, like a JAX call; use a synchronous engine');
-  }
+  registerEngine(e);
   return e;
+}
+
+/** `engine` itself when it is synchronous; else the error a synchronous call raises. */
+export function requireSync<T>(engine: Engine<T>): SyncEngine<T> {
+  if (!engine.synchronous) {
+    throw new UnsupportedError(
+      `a synchronous Flax call on engine "${engine.name}"`,
+      'the engine is asynchronous; call the async variant (applyAsync, initWithOutputAsync, callAsync, vjpAsync, …) and await it',
+    );
+  }
+  return engine;
 }
 
 const bridges = new WeakMap<object, SyncEngine<tf.Tensor>>();
@@ -67,9 +85,19 @@ const bridges = new WeakMap<object, SyncEngine<tf.Tensor>>();
  * The engine to run an input on: the engine itself, or — for a `tf.Tensor` input on a host
  * engine such as the default float64 reference — that engine behind {@link hostEngineOnTf}, so
  * a TF.js model (Dense, relu, a loss, tf.grad) can keep the reference as its BatchNorm engine.
+ * A `tf.Tensor` input on an asynchronous engine (ONNX Runtime) raises `UnsupportedError`: TF.js
+ * ops and `tf.grad` are synchronous; pass the engine's own tensors.
  */
-export function engineFor<T>(engine: SyncEngine<T>, x: unknown): SyncEngine<any> {
+export function engineFor<T>(engine: SyncEngine<T>, x: unknown): SyncEngine<any>;
+export function engineFor<T>(engine: Engine<T>, x: unknown): Engine<any>;
+export function engineFor<T>(engine: Engine<T>, x: unknown): Engine<any> {
   if (!isTfTensor(x) || engineUsesTf(engine)) return engine;
+  if (!engine.synchronous) {
+    throw new UnsupportedError(
+      `a tf.Tensor input on engine "${engine.name}"`,
+      "TF.js tensors (and tf.grad) need a synchronous engine; pass the engine's own tensors (engine.fromHost)",
+    );
+  }
   let bridge = bridges.get(engine);
   if (!bridge) {
     bridge = hostEngineOnTf(engine as unknown as SyncEngine<HostTensor>);
@@ -92,15 +120,19 @@ function stateOnTf<T>(tfEngine: SyncEngine<tf.Tensor>, state: BatchNormState<T>,
   return { tfState, tfOptions, up };
 }
 
-/** Runs one BatchNorm call on an engine. Training returns the engine's new state. */
+/**
+ * Runs one BatchNorm call on an engine. Training returns the engine's new state. The engine
+ * must be synchronous ({@link requireSync}); {@link runBatchNormAsync} runs on any.
+ */
 export function runBatchNorm<T>(
-  engine: SyncEngine<T>,
+  anyEngine: Engine<T>,
   spec: BatchNormSpec,
   state: BatchNormState<T>,
   x: T,
   mode: Mode,
   options: StepOptions<T> = {},
 ): BatchNormOutput<T> {
+  const engine = requireSync(anyEngine);
   if (isTfTensor(x)) {
     const tfEngine = engineFor(engine, x) as SyncEngine<tf.Tensor>;
     const ops = differentiableOps(tfEngine);
@@ -118,12 +150,33 @@ export function runBatchNorm<T>(
 }
 
 /**
+ * {@link runBatchNorm} on any engine: a synchronous engine runs exactly that (TF.js tensors
+ * and their `tf.customGrad` path included), an asynchronous one is awaited. Same result.
+ */
+export async function runBatchNormAsync<T>(
+  engine: Engine<T>,
+  spec: BatchNormSpec,
+  state: BatchNormState<T>,
+  x: T,
+  mode: Mode,
+  options: StepOptions<T> = {},
+): Promise<BatchNormOutput<T>> {
+  if (engine.synchronous) return runBatchNorm(engine, spec, state, x, mode, options);
+  // A tf.Tensor input on an asynchronous engine raises as engineFor says.
+  if (isTfTensor(x)) engineFor(engine, x);
+  if (mode === 'eval') return { y: await engine.evaluate(spec, state, x, options), state };
+  const out = await engine.train(spec, state, x, options);
+  engine.dispose(out.batchMean, out.batchVar);
+  return { y: out.y, state: out.state };
+}
+
+/**
  * The engine's `vjp` for one BatchNorm call, routed like {@link runBatchNorm} (a `tf.Tensor`
  * input on a host engine goes through {@link hostEngineOnTf}): gradients of the output with
  * respect to `x`, `scale` and `bias` for the cotangent `dy`, at `state`. Nothing is updated.
  */
 export function runBatchNormVjp<T>(
-  engine: SyncEngine<T>,
+  anyEngine: Engine<T>,
   spec: BatchNormSpec,
   state: BatchNormState<T>,
   x: T,
@@ -131,11 +184,27 @@ export function runBatchNormVjp<T>(
   mode: Mode,
   options: StepOptions<T> = {},
 ): Gradients<T> {
+  const engine = requireSync(anyEngine);
   if (isTfTensor(x)) {
     const tfEngine = engineFor(engine, x) as SyncEngine<tf.Tensor>;
     const { tfState, tfOptions, up } = stateOnTf(tfEngine, state, options);
     return tfEngine.vjp(spec, tfState, x, up(dy) as tf.Tensor, mode, tfOptions) as unknown as Gradients<T>;
   }
+  return engine.vjp(spec, state, x, dy, mode, options);
+}
+
+/** {@link runBatchNormVjp} on any engine (a synchronous one runs exactly that). */
+export async function runBatchNormVjpAsync<T>(
+  engine: Engine<T>,
+  spec: BatchNormSpec,
+  state: BatchNormState<T>,
+  x: T,
+  dy: T,
+  mode: Mode,
+  options: StepOptions<T> = {},
+): Promise<Gradients<T>> {
+  if (engine.synchronous) return runBatchNormVjp(engine, spec, state, x, dy, mode, options);
+  if (isTfTensor(x)) engineFor(engine, x);
   return engine.vjp(spec, state, x, dy, mode, options);
 }
 

@@ -19,10 +19,13 @@ export {
   hostEngineOnTf,
   isDifferentiableTfjsEngine,
   registerDifferentiableOps,
+  requireSync,
+  resolveAnyEngine,
   resolveEngine,
   runBatchNorm,
+  runBatchNormAsync,
   type BatchNormOutput,
   type DifferentiableOps,
 } from './backend.js';
-export { cloneLeaf, indexLeaf, isHostTensor, isTfTensor, leafValues, reshapeLeaf, shapeOf } from './leaf.js';
+export { cloneLeaf, indexLeaf, isEngineLeaf, isHostTensor, isTfTensor, leafValues, registerEngine, reshapeLeaf, shapeOf } from './leaf.js';
 export { checkInexact, type FlaxDtype } from './dtypes.js';

@@ -1,7 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
+import { hostTensor } from '@normbridge/core';
 import { linen, nn, nnx, random, shapeOf } from './index.js';
-import { engineCases } from './test-support/engines.js';
+import { asyncReference, engineCases } from './test-support/engines.js';
 
 await engineCases(); // a TF.js backend for the Dense layers
 
@@ -39,5 +40,32 @@ describe('README examples', () => {
     nn.stateful(newState, () => Model.call(params, x, { train: false }), { mutable: false });
     expect(Object.keys(newState.asDict())).toEqual(['/BatchNorm_1']);
     expect(shapeOf(y)).toEqual([6, 1]);
+  });
+
+  it('asynchronous engines (asyncReference standing in for createOrtEngine)', async () => {
+    const createOrtEngine = async (_: { backend: 'node' }) => asyncReference();
+    const data = [1, 2, 3, 4, 6, 8, 0, -1, 5, 2, 2, 2, 1, 1, 1, 0, 0, 0];
+    const cotangent = data.map((v, i) => v - i / 3);
+
+    const engine = await createOrtEngine({ backend: 'node' });  // @normbridge/onnx
+    const x = engine.fromHost(hostTensor([6, 3], data));         // the engine's own tensors
+    const dy = engine.fromHost(hostTensor([6, 3], cotangent));
+
+    const bn = new linen.BatchNorm({ momentum: 0.9 });
+    const variables = await bn.initAsync(random.key(0), x, { useRunningAverage: false, engine });
+    const [y, updates] = await bn.applyAsync(variables, x, { useRunningAverage: false, mutable: ['batch_stats'], engine });
+    const grads = await bn.vjpAsync({ ...variables, ...updates }, x, dy, { useRunningAverage: true, engine });
+
+    const layer = new nnx.BatchNorm(3, { rngs: new nnx.Rngs(0), engine });
+    const yNnx = await layer.callAsync(x);  // training: updates layer.mean / layer.var
+    const gNnx = await layer.vjpAsync(x, dy);
+
+    const [[, params], state] = await nn.statefulAsync(undefined, () => nn.BatchNorm.initAsync(random.key(0), x, { engine }));
+    const [yLegacy, newState] = await nn.statefulAsync(state, () => nn.BatchNorm.callAsync(params, x, { engine }));
+    const [gLegacy] = await nn.statefulAsync(newState, () => nn.batchNormVjpAsync(params, x, dy, { engine }));
+
+    expect([y, yNnx, yLegacy, grads.input, gNnx.input, gLegacy.input].map(shapeOf)).toEqual(Array(6).fill([6, 3]));
+    expect(Array.from(y.data)).toEqual(Array.from(yNnx.data));
+    expect(Object.keys(newState.asDict())).toEqual(['/']);
   });
 });

@@ -1,14 +1,17 @@
 import { linen, nn, nnx, random } from '@normbridge/flax';
-import { StateError, type Engine, type HostTensor, type SyncEngine } from '@normbridge/core';
+import { StateError, type Engine, type HostTensor } from '@normbridge/core';
 import type { LoadedFixture } from '../fixture-load.js';
 import type { FixtureStep } from '../fixture-schema.js';
-import { errorOutcome, floatTensor, NotApplicable, toHost, type FrameworkBinding, type StepOutcome } from './types.js';
+import { errorOutcome, feedTensor, floatTensor, NotApplicable, toHost, type FrameworkBinding, type StepOutcome } from './types.js';
 
 /**
  * Flax fixtures drive `@normbridge/flax` as `fixtures/generators/flax_fixtures.py` drives Flax:
  * linen through `Module.init`/`init_with_output`/`apply`, NNX through the stateful layer, legacy
  * `flax.nn` through `nn.BatchNorm` inside `nn.stateful`. Gradients come from the adapter's
  * `jax.vjp`-shaped helpers, at the state before the step (as the generator takes `jax.vjp`).
+ * Every engine runs through the adapter's async variants (`initWithOutputAsync`, `applyAsync`,
+ * `callAsync`, `nn.statefulAsync`, `vjpAsync`, …), which on a synchronous engine give exactly
+ * what the synchronous calls give, so that one path serves TF.js, the reference and ONNX Runtime.
  */
 
 /**
@@ -19,14 +22,6 @@ import { errorOutcome, floatTensor, NotApplicable, toHost, type FrameworkBinding
  */
 const FLAX_ERROR_LINK = / \(https:\/\/flax\.readthedocs\.io\/[^\s)]*#flax\.errors\.[A-Za-z]+\)$/;
 const normalizeMessage = (message: string) => message.replace(FLAX_ERROR_LINK, '');
-
-/** Flax layers are synchronous, like a JAX call (the adapter's `resolveEngine` refuses others). */
-function syncEngine(engine: Engine<any>): SyncEngine<any> {
-  if (!engine.synchronous) {
-    throw new NotApplicable(`@normbridge/flax layers run synchronously, like a JAX call; engine ${engine.name} is asynchronous`);
-  }
-  return engine;
-}
 
 type ArgTable = Readonly<Record<string, string>>;
 
@@ -75,27 +70,31 @@ function camelArgs(args: Readonly<Record<string, unknown>>, table: ArgTable, wha
   return out;
 }
 
-/** Fixture state (`params/scale`, `batch_stats/mean`, …) split into collections of host tensors. */
-function collections(fixture: LoadedFixture, map: Readonly<Record<string, string>>): Record<string, Record<string, HostTensor>> {
+/** Fixture state (`params/scale`, `batch_stats/mean`, …) split into collections of host tensors, as fed to `engine`. */
+function collections(fixture: LoadedFixture, engine: Engine<any>, map: Readonly<Record<string, string>>): Record<string, Record<string, HostTensor>> {
   const out: Record<string, Record<string, HostTensor>> = {};
   for (const [key, name] of Object.entries(map)) {
     const [col, variable] = key.split('/') as [string, string];
-    (out[col] ??= {})[variable] = floatTensor(fixture, name);
+    (out[col] ??= {})[variable] = feedTensor(fixture, engine, name);
   }
   return out;
 }
 
-/** The inputs of one step on the engine: `x`, the mask and the cotangent where the step has them. */
-function stepInputs(fixture: LoadedFixture, engine: SyncEngine<any>, step: FixtureStep) {
+/**
+ * The inputs of one step on the engine: `x`, the mask and the cotangent where the step has them
+ * (`x` and the cotangent in float64 where {@link feedTensor} widens the fixture; a mask is not
+ * arithmetic and stays as stored).
+ */
+function stepInputs(fixture: LoadedFixture, engine: Engine<any>, step: FixtureStep) {
   return {
-    x: engine.fromHost(floatTensor(fixture, step.input)),
+    x: engine.fromHost(feedTensor(fixture, engine, step.input)),
     mask: step.mask === undefined ? undefined : engine.fromHost(floatTensor(fixture, step.mask)),
-    dy: step.cotangent !== undefined && engine.capabilities.gradients ? engine.fromHost(floatTensor(fixture, step.cotangent)) : undefined,
+    dy: step.cotangent !== undefined && engine.capabilities.gradients ? engine.fromHost(feedTensor(fixture, engine, step.cotangent)) : undefined,
   };
 }
 
 /** Host copies of named engine tensors, skipping absent ones. */
-async function hostAll(engine: SyncEngine<any>, named: Record<string, unknown>): Promise<Record<string, HostTensor>> {
+async function hostAll(engine: Engine<any>, named: Record<string, unknown>): Promise<Record<string, HostTensor>> {
   const out: Record<string, HostTensor> = {};
   for (const [k, t] of Object.entries(named)) if (t !== undefined && t !== null) out[k] = await toHost(engine, t);
   return out;
@@ -120,8 +119,7 @@ export const flaxLinenBinding: FrameworkBinding = {
   framework: 'flax-linen',
   profile,
   normalizeMessage,
-  async open(fixture, anyEngine, given?: unknown) {
-    const engine = syncEngine(anyEngine);
+  async open(fixture, engine, given?: unknown) {
     const { layer, initialState } = fixture.manifest;
     if (layer.class !== 'BatchNorm') throw new NotApplicable(`no adapter for flax.linen.${layer.class}`);
     if (given !== undefined && !(given instanceof linen.BatchNorm)) throw new NotApplicable('the fixture is a flax.linen.BatchNorm');
@@ -131,7 +129,7 @@ export const flaxLinenBinding: FrameworkBinding = {
     // `{params: {scale, bias}, batch_stats: {mean, var}}` of a top-level module, on the engine.
     const upload = (map: Readonly<Record<string, string>>): linen.Variables => {
       const out: linen.Variables = {};
-      for (const [col, vars] of Object.entries(collections(fixture, map))) {
+      for (const [col, vars] of Object.entries(collections(fixture, engine, map))) {
         out[col] = Object.fromEntries(Object.entries(vars).map(([k, t]) => [k, engine.fromHost(t)]));
       }
       return out;
@@ -154,18 +152,18 @@ export const flaxLinenBinding: FrameworkBinding = {
           // jax.vjp of the step's own apply, at the variables it was given.
           let gradients: Record<string, HostTensor> | undefined;
           if (dy !== undefined && call.method !== 'init') {
-            const g = bn.vjp(passed, x, dy, { ...kwargs, ...(mutable !== false ? { mutable } : {}) });
+            const g = await bn.vjpAsync(passed, x, dy, { ...kwargs, ...(mutable !== false ? { mutable } : {}) });
             gradients = await hostAll(engine, { input: g.input, 'params/scale': g.params.scale, 'params/bias': g.params.bias });
           }
           let y: unknown;
           if (call.method === 'init') {
-            [y, variables] = bn.initWithOutput(random.key(0), x, kwargs);
+            [y, variables] = await bn.initWithOutputAsync(random.key(0), x, kwargs);
           } else if (mutable !== false) {
-            const [out, updates] = bn.apply(passed, x, { ...kwargs, mutable });
+            const [out, updates] = await bn.applyAsync(passed, x, { ...kwargs, mutable });
             y = out;
             variables = { ...variables, ...updates };
           } else {
-            y = bn.apply(passed, x, kwargs);
+            y = await bn.applyAsync(passed, x, kwargs);
           }
           const state: Record<string, unknown> = {};
           for (const col of ['params', 'batch_stats']) {
@@ -216,17 +214,17 @@ export const flaxNnxBinding: FrameworkBinding = {
       bn = new nnx.BatchNorm<any>(a['num_features'] as number, {
         ...(camelArgs(a, NNX_ARGS, 'nnx.BatchNorm', ['num_features', 'rngs']) as Omit<nnx.BatchNormOptions, 'rngs'>),
         rngs: nnxRngs(a['rngs']),
-        engine: syncEngine(anyEngine),
+        engine: anyEngine,
       });
     }
     // A user's layer computes on its own engine (the runner passes that one).
-    const engine = syncEngine(bn.engine);
+    const engine = bn.engine;
     const load = (map: Readonly<Record<string, string>>) => {
       for (const [k, name] of Object.entries(map)) {
         const v = bn[k as NnxVariable];
         // A user's layer built without this variable (use_scale=False, …) cannot take the fixture's state.
         if (!v) throw new StateError(k, "is not a variable of this layer, but the fixture's layer has it");
-        v.value = engine.fromHost(floatTensor(fixture, name));
+        v.value = engine.fromHost(feedTensor(fixture, engine, name));
       }
     };
     load(initialState);
@@ -244,8 +242,8 @@ export const flaxNnxBinding: FrameworkBinding = {
         };
         try {
           // jax.vjp of a copy of the layer before the step, as the generator takes it.
-          const gradients = dy === undefined ? undefined : await hostAll(engine, { ...bn.vjp(x, dy, args) });
-          const output = await toHost(engine, bn.call(x, args));
+          const gradients = dy === undefined ? undefined : await hostAll(engine, { ...(await bn.vjpAsync(x, dy, args)) });
+          const output = await toHost(engine, await bn.callAsync(x, args));
           const state = await hostAll(engine, Object.fromEntries(NNX_VARIABLES.map((k) => [k, bn[k]?.value])));
           return { kind: 'ok', output, state, ...(gradients ? { gradients } : {}) };
         } catch (err) {
@@ -272,8 +270,7 @@ export const flaxLegacyBinding: FrameworkBinding = {
   framework: 'flax-legacy',
   profile,
   normalizeMessage,
-  async open(fixture, anyEngine, given?: unknown) {
-    const engine = syncEngine(anyEngine);
+  async open(fixture, engine, given?: unknown) {
     const { layer, initialState } = fixture.manifest;
     if (layer.class !== 'BatchNorm') throw new NotApplicable(`no adapter for flax.nn.${layer.class}`);
     // Legacy flax.nn modules are functions applied to parameters and a state collection; there
@@ -283,7 +280,7 @@ export const flaxLegacyBinding: FrameworkBinding = {
     let params: Record<string, unknown> = {};
     let state = new nn.Collection();
     const load = (map: Readonly<Record<string, string>>) => {
-      const cols = collections(fixture, map);
+      const cols = collections(fixture, engine, map);
       const up = (vars: Record<string, HostTensor> = {}) =>
         Object.fromEntries(Object.entries(vars).map(([k, t]) => [k, engine.fromHost(t)]));
       params = up(cols['params']);
@@ -291,15 +288,15 @@ export const flaxLegacyBinding: FrameworkBinding = {
       state = new nn.Collection(cols['state'] ? { [ROOT]: up(cols['state']) } : {});
     };
     load(initialState);
-    /** Runs `fn` as `call.context` says; returns its result and the state after. */
-    const inContext = <R>(context: LegacyCall['context'], fn: () => R): [R, nn.Collection] => {
+    /** Runs `fn` as `call.context` says (`nn.statefulAsync` for `nn.stateful`); returns its result and the state after. */
+    const inContext = async <R>(context: LegacyCall['context'], fn: () => Promise<R>): Promise<[R, nn.Collection]> => {
       switch (context ?? 'nn.stateful(state)') {
         case 'nn.stateful(state)':
-          return nn.stateful(state, fn);
+          return nn.statefulAsync(state, fn);
         case 'nn.stateful(state, mutable=False)':
-          return [nn.stateful(state, fn, { mutable: false })[0], state];
+          return [(await nn.statefulAsync(state, fn, { mutable: false }))[0], state];
         case 'none':
-          return [fn(), state];
+          return [await fn(), state];
         default:
           throw new NotApplicable(`call.context ${JSON.stringify(context)} has no translation`);
       }
@@ -313,10 +310,10 @@ export const flaxLegacyBinding: FrameworkBinding = {
         try {
           let gradients: Record<string, HostTensor> | undefined;
           if (dy !== undefined) {
-            const [g] = inContext(call.context, () => nn.batchNormVjp(params, x, dy, kwargs));
+            const [g] = await inContext(call.context, () => nn.batchNormVjpAsync(params, x, dy, kwargs));
             gradients = await hostAll(engine, { input: g.input, 'params/scale': g.params.scale, 'params/bias': g.params.bias });
           }
-          const [y, after] = inContext(call.context, () => nn.BatchNorm.call(params, x, kwargs));
+          const [y, after] = await inContext(call.context, () => nn.BatchNorm.callAsync(params, x, kwargs));
           state = after;
           const named: Record<string, unknown> = {};
           for (const [k, v] of Object.entries(params)) named[`params/${k}`] = v;

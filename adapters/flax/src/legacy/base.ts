@@ -1,5 +1,5 @@
-import type { Engine, SyncEngine } from '@normbridge/core';
-import { resolveEngine } from '../backend.js';
+import type { Engine } from '@normbridge/core';
+import { resolveAnyEngine, resolveEngine } from '../backend.js';
 import { pyShape, ValueError } from '../errors.js';
 import type { Initializer } from '../initializers.js';
 import { shapeOf, toEngine } from '../leaf.js';
@@ -22,7 +22,7 @@ class Frame {
     readonly parent: Frame | undefined,
     public rng: PRNGKey | undefined,
     readonly params: Tree,
-    readonly engine: SyncEngine<any>,
+    readonly engine: Engine<any>,
   ) {}
 
   get isInit(): boolean {
@@ -101,6 +101,17 @@ export class Collection<L = any> {
     }
   }
 
+  /** {@link mutate} for an asynchronous `fn`: the copy stays mutable until `fn`'s promise settles. */
+  async mutateAsync<R>(fn: (copy: Collection<L>) => R | Promise<R>): Promise<[Awaited<R>, Collection<L>]> {
+    const copy = this.#clone();
+    copy.#mutable = true;
+    try {
+      return [await fn(copy), copy];
+    } finally {
+      copy.#mutable = false;
+    }
+  }
+
   #clone(): Collection<L> {
     const c = new Collection<L>(Object.fromEntries(Object.entries(this.state).map(([k, v]) => [k, { ...v }])));
     c.#anchor = this.#anchor;
@@ -153,21 +164,47 @@ export interface StatefulOptions {
  */
 export function stateful<R>(state: Collection | undefined, fn: (newState: Collection) => R, options: StatefulOptions = {}): [R, Collection] {
   const base = state ?? new Collection();
-  if (options.mutable ?? true) {
-    return base.mutate((copy) => {
-      stateStack.push(copy);
-      try {
-        return fn(copy);
-      } finally {
-        stateStack.pop();
-      }
-    });
-  }
-  stateStack.push(base);
+  if (options.mutable ?? true) return base.mutate((copy) => withState(copy, fn));
+  return [withState(base, fn), base];
+}
+
+/** Runs `fn` with `collection` as the innermost stateful context. */
+function withState<R>(collection: Collection, fn: (c: Collection) => R): R {
+  stateStack.push(collection);
   try {
-    return [fn(base), base];
+    return fn(collection);
   } finally {
     stateStack.pop();
+  }
+}
+
+/**
+ * {@link stateful} for an asynchronous `fn` — `await nn.statefulAsync(state, () =>
+ * nn.BatchNorm.callAsync(params, x, kwargs))` is `with nn.stateful(state) as new_state:` around
+ * a call on an asynchronous engine. Same options, same `[result, newState]`; the context (and,
+ * by default, the mutable copy) stays active until `fn`'s promise settles, so every call `fn`
+ * makes, before or after its awaits, sees it. Like Flax's, the context is global: nested
+ * contexts are fine (the innermost wins), but do not run two `statefulAsync` contexts
+ * concurrently (e.g. under one `Promise.all`) — a call would see whichever is innermost at
+ * the time. Pass `batchStats` explicitly to calls that must run concurrently.
+ */
+export async function statefulAsync<R>(
+  state: Collection | undefined,
+  fn: (newState: Collection) => R | Promise<R>,
+  options: StatefulOptions = {},
+): Promise<[Awaited<R>, Collection]> {
+  const base = state ?? new Collection();
+  if (options.mutable ?? true) return base.mutateAsync((copy) => withStateAsync(copy, fn));
+  return [await withStateAsync(base, fn), base];
+}
+
+/** {@link withState} until `fn`'s promise settles; the context is removed by identity. */
+async function withStateAsync<R>(collection: Collection, fn: (c: Collection) => R | Promise<R>): Promise<Awaited<R>> {
+  stateStack.push(collection);
+  try {
+    return await fn(collection);
+  } finally {
+    stateStack.splice(stateStack.lastIndexOf(collection), 1);
   }
 }
 
@@ -207,9 +244,26 @@ export class ModuleContext {
   /** @internal */
   constructor(readonly frame: Frame) {}
 
-  /** The engine BatchNorm computes with (given to `init`/`call`). */
-  get engine(): SyncEngine<any> {
+  /**
+   * The engine BatchNorm computes with (given to `init`/`call`): synchronous for `init`/`call`,
+   * any engine for `initAsync`/`callAsync`.
+   */
+  get engine(): Engine<any> {
     return this.frame.engine;
+  }
+
+  /**
+   * Runs `fn` with this module's frame active again: an asynchronous apply function resumes
+   * after an await outside its frame, and must re-enter it to store state (paths and the
+   * `Collection.store` checks read the active frame).
+   */
+  within<R>(fn: () => R): R {
+    moduleStack.push(this.frame);
+    try {
+      return fn();
+    } finally {
+      moduleStack.pop();
+    }
   }
 
   /** `self.param(name, shape, initializer)`. */
@@ -286,17 +340,30 @@ export interface ModuleDef<X, K extends object, Y> {
   init(rng: PRNGKey, x: X, kwargs?: K & TopLevelOptions): [Y, Tree];
   /** `Module.call(params, x, **kwargs)`. */
   call(params: Tree, x: X, kwargs?: K & TopLevelOptions): Y;
+  /**
+   * {@link init} on any engine (required for asynchronous ones). Same frame, names, keys and
+   * errors; the module's asynchronous apply function is awaited (a module defined without one
+   * runs its apply function, which must then compute nothing on an asynchronous engine).
+   */
+  initAsync(rng: PRNGKey, x: X, kwargs?: K & TopLevelOptions): Promise<[Y, Tree]>;
+  /**
+   * {@link call} on any engine (required for asynchronous ones, e.g. ONNX Runtime): top level
+   * only, inside whatever `nn.stateful`/{@link statefulAsync} context is active (use
+   * `statefulAsync` to keep a context for the awaited call). On a synchronous engine it gives
+   * exactly what `call` gives.
+   */
+  callAsync(params: Tree, x: X, kwargs?: K & TopLevelOptions): Promise<Y>;
   /** `Module.partial(**kwargs)`. */
   partial(kwargs: Partial<K> & ModuleCallOptions): ModuleDef<X, K, Y>;
 }
 
-function runFrame<X, K extends object, Y>(frame: Frame, apply: (self: ModuleContext, x: X, kwargs: K) => Y, x: X, kwargs: K): Y {
-  moduleStack.push(frame);
-  try {
-    return apply(new ModuleContext(frame), x, kwargs);
-  } finally {
-    moduleStack.pop();
-  }
+/** A module's apply function; its asynchronous variant is awaited by `initAsync`/`callAsync`. */
+type ApplyFn<X, K, Y> = (self: ModuleContext, x: X, kwargs: K) => Y;
+type ApplyAsyncFn<X, K, Y> = (self: ModuleContext, x: X, kwargs: K) => Promise<Y>;
+
+function runFrame<X, K extends object, Y>(frame: Frame, apply: ApplyFn<X, K, Y>, x: X, kwargs: K): Y {
+  const self = new ModuleContext(frame);
+  return self.within(() => apply(self, x, kwargs));
 }
 
 function strip<K extends object>(kwargs: object): K {
@@ -310,8 +377,31 @@ function strip<K extends object>(kwargs: object): K {
  */
 export function module<X, K extends object, Y>(
   className: string,
-  apply: (self: ModuleContext, x: X, kwargs: K) => Y,
+  apply: ApplyFn<X, K, Y>,
   defaults: Partial<K> & ModuleCallOptions = {},
+): ModuleDef<X, K, Y> {
+  return defineModule(className, apply, undefined, defaults);
+}
+
+/**
+ * {@link module} with an asynchronous apply function for `initAsync`/`callAsync` (BatchNorm's:
+ * the same setup as `apply`, the engine awaited). It runs in the module's frame up to its first
+ * await and re-enters it with {@link ModuleContext.within} to store state afterwards.
+ */
+export function asyncModule<X, K extends object, Y>(
+  className: string,
+  apply: ApplyFn<X, K, Y>,
+  applyAsync: ApplyAsyncFn<X, K, Y>,
+  defaults: Partial<K> & ModuleCallOptions = {},
+): ModuleDef<X, K, Y> {
+  return defineModule(className, apply, applyAsync, defaults);
+}
+
+function defineModule<X, K extends object, Y>(
+  className: string,
+  apply: ApplyFn<X, K, Y>,
+  applyAsync: ApplyAsyncFn<X, K, Y> | undefined,
+  defaults: Partial<K> & ModuleCallOptions,
 ): ModuleDef<X, K, Y> {
   const def = (x: X, kwargs: K & ModuleCallOptions = {} as K) => {
     const all = { ...defaults, ...kwargs } as K & ModuleCallOptions;
@@ -334,18 +424,34 @@ export function module<X, K extends object, Y>(
     }
     return runFrame(new Frame(name, parent, rng, params, parent.engine), apply, x, strip<K>(all));
   };
-  const top = (rng: PRNGKey | undefined, params: Tree, x: X, kwargs: K & TopLevelOptions): [Y, Tree] => {
+  /** The root frame of a top-level `init`/`call` (synchronous: its engine must be). */
+  const topFrame = (rng: PRNGKey | undefined, params: Tree, kwargs: K & TopLevelOptions, synchronous: boolean) => {
     const all = { ...defaults, ...kwargs } as K & TopLevelOptions;
     const parent = moduleStack[moduleStack.length - 1];
-    const frame = new Frame(all.name, parent, rng, params, resolveEngine(all.engine ?? parent?.engine));
-    return [runFrame(frame, apply, x, strip<K>(all)), frame.params];
+    const engine = all.engine ?? parent?.engine;
+    const frame = new Frame(all.name, parent, rng, params, synchronous ? resolveEngine(engine) : resolveAnyEngine(engine));
+    return { frame, kw: strip<K>(all) };
+  };
+  const top = (rng: PRNGKey | undefined, params: Tree, x: X, kwargs: K & TopLevelOptions): [Y, Tree] => {
+    const { frame, kw } = topFrame(rng, params, kwargs, true);
+    return [runFrame(frame, apply, x, kw), frame.params];
+  };
+  const topAsync = async (rng: PRNGKey | undefined, params: Tree, x: X, kwargs: K & TopLevelOptions): Promise<[Y, Tree]> => {
+    const { frame, kw } = topFrame(rng, params, kwargs, false);
+    const self = new ModuleContext(frame);
+    // The frame is active while the apply function runs synchronously (its setup); it re-enters
+    // the frame itself after awaiting the engine.
+    const y = applyAsync ? self.within(() => applyAsync(self, x, kw)) : Promise.resolve(runFrame(frame, apply, x, kw));
+    return [await y, frame.params];
   };
   return Object.assign(def, {
     className,
     init: (rng: PRNGKey, x: X, kwargs: K & TopLevelOptions = {} as K) => top(rng, {}, x, kwargs),
     call: (params: Tree, x: X, kwargs: K & TopLevelOptions = {} as K) => top(undefined, params, x, kwargs)[0],
+    initAsync: (rng: PRNGKey, x: X, kwargs: K & TopLevelOptions = {} as K) => topAsync(rng, {}, x, kwargs),
+    callAsync: async (params: Tree, x: X, kwargs: K & TopLevelOptions = {} as K) => (await topAsync(undefined, params, x, kwargs))[0],
     partial(kw: Partial<K> & ModuleCallOptions) {
-      return module(className, apply, { ...defaults, ...kw });
+      return defineModule(className, apply, applyAsync, { ...defaults, ...kw });
     },
   }) as ModuleDef<X, K, Y>;
 }

@@ -1,14 +1,23 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { defineSpec, fromDecayMomentum, type BatchNormSpec, type BatchNormState, type Mode, type StepOptions, type SyncEngine } from '@normbridge/core';
+import {
+  defineSpec,
+  fromDecayMomentum,
+  type BatchNormSpec,
+  type BatchNormState,
+  type Engine,
+  type Gradients,
+  type Mode,
+  type StepOptions,
+} from '@normbridge/core';
 import { absoluteDims, type Axes } from '../axes.js';
-import { engineFor, runBatchNorm, runBatchNormVjp } from '../backend.js';
+import { engineFor, runBatchNorm, runBatchNormAsync, runBatchNormVjp, runBatchNormVjpAsync, type BatchNormOutput } from '../backend.js';
 import { checkInexact, type FlaxDtype } from '../dtypes.js';
 import { ValueError } from '../errors.js';
 import { lecunNormal, ones, zeros, type Initializer } from '../initializers.js';
 import { shapeOf, toEngine } from '../leaf.js';
 import { asTf, denseForward } from '../linen/dense.js';
 import { replicaOptions } from '../replicas.js';
-import { module, type Collection, type ModuleContext, type ModuleState, type TopLevelOptions } from './base.js';
+import { asyncModule, module, type Collection, type ModuleContext, type ModuleState, type TopLevelOptions } from './base.js';
 import type { Tree } from '../tree.js';
 
 /** Keyword arguments of legacy `flax.nn.BatchNorm(x, …)`, camelCased, with its defaults. */
@@ -64,11 +73,12 @@ export function legacySpec(kw: BatchNormKwargs, call: { readonly featureAxes: re
 /**
  * Everything one call resolves to before computing: feature axes, the state variables (from
  * `batchStats` or the stateful context; none without either), the `ValueError` of an eval call
- * without state, the parameters and the spec. Shared by the module and {@link batchNormVjp}.
+ * without state, the parameters and the spec. Shared by the module's synchronous and
+ * asynchronous apply functions, {@link batchNormVjp} and {@link batchNormVjpAsync}.
  */
 function prepareCall<T>(self: ModuleContext, x: T, kw: BatchNormKwargs<T>) {
   checkInexact(kw.dtype ?? 'float32');
-  const engine = engineFor(self.engine, x) as SyncEngine<T>;
+  const engine = engineFor(self.engine, x) as Engine<T>;
   const initializing = self.isInitializing();
   const useRunningAverage = kw.useRunningAverage ?? false;
   const xShape = shapeOf(x);
@@ -110,14 +120,27 @@ function prepareCall<T>(self: ModuleContext, x: T, kw: BatchNormKwargs<T>) {
   return { engine, spec, state, mode, options, updating, raMean, raVar };
 }
 
-function batchNormApply<T>(self: ModuleContext, x: T, kw: BatchNormKwargs<T>): T {
-  const c = prepareCall(self, x, kw);
-  const out = runBatchNorm(c.engine, c.spec, c.state, x, c.mode, c.options);
+type PreparedCall<T> = ReturnType<typeof prepareCall<T>>;
+
+/** After the engine: a training call with state stores the new running statistics; returns `y`. */
+function commitCall<T>(c: PreparedCall<T>, out: BatchNormOutput<T>): T {
   if (c.updating) {
     c.raMean!.value = out.state.runningMean!;
     c.raVar!.value = out.state.runningVar!;
   }
   return out.y;
+}
+
+function batchNormApply<T>(self: ModuleContext, x: T, kw: BatchNormKwargs<T>): T {
+  const c = prepareCall(self, x, kw);
+  return commitCall(c, runBatchNorm(c.engine, c.spec, c.state, x, c.mode, c.options));
+}
+
+/** {@link batchNormApply} on any engine: set up in the frame, engine awaited, state stored back in the frame. */
+async function batchNormApplyAsync<T>(self: ModuleContext, x: T, kw: BatchNormKwargs<T>): Promise<T> {
+  const c = prepareCall(self, x, kw);
+  const out = await runBatchNormAsync(c.engine, c.spec, c.state, x, c.mode, c.options);
+  return self.within(() => commitCall(c, out));
 }
 
 /**
@@ -126,9 +149,11 @@ function batchNormApply<T>(self: ModuleContext, x: T, kw: BatchNormKwargs<T>): T
  * module's apply. State `mean`/`var` (shape of the feature dims) in the stateful collection
  * under the module path (`'/BatchNorm_1'`); params `scale`/`bias` (created after the state).
  * Variance is `E[x²] - E[x]²` with no clamp; running statistics are updated only with state
- * and not while initialising.
+ * and not while initialising. On an asynchronous engine (ONNX Runtime), call it at top level
+ * with `await nn.BatchNorm.callAsync(params, x, kwargs)` (`initAsync` likewise), inside
+ * `nn.statefulAsync` for state; calls inside another module's apply are synchronous.
  */
-export const BatchNorm = module<any, BatchNormKwargs, any>('BatchNorm', batchNormApply);
+export const BatchNorm = asyncModule<any, BatchNormKwargs, any>('BatchNorm', batchNormApply, batchNormApplyAsync);
 
 /** What {@link batchNormVjp} returns: JAX's `(dx, dparams)` with `dparams` shaped like the params. */
 export interface BatchNormVjp<T = any> {
@@ -144,17 +169,39 @@ export interface BatchNormVjp<T = any> {
  * computed by the engine's `vjp` at the current state. Nothing is stored.
  */
 export function batchNormVjp<T>(params: Tree, x: T, dy: T, kwargs: BatchNormKwargs<T> & TopLevelOptions = {}): BatchNormVjp<T> {
-  let result: BatchNormVjp<T> | undefined;
-  const probe = module<T, BatchNormKwargs<T>, T>('BatchNorm', (self, xx, kw) => {
-    const c = prepareCall(self, xx, kw);
-    const g = runBatchNormVjp(c.engine, c.spec, c.state, xx, dy, c.mode, c.options);
-    const scale = c.state.scale === undefined ? undefined : g.dScale;
-    const bias = c.state.bias === undefined ? undefined : g.dBias;
-    result = { input: g.dx, params: { ...(scale !== undefined ? { scale } : {}), ...(bias !== undefined ? { bias } : {}) } };
-    return g.dx;
-  });
-  probe.call(params, x, kwargs);
-  return result!;
+  return vjpProbe(dy).call(params, x, kwargs);
+}
+
+/**
+ * {@link batchNormVjp} on any engine (required for asynchronous ones): resolved exactly as
+ * `nn.BatchNorm.callAsync` resolves the call (same errors), inside whatever stateful context is
+ * active (`nn.statefulAsync` keeps one for the awaited call); the engine's `vjp` awaited.
+ * Nothing is stored.
+ */
+export function batchNormVjpAsync<T>(params: Tree, x: T, dy: T, kwargs: BatchNormKwargs<T> & TopLevelOptions = {}): Promise<BatchNormVjp<T>> {
+  return vjpProbe(dy).callAsync(params, x, kwargs);
+}
+
+/** A top-level BatchNorm (same class name, so the same paths) that returns the engine's vjp for `dy`. */
+function vjpProbe<T>(dy: T) {
+  return asyncModule<T, BatchNormKwargs<T>, BatchNormVjp<T>>(
+    'BatchNorm',
+    (self, x, kw) => {
+      const c = prepareCall(self, x, kw);
+      return vjpResult(c, runBatchNormVjp(c.engine, c.spec, c.state, x, dy, c.mode, c.options));
+    },
+    async (self, x, kw) => {
+      const c = prepareCall(self, x, kw);
+      return vjpResult(c, await runBatchNormVjpAsync(c.engine, c.spec, c.state, x, dy, c.mode, c.options));
+    },
+  );
+}
+
+/** JAX's `(dx, dparams)` from the engine's gradients, for the parameters the layer has. */
+function vjpResult<T>(c: PreparedCall<T>, g: Gradients<T>): BatchNormVjp<T> {
+  const scale = c.state.scale === undefined ? undefined : g.dScale;
+  const bias = c.state.bias === undefined ? undefined : g.dBias;
+  return { input: g.dx, params: { ...(scale !== undefined ? { scale } : {}), ...(bias !== undefined ? { bias } : {}) } };
 }
 
 /** Legacy `flax.nn.Dense(x, features, bias=True, kernel_init=lecun_normal(), bias_init=zeros)` (model code, TF.js). */

@@ -6,12 +6,13 @@ import {
   type BatchNormSpec,
   type BatchNormState,
   type Dtype,
+  type Engine,
+  type Gradients,
   type Mode,
   type StepOptions,
-  type SyncEngine,
 } from '@normbridge/core';
 import { canonicalizeAxes, type Axes } from '../axes.js';
-import { engineFor, runBatchNorm, runBatchNormVjp } from '../backend.js';
+import { engineFor, runBatchNorm, runBatchNormAsync, runBatchNormVjp, runBatchNormVjpAsync, type BatchNormOutput } from '../backend.js';
 import { checkInexact, type FlaxDtype } from '../dtypes.js';
 import { IncompatibleShapesError, ModifyScopeVariableError, ValueError } from '../errors.js';
 import { ones, zeros, type Initializer } from '../initializers.js';
@@ -177,13 +178,17 @@ export class BatchNorm<T = any> extends Module<T, BatchNormCallArgs<T>, T> {
 
   call(scope: Scope, x: T, kwargs: BatchNormCallArgs<T> = {}): T {
     const c = prepareCall(this, scope, x, kwargs);
-    const out = runBatchNorm(c.engine, c.spec, c.state, x, c.mode, c.options);
-    if (c.updating) {
-      const stored = c.options.replicas ? [c.xShape[0]!, ...c.featureShape] : c.featureShape;
-      c.mean.value = reshapeLeaf(out.state.runningMean!, stored);
-      c.variance.value = reshapeLeaf(out.state.runningVar!, stored);
-    }
-    return out.y;
+    return commitCall(c, runBatchNorm(c.engine, c.spec, c.state, x, c.mode, c.options));
+  }
+
+  /**
+   * {@link call} on any engine, run by `applyAsync`/`initWithOutputAsync`/`Scope.childAsync`:
+   * the same resolution and checks ({@link prepareCall}), the engine awaited, the same write
+   * of `batch_stats`.
+   */
+  override async callAsync(scope: Scope, x: T, kwargs: BatchNormCallArgs<T> = {}): Promise<T> {
+    const c = prepareCall(this, scope, x, kwargs);
+    return commitCall(c, await runBatchNormAsync(c.engine, c.spec, c.state, x, c.mode, c.options));
   }
 
   /**
@@ -200,6 +205,17 @@ export class BatchNorm<T = any> extends Module<T, BatchNormCallArgs<T>, T> {
     probe.apply(variables, x, options);
     return probe.result!;
   }
+
+  /**
+   * {@link vjp} on any engine (required for asynchronous ones): resolved through
+   * {@link Module.applyAsync} exactly as `vjp` resolves through `apply` (same errors, same
+   * order), computed by the engine's `vjp`, awaited. Nothing is updated.
+   */
+  async vjpAsync(variables: Variables, x: T, dy: T, options?: BatchNormCallArgs<T> & ApplyOptions): Promise<BatchNormVjp<T>> {
+    const probe = new VjpProbe<T>(this, dy);
+    await probe.applyAsync(variables, x, options);
+    return probe.result!;
+  }
 }
 
 /** What {@link BatchNorm.vjp} returns: JAX's `(dx, dparams)` with `dparams` shaped like `params`. */
@@ -212,7 +228,8 @@ export interface BatchNormVjp<T = any> {
 /**
  * Everything one call resolves to before computing: Flax's `merge_param`, the feature axes and
  * layouts, the `batch_stats` variables (created when missing and mutable), the mutability check
- * of a training call, the parameters, and the spec. Shared by `call` and `vjp`.
+ * of a training call, the parameters, and the spec. Shared by `call`, `callAsync`, `vjp` and
+ * `vjpAsync`.
  */
 function prepareCall<T>(bn: BatchNorm<T>, scope: Scope, x: T, kwargs: BatchNormCallArgs<T>) {
   const useRunningAverage = mergeParam('use_running_average', bn.useRunningAverage, kwargs.useRunningAverage);
@@ -256,7 +273,28 @@ function prepareCall<T>(bn: BatchNorm<T>, scope: Scope, x: T, kwargs: BatchNormC
   };
   const mode: Mode = useRunningAverage ? 'eval' : 'train';
   const options: StepOptions<T> = { mask: masked ? (kwargs.mask as T) : undefined, replicas };
-  return { engine: engine as SyncEngine<T>, spec, state, mode, options, updating, xShape, featureShape, mean, variance };
+  return { engine: engine as Engine<T>, spec, state, mode, options, updating, xShape, featureShape, mean, variance };
+}
+
+type PreparedCall<T> = ReturnType<typeof prepareCall<T>>;
+
+/** After the engine: a training call (not while initialising) writes `batch_stats`; returns `y`. */
+function commitCall<T>(c: PreparedCall<T>, out: BatchNormOutput<T>): T {
+  if (c.updating) {
+    const stored = c.options.replicas ? [c.xShape[0]!, ...c.featureShape] : c.featureShape;
+    c.mean.value = reshapeLeaf(out.state.runningMean!, stored);
+    c.variance.value = reshapeLeaf(out.state.runningVar!, stored);
+  }
+  return out.y;
+}
+
+/** JAX's `(dx, dparams)` from the engine's gradients: parameter gradients in the stored shape. */
+function vjpResult<T>(c: PreparedCall<T>, g: Gradients<T>): BatchNormVjp<T> {
+  // Parameters were reshaped into the broadcast layout; their gradients go back to the stored shape.
+  const back = (d: T | undefined) => (d === undefined ? undefined : reshapeLeaf(d, c.featureShape));
+  const scale = c.state.scale === undefined ? undefined : back(g.dScale);
+  const bias = c.state.bias === undefined ? undefined : back(g.dBias);
+  return { input: g.dx, params: { ...(scale !== undefined ? { scale } : {}), ...(bias !== undefined ? { bias } : {}) } };
 }
 
 /**
@@ -276,13 +314,14 @@ class VjpProbe<T> extends Module<T, BatchNormCallArgs<T>, T> {
 
   call(scope: Scope, x: T, kwargs: BatchNormCallArgs<T> = {}): T {
     const c = prepareCall(this.bn, scope, x, kwargs);
-    const g = runBatchNormVjp(c.engine, c.spec, c.state, x, this.dy, c.mode, c.options);
-    // Parameters were reshaped into the broadcast layout; their gradients go back to the stored shape.
-    const back = (d: T | undefined) => (d === undefined ? undefined : reshapeLeaf(d, c.featureShape));
-    const scale = c.state.scale === undefined ? undefined : back(g.dScale);
-    const bias = c.state.bias === undefined ? undefined : back(g.dBias);
-    this.result = { input: g.dx, params: { ...(scale !== undefined ? { scale } : {}), ...(bias !== undefined ? { bias } : {}) } };
-    return g.dx;
+    this.result = vjpResult(c, runBatchNormVjp(c.engine, c.spec, c.state, x, this.dy, c.mode, c.options));
+    return this.result.input;
+  }
+
+  override async callAsync(scope: Scope, x: T, kwargs: BatchNormCallArgs<T> = {}): Promise<T> {
+    const c = prepareCall(this.bn, scope, x, kwargs);
+    this.result = vjpResult(c, await runBatchNormVjpAsync(c.engine, c.spec, c.state, x, this.dy, c.mode, c.options));
+    return this.result.input;
   }
 }
 

@@ -1,6 +1,6 @@
-import type { Dtype, Engine, HostTensor, SyncEngine } from '@normbridge/core';
+import type { Dtype, Engine, HostTensor } from '@normbridge/core';
 import type * as tf from '@tensorflow/tfjs-core';
-import { resolveEngine } from '../backend.js';
+import { requireSync, resolveAnyEngine } from '../backend.js';
 import {
   ApplyScopeInvalidVariablesStructureError,
   InvalidRngError,
@@ -68,7 +68,7 @@ interface Root {
   readonly mutable: (col: string) => boolean;
   readonly rngs: Readonly<Record<string, PRNGKey>>;
   readonly initializing: boolean;
-  readonly engine: SyncEngine<any>;
+  readonly engine: Engine<any>;
   readonly rngCounters: Map<string, number>;
 }
 
@@ -110,8 +110,11 @@ export class Scope {
     return `/${this.path.join('/')}`;
   }
 
-  /** The engine of this `init`/`apply`. */
-  get engine(): SyncEngine<any> {
+  /**
+   * The engine of this `init`/`apply`: synchronous in `init`/`apply`, any engine in their
+   * `…Async` variants.
+   */
+  get engine(): Engine<any> {
     return this.#root.engine;
   }
 
@@ -256,6 +259,22 @@ export class Scope {
    * variables.
    */
   child<X, K extends object, Y>(module: Module<X, K, Y>): (x: X, kwargs?: K) => Y {
+    const scope = this.#childScope(module);
+    return (x: X, kwargs?: K) => module.call(scope(), x, kwargs);
+  }
+
+  /**
+   * {@link child} for a compact {@link Module.callAsync}: calls the submodule's `callAsync`,
+   * so that a composed module can run its BatchNorms on an asynchronous engine
+   * (`await scope.childAsync(new BatchNorm({…}))(x, {…})`). Names exactly as `child` does.
+   */
+  childAsync<X, K extends object, Y>(module: Module<X, K, Y>): (x: X, kwargs?: K) => Promise<Y> {
+    const scope = this.#childScope(module);
+    return (x: X, kwargs?: K) => module.callAsync(scope(), x, kwargs);
+  }
+
+  /** Names a submodule (reserving the name on first use) and makes its scopes. */
+  #childScope(module: Module<any, any, any>): () => Scope {
     let name = this.#names.get(module);
     if (name === undefined) {
       const cls = module.flaxClassName;
@@ -270,7 +289,7 @@ export class Scope {
       this.#names.set(module, name);
     }
     const path = [...this.path, name];
-    return (x: X, kwargs?: K) => module.call(new Scope(this.#root, path, module.flaxClassName), x, kwargs);
+    return () => new Scope(this.#root, path, module.flaxClassName);
   }
 }
 
@@ -318,9 +337,28 @@ export abstract class Module<X = any, K extends object = Record<string, unknown>
   /** The compact method, Flax's `@nn.compact def __call__(self, x, ...)`. */
   abstract call(scope: Scope, x: X, kwargs?: K): Y;
 
-  #run(variables: Variables, x: X, options: object | undefined, initializing: boolean): [Y, Variables, (c: string) => boolean] {
+  /**
+   * {@link call} for the `…Async` entry points (`applyAsync`, `initWithOutputAsync`,
+   * `Scope.childAsync`), which may run on an asynchronous engine. The default runs `call`
+   * (right for modules that compute no BatchNorm, e.g. `Dense`); `BatchNorm` overrides it to
+   * await its engine, and a composed module overrides it to call its submodules through
+   * {@link Scope.childAsync}.
+   */
+  async callAsync(scope: Scope, x: X, kwargs?: K): Promise<Y> {
+    return this.call(scope, x, kwargs);
+  }
+
+  /**
+   * Everything `init`/`apply` set up before the call — options split from the call's keyword
+   * arguments, mutability, the working copy of the variables, the engine (which a synchronous
+   * call requires to be synchronous), the root scope — and how to read the result. Shared by
+   * the synchronous and `…Async` entry points.
+   */
+  #enter(variables: Variables, options: object | undefined, initializing: boolean, synchronous: boolean) {
     const [kwargs, opts] = splitOptions<K>(options);
     const mutable: (c: string) => boolean = initializing ? (c) => c !== 'intermediates' : (c) => inFilter(opts.mutable ?? false, c);
+    // Registers the engine's tensor type before any variable tree is walked.
+    const anyEngine = resolveAnyEngine(opts.engine);
     const vars: Variables = {};
     for (const [col, tree] of Object.entries(variables)) {
       if (!isDict(tree)) throw new ValueError(`collection "${col}" must be a dict of variables`);
@@ -331,11 +369,23 @@ export abstract class Module<X = any, K extends object = Record<string, unknown>
       mutable,
       rngs: normalizeRngs(opts.rngs),
       initializing,
-      engine: resolveEngine(opts.engine),
+      engine: synchronous ? requireSync(anyEngine) : anyEngine,
       rngCounters: new Map(),
     };
-    const y = this.call(new Scope(root, [], this.flaxClassName), x, kwargs);
-    return [y, vars, mutable];
+    /** What `apply` returns: `y`, or `[y, updates]` with every mutable collection when `mutable` is given. */
+    const applied = (y: Y): Y | [Y, Variables] => {
+      if ((opts.mutable ?? false) === false) return y;
+      const updates: Variables = {};
+      for (const [col, tree] of Object.entries(vars)) if (mutable(col)) updates[col] = tree;
+      return [y, updates];
+    };
+    return { scope: new Scope(root, [], this.flaxClassName), kwargs, vars, applied };
+  }
+
+  /** `apply`'s check of the variables' structure (`{'params': {'params': …}}` is a mistake). */
+  static #checkApplyVariables(variables: Variables): void {
+    const params = variables['params'];
+    if (params !== undefined && isDict(params) && isDict(params['params'])) throw new ApplyScopeInvalidVariablesStructureError();
   }
 
   /**
@@ -349,8 +399,19 @@ export abstract class Module<X = any, K extends object = Record<string, unknown>
 
   /** `module.init_with_output(rng, x, **kwargs)`: `[y, variables]`. */
   initWithOutput(rng: PRNGKey | Readonly<Record<string, PRNGKey>>, x: X, options?: K & Omit<ScopeOptions, 'rngs'>): [Y, Variables] {
-    const [y, vars] = this.#run({}, x, { ...(options ?? {}), rngs: rng }, true);
-    return [y, vars];
+    const run = this.#enter({}, { ...(options ?? {}), rngs: rng }, true, true);
+    return [this.call(run.scope, x, run.kwargs), run.vars];
+  }
+
+  /** {@link init} on any engine (required for asynchronous ones): awaits {@link callAsync}. */
+  async initAsync(rng: PRNGKey | Readonly<Record<string, PRNGKey>>, x: X, options?: K & Omit<ScopeOptions, 'rngs'>): Promise<Variables> {
+    return (await this.initWithOutputAsync(rng, x, options))[1];
+  }
+
+  /** {@link initWithOutput} on any engine (required for asynchronous ones). */
+  async initWithOutputAsync(rng: PRNGKey | Readonly<Record<string, PRNGKey>>, x: X, options?: K & Omit<ScopeOptions, 'rngs'>): Promise<[Y, Variables]> {
+    const run = this.#enter({}, { ...(options ?? {}), rngs: rng }, true, false);
+    return [await this.callAsync(run.scope, x, run.kwargs), run.vars];
   }
 
   /**
@@ -360,13 +421,21 @@ export abstract class Module<X = any, K extends object = Record<string, unknown>
   apply(variables: Variables, x: X, options: K & ApplyOptions & { readonly mutable: true | string | readonly string[] }): [Y, Variables];
   apply(variables: Variables, x: X, options?: K & ApplyOptions): Y;
   apply(variables: Variables, x: X, options?: K & ApplyOptions): Y | [Y, Variables] {
-    const params = variables['params'];
-    if (params !== undefined && isDict(params) && isDict(params['params'])) throw new ApplyScopeInvalidVariablesStructureError();
-    const [y, vars, mutable] = this.#run(variables, x, options, false);
-    const m = options?.mutable ?? false;
-    if (m === false) return y;
-    const updates: Variables = {};
-    for (const [col, tree] of Object.entries(vars)) if (mutable(col)) updates[col] = tree;
-    return [y, updates];
+    Module.#checkApplyVariables(variables);
+    const run = this.#enter(variables, options, false, true);
+    return run.applied(this.call(run.scope, x, run.kwargs));
+  }
+
+  /**
+   * {@link apply} on any engine (required for asynchronous ones, e.g. ONNX Runtime): the same
+   * setup and checks, in the same order, then awaits {@link callAsync}. On a synchronous
+   * engine it gives exactly what `apply` gives.
+   */
+  applyAsync(variables: Variables, x: X, options: K & ApplyOptions & { readonly mutable: true | string | readonly string[] }): Promise<[Y, Variables]>;
+  applyAsync(variables: Variables, x: X, options?: K & ApplyOptions): Promise<Y>;
+  async applyAsync(variables: Variables, x: X, options?: K & ApplyOptions): Promise<Y | [Y, Variables]> {
+    Module.#checkApplyVariables(variables);
+    const run = this.#enter(variables, options, false, false);
+    return run.applied(await this.callAsync(run.scope, x, run.kwargs));
   }
 }

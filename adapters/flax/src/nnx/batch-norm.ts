@@ -10,11 +10,19 @@ import {
   type BatchNormState,
   type Dtype,
   type Engine,
+  type Gradients,
   type Mode,
   type StepOptions,
 } from '@normbridge/core';
 import { canonicalizeAxes, type Axes } from '../axes.js';
-import { resolveEngine, runBatchNorm, runBatchNormVjp } from '../backend.js';
+import {
+  resolveAnyEngine,
+  runBatchNorm,
+  runBatchNormAsync,
+  runBatchNormVjp,
+  runBatchNormVjpAsync,
+  type BatchNormOutput,
+} from '../backend.js';
 import { checkInexact, type FlaxDtype } from '../dtypes.js';
 import { IncompatibleShapesError, ValueError } from '../errors.js';
 import { ones, zeros, type Initializer } from '../initializers.js';
@@ -68,7 +76,8 @@ export interface BatchNormOptions {
   /** Key streams; `rngs.params()` is drawn once per created parameter (scale, then bias). Required. */
   readonly rngs: Rngs;
   /**
-   * The engine that computes (normbridge's addition).
+   * The engine that computes (normbridge's addition). A synchronous engine serves `call`/`vjp`
+   * and `callAsync`/`vjpAsync`; an asynchronous one (ONNX Runtime) only the `…Async` calls.
    * @default core's `getDefaultEngine()`
    */
   readonly engine?: Engine<any> | undefined;
@@ -95,7 +104,6 @@ export interface BatchNormVjp<T = any> {
 const FIRST_FROM_MESSAGE =
   'No `use_running_average` argument was provided to BatchNorm\n        as either a __call__ argument, class attribute, or nnx.flag.';
 
-/** NNX's `first_from`: the first non-null value, else `ValueError(message)`. */
 /** numpy broadcasting of two shapes; `undefined` when they do not broadcast. */
 function broadcastShapes(a: readonly number[], b: readonly number[]): number[] | undefined {
   const n = Math.max(a.length, b.length);
@@ -109,6 +117,7 @@ function broadcastShapes(a: readonly number[], b: readonly number[]): number[] |
   return out;
 }
 
+/** NNX's `first_from`: the first non-null value, else `ValueError(message)`. */
 export function firstFrom<V>(message: string, ...values: (V | null | undefined)[]): V {
   for (const v of values) if (v !== undefined && v !== null) return v;
   throw new ValueError(message);
@@ -176,7 +185,7 @@ export class BatchNorm<T = any> extends Module {
     this.axisIndexGroups = options.axisIndexGroups ?? null;
     this.useFastVariance = options.useFastVariance ?? true;
 
-    const engine = resolveEngine<T>(options.engine);
+    const engine = resolveAnyEngine<T>(options.engine);
     const shape = [numFeatures];
     // NNX creates the statistics first, then draws one params key per parameter: scale, bias.
     const mean = toEngine(engine, hostFull(shape, 0, 'float32'));
@@ -200,10 +209,25 @@ export class BatchNorm<T = any> extends Module {
     return this.#runner.engine;
   }
 
-  /** `bn(x, use_running_average=None, *, mask=None)`. */
+  /** `bn(x, use_running_average=None, *, mask=None)`, on a synchronous engine. */
   call(x: T, args: BatchNormCallArgs<T> = {}): T {
     const c = this.#prepare(x, args);
-    const out = runBatchNorm(c.engine, c.spec, c.state, x, c.mode, c.options);
+    return this.#commit(c, runBatchNorm(c.engine, c.spec, c.state, x, c.mode, c.options));
+  }
+
+  /**
+   * {@link call} on any engine (required for asynchronous ones, e.g. ONNX Runtime): the same
+   * resolution and checks in the same order, the engine awaited, then the same in-place update
+   * of `mean`/`var`. Await a training call before starting the next on the same layer (each
+   * reads the statistics the previous one wrote, as successive `bn(x)` calls do).
+   */
+  async callAsync(x: T, args: BatchNormCallArgs<T> = {}): Promise<T> {
+    const c = this.#prepare(x, args);
+    return this.#commit(c, await runBatchNormAsync(c.engine, c.spec, c.state, x, c.mode, c.options));
+  }
+
+  /** After the engine: a training call stores the new running statistics; returns `y`. */
+  #commit(c: Prepared<T>, out: BatchNormOutput<T>): T {
     if (c.mode === 'train') {
       const keep = c.options.replicas ? [c.xShape[0]!, this.numFeatures] : [this.numFeatures];
       this.mean.value = reshapeLeaf(out.state.runningMean!, keep);
@@ -221,7 +245,17 @@ export class BatchNorm<T = any> extends Module {
    */
   vjp(x: T, dy: T, args: BatchNormCallArgs<T> = {}): BatchNormVjp<T> {
     const c = this.#prepare(x, args);
-    const g = runBatchNormVjp(c.engine, c.spec, c.state, x, dy, c.mode, c.options);
+    return this.#vjpResult(runBatchNormVjp(c.engine, c.spec, c.state, x, dy, c.mode, c.options));
+  }
+
+  /** {@link vjp} on any engine (required for asynchronous ones): same resolution, the engine's `vjp` awaited. */
+  async vjpAsync(x: T, dy: T, args: BatchNormCallArgs<T> = {}): Promise<BatchNormVjp<T>> {
+    const c = this.#prepare(x, args);
+    return this.#vjpResult(await runBatchNormVjpAsync(c.engine, c.spec, c.state, x, dy, c.mode, c.options));
+  }
+
+  /** The engine's gradients keyed as the Param state, in the Params' stored shape. */
+  #vjpResult(g: Gradients<T>): BatchNormVjp<T> {
     // Parameters were reshaped into the broadcast layout; their gradients go back to the stored shape.
     const back = (d: T | undefined, p: Param<T> | null) => (d === undefined || p === null ? undefined : reshapeLeaf(d, shapeOf(p.value)));
     const dScale = back(g.dScale, this.scale);
@@ -229,11 +263,15 @@ export class BatchNorm<T = any> extends Module {
     return { input: g.dx, ...(dScale !== undefined ? { scale: dScale } : {}), ...(dBias !== undefined ? { bias: dBias } : {}) };
   }
 
-  /** What a call resolves to before anything is computed: engine, spec, state, mode, options. */
+  /**
+   * What a call resolves to before anything is computed: engine, spec, state, mode, options.
+   * Shared by `call`, `callAsync`, `vjp` and `vjpAsync` (the synchronous ones then require a
+   * synchronous engine).
+   */
   #prepare(x: T, args: BatchNormCallArgs<T>) {
     const useRunningAverage = firstFrom(FIRST_FROM_MESSAGE, args.useRunningAverage, this.useRunningAverage);
     if (this.dtype !== null) checkInexact(this.dtype);
-    const engine = resolveEngine<T>(this.#runner.engine);
+    const engine = this.#runner.engine;
     const xShape = shapeOf(x);
     const replicas = replicaOptions(this.axisName ?? undefined, this.axisIndexGroups ?? undefined, !useRunningAverage, xShape[0] ?? 1);
     const sampleShape = replicas ? xShape.slice(1) : xShape;
@@ -276,3 +314,13 @@ export class BatchNorm<T = any> extends Module {
     return { engine, spec, state, mode, options, xShape };
   }
 }
+
+/** What {@link BatchNorm}'s `#prepare` resolves a call to. */
+type Prepared<T> = {
+  readonly engine: Engine<T>;
+  readonly spec: BatchNormSpec;
+  readonly state: BatchNormState<T>;
+  readonly mode: Mode;
+  readonly options: StepOptions<T>;
+  readonly xShape: readonly number[];
+};

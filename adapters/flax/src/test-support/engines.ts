@@ -1,4 +1,14 @@
-import { createReferenceEngine, hostTensor, type Engine, type HostTensor, type SyncEngine } from '@normbridge/core';
+import {
+  asAsyncEngine,
+  createReferenceEngine,
+  hostTensor,
+  mapStateTensors,
+  type AsyncEngine,
+  type Engine,
+  type HostTensor,
+  type StepOptions,
+  type SyncEngine,
+} from '@normbridge/core';
 import * as tf from '@tensorflow/tfjs-core';
 import { hostEngineOnTf } from '../backend.js';
 import { leafValues } from '../leaf.js';
@@ -89,3 +99,74 @@ export function expectClose(actual: ArrayLike<number>, expected: ArrayLike<numbe
 
 /** Semantics 10.2/10.3 input: N=4, C=3. */
 export const X43 = [1, 2, 3, 4, 6, 8, 0, -1, 5, 2, 2, 2];
+
+/** The float64 reference behind the asynchronous interface (core's `asAsyncEngine`). */
+export function asyncReference(): AsyncEngine<HostTensor> {
+  return asAsyncEngine(createReferenceEngine(), 'reference-f64-async');
+}
+
+/**
+ * A tensor type that is neither a `HostTensor` nor a `tf.Tensor`, shaped like ONNX Runtime's:
+ * the shape in `dims`, `reshape(dims)` a new handle on the same data, `dispose()` drops this
+ * handle's data (using it afterwards throws, so a test sees any use of a disposed tensor).
+ */
+export class BoxTensor {
+  #host: HostTensor | undefined;
+  constructor(host: HostTensor) {
+    this.#host = host;
+  }
+  get host(): HostTensor {
+    if (!this.#host) throw new Error('BoxTensor used after dispose()');
+    return this.#host;
+  }
+  get dims(): readonly number[] {
+    return this.host.shape;
+  }
+  reshape(dims: readonly number[]): BoxTensor {
+    const h = this.host;
+    return new BoxTensor({ shape: [...dims], data: h.data, dtype: h.dtype });
+  }
+  dispose(): void {
+    this.#host = undefined;
+  }
+}
+
+/**
+ * The float64 reference as an asynchronous engine on {@link BoxTensor}s: what the adapter sees
+ * of ONNX Runtime (async calls, foreign tensors, disposal), with the reference's numbers.
+ */
+export function boxedAsyncReference(): AsyncEngine<BoxTensor> {
+  const ref = createReferenceEngine();
+  const box = (t: HostTensor) => new BoxTensor(t);
+  const boxOpt = (t: HostTensor | undefined) => (t === undefined ? undefined : box(t));
+  const un = (t: BoxTensor) => t.host;
+  const unOptions = (o: StepOptions<BoxTensor> | undefined): StepOptions<HostTensor> | undefined =>
+    o === undefined ? undefined : { ...o, mask: o.mask === undefined ? undefined : un(o.mask) };
+  return {
+    name: 'reference-f64-boxed-async',
+    synchronous: false,
+    capabilities: ref.capabilities,
+    supports: (...a) => ref.supports(...a),
+    fromHost: box,
+    shapeOf: (t) => t.dims,
+    stateFromHost: (s) => mapStateTensors(ref.stateFromHost(s), box),
+    dispose: (...ts) => {
+      for (const t of ts) t?.dispose();
+    },
+    toHost: async (t) => un(t),
+    async train(spec, state, x, o) {
+      const out = ref.train(spec, mapStateTensors(state, un), un(x), unOptions(o));
+      return { y: box(out.y), batchMean: box(out.batchMean), batchVar: box(out.batchVar), state: mapStateTensors(out.state, box) };
+    },
+    evaluate: async (spec, state, x, o) => box(ref.evaluate(spec, mapStateTensors(state, un), un(x), unOptions(o))),
+    async vjp(spec, state, x, dy, mode, o) {
+      const g = ref.vjp(spec, mapStateTensors(state, un), un(x), un(dy), mode, unOptions(o));
+      return { dx: box(g.dx), dScale: boxOpt(g.dScale), dBias: boxOpt(g.dBias) };
+    },
+  };
+}
+
+/** Values of any engine's tensor (awaits asynchronous engines). */
+export async function valuesOf(engine: Engine<any>, t: unknown): Promise<number[]> {
+  return Array.from((await engine.toHost(t)).data);
+}
