@@ -5,7 +5,9 @@ set -euo pipefail
 PNPM_VERSION=$(node -p "require('./package.json').packageManager.split('@')[1]")
 if ! command -v pnpm >/dev/null 2>&1 || [ "$(pnpm --version 2>/dev/null | cut -d. -f1)" != "10" ]; then
   echo "normbridge: installing pnpm@${PNPM_VERSION}" >&2
-  if ! npm install -g "pnpm@${PNPM_VERSION}" >/dev/null 2>&1; then
+  if npm install -g "pnpm@${PNPM_VERSION}" >/dev/null 2>&1; then
+    export PATH="$(npm prefix -g)/bin:$PATH"
+  else
     # No permission for a global install: use a project-local copy instead.
     npm install --no-save --prefix .tools "pnpm@${PNPM_VERSION}" >/dev/null
     export PATH="$PWD/.tools/node_modules/.bin:$PATH"
