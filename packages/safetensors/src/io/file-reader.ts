@@ -9,9 +9,10 @@ import { decodeNative, decodeToFloat32, widenInPlace } from '../format/decode.js
 import { HOST_IS_LITTLE_ENDIAN, type NativeArray } from '../format/dtypes.js';
 import { parseHeader, PREFIX_BYTES, readHeaderLength, type SafetensorsHeader, type TensorInfo } from '../format/header.js';
 import { readExactly } from './read-exactly.js';
+import { HeaderReader } from './header-reader.js';
 import type { TensorReader } from './reader.js';
 
-export class SafetensorsFile implements TensorReader {
+export class SafetensorsFile extends HeaderReader implements TensorReader {
   #fh: FileHandle | undefined;
 
   private constructor(
@@ -19,6 +20,7 @@ export class SafetensorsFile implements TensorReader {
     fh: FileHandle,
     readonly header: SafetensorsHeader,
   ) {
+    super();
     this.#fh = fh;
   }
 
@@ -45,24 +47,6 @@ export class SafetensorsFile implements TensorReader {
     }
   }
 
-  get metadata(): Readonly<Record<string, string>> | undefined {
-    return this.header.metadata;
-  }
-  get tensors(): readonly TensorInfo[] {
-    return this.header.tensors;
-  }
-  has(name: string): boolean {
-    return this.header.byName.has(name);
-  }
-  info(name: string): TensorInfo {
-    const t = this.header.byName.get(name);
-    if (t === undefined) throw new SafetensorsError('tensor-not-found', 'no such tensor', { file: this.source, key: name });
-    return t;
-  }
-  fileOf(name: string): string {
-    this.info(name);
-    return this.source;
-  }
 
   async bytes(name: string): Promise<Uint8Array> {
     const t = this.info(name);

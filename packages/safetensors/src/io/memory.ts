@@ -5,7 +5,8 @@
 import { SafetensorsError } from '../errors.js';
 import { decodeNative, decodeToFloat32 } from '../format/decode.js';
 import type { NativeArray } from '../format/dtypes.js';
-import { parseHeader, PREFIX_BYTES, readHeaderLength, type SafetensorsHeader, type TensorInfo } from '../format/header.js';
+import { parseHeader, PREFIX_BYTES, readHeaderLength, type SafetensorsHeader } from '../format/header.js';
+import { HeaderReader } from './header-reader.js';
 import type { TensorReader } from './reader.js';
 
 export interface ParseOptions {
@@ -17,12 +18,13 @@ export interface ParseOptions {
 }
 
 /** A parsed safetensors buffer. Tensor data stays in the caller's buffer until read. */
-export class SafetensorsBuffer implements TensorReader {
+export class SafetensorsBuffer extends HeaderReader implements TensorReader {
   readonly source: string;
   readonly header: SafetensorsHeader;
   readonly #data: Uint8Array;
 
   constructor(bytes: Uint8Array, options: ParseOptions = {}) {
+    super();
     this.source = options.name ?? '<memory>';
     if (!(bytes instanceof Uint8Array)) {
       throw new SafetensorsError('invalid-argument', 'expected the file contents as a Uint8Array', { file: this.source });
@@ -32,24 +34,6 @@ export class SafetensorsBuffer implements TensorReader {
     this.#data = bytes.subarray(PREFIX_BYTES + n);
   }
 
-  get metadata(): Readonly<Record<string, string>> | undefined {
-    return this.header.metadata;
-  }
-  get tensors(): readonly TensorInfo[] {
-    return this.header.tensors;
-  }
-  has(name: string): boolean {
-    return this.header.byName.has(name);
-  }
-  info(name: string): TensorInfo {
-    const t = this.header.byName.get(name);
-    if (t === undefined) throw new SafetensorsError('tensor-not-found', 'no such tensor', { file: this.source, key: name });
-    return t;
-  }
-  fileOf(name: string): string {
-    this.info(name);
-    return this.source;
-  }
 
   /** The tensor's bytes as a view into the parsed buffer: no copy; do not write to it. */
   view(name: string): Uint8Array {
