@@ -35,6 +35,7 @@ function align(rows: string[][]): string[] {
 export function formatMatrix(report: ConformanceReport): string {
   const rows = summarize(report.results);
   const lines = align(rows.map(cells));
+  lines.push('(worst rel counts only elements whose absolute error exceeds the fixture\'s atol; 0 = none did)');
   const failures = report.results.filter((r) => r.status === 'fail');
   const passed = report.results.filter((r) => r.status === 'pass').length;
   const applicable = report.results.filter((r) => r.status !== 'n/a').length;
