@@ -210,3 +210,40 @@ export function crosscheckFixture(f: LoadedFixture): { mismatches: string[]; ski
   });
   return { mismatches, skipped };
 }
+
+/** What the float64 reference expects of one step, in the framework's variable names. */
+export type ReferenceStep =
+  | { readonly kind: 'ok'; readonly output: HostTensor; readonly state: Record<string, HostTensor> }
+  | { readonly kind: 'skipped'; readonly reason: string };
+
+/**
+ * The fixture's inputs replayed through the float64 reference from its initial state, carrying
+ * the reference's own state from step to step (not teacher-forced): what a correct
+ * implementation does where the recorded framework misbehaved (a crash, a wrong kernel).
+ */
+export function referenceTrajectory(f: LoadedFixture): ReferenceStep[] {
+  const m = f.manifest;
+  const names = NAMES[m.framework.name];
+  let state = stateFrom(f, m.initialState, names);
+  return m.steps.map((step) => {
+    const spec = specFor(m, step);
+    if (typeof spec === 'string') return { kind: 'skipped', reason: spec };
+    if (step.stateBefore) state = stateFrom(f, step.stateBefore, names);
+    const x = asReferenceInput(m, f.tensors.get(step.input) as HostTensor);
+    const opts = step.mask ? { mask: f.tensors.get(step.mask) as HostTensor } : {};
+    let output: HostTensor;
+    if (step.mode === 'train') {
+      const out = referenceTrain(spec, state, x, opts);
+      output = out.y;
+      state = out.state;
+    } else {
+      output = referenceEval(spec, state, x, opts);
+    }
+    const named: Record<string, HostTensor> = {};
+    for (const k of ['scale', 'bias', 'runningMean', 'runningVar'] as const) {
+      const t = state[k];
+      if (t) named[names[k]] = { ...t, shape: t.shape.length === 0 ? [1] : [...t.shape] };
+    }
+    return { kind: 'ok', output: { ...output, shape: [...(f.tensors.get(step.input) as HostTensor).shape] }, state: named };
+  });
+}

@@ -9,7 +9,12 @@ import { describeFailure } from './results.js';
 import { computesInFloat64 } from './bindings/types.js';
 
 /** The only reason a committed fixture may be skipped: it records a framework bug. */
-const NOT_APPLICABLE_ALLOWED = /^records a framework-bug that normbridge deliberately does not reproduce$/;
+/** Fixtures recording a framework bug (tagged framework-bug); normbridge must not reproduce them. */
+const BUG_RECORDS = [
+  'tfjs-layers/tfjs_axis1_cpu_backend_bug',
+  'tfjs-layers/tfjs_center_false_training_error',
+  'tfjs-layers/tfjs_scale_false_training_error',
+];
 /**
  * Float64-oracle fixtures tagged `oracle-limit` whose exact values float32 arithmetic cannot
  * reach (one-pass variance of a mean-1000, std-0.01 channel: float32 E[x²] - E[x]² loses the
@@ -33,12 +38,13 @@ describe('every committed fixture passes', () => {
       const failures = report.results.filter((r) => r.status === 'fail').map(describeFailure);
       expect(report.invalid).toEqual([]);
       expect(failures).toEqual([]);
-      // n/a only where a fixture records a framework bug we deliberately do not reproduce,
-      // and, on engines without float64, where a float64 oracle is out of float32's reach (listed).
+      // n/a only on engines without float64, where a float64 oracle is out of float32's reach (listed).
       const notApplicable = report.results.filter((r) => r.status === 'n/a');
-      const oracleLimited = notApplicable.filter((r) => r.reason?.startsWith('oracle-limit: '));
-      expect(oracleLimited.map((r) => r.fixture).sort()).toEqual(hasFloat64 ? [] : ORACLE_LIMIT_ON_FLOAT32);
-      for (const r of notApplicable) if (!oracleLimited.includes(r)) expect(r.reason, r.fixture).toMatch(NOT_APPLICABLE_ALLOWED);
+      expect(notApplicable.map((r) => r.fixture).sort()).toEqual(hasFloat64 ? [] : ORACLE_LIMIT_ON_FLOAT32);
+      for (const r of notApplicable) expect(r.reason, r.fixture).toMatch(/^oracle-limit: /);
+      // Framework-bug records pass only by matching the float64 reference instead of the bug.
+      const bugRecords = report.results.filter((r) => r.reason?.startsWith('framework bug not inherited'));
+      expect(bugRecords.map((r) => r.fixture).sort()).toEqual(BUG_RECORDS);
       // Every framework has a binding now: torch, mlx, tfjs-layers, flax-linen/nnx/legacy, onnx.
       const frameworks = new Set(report.results.filter((r) => r.status === 'pass').map((r) => r.framework));
       expect([...frameworks].sort()).toEqual(['flax-legacy', 'flax-linen', 'flax-nnx', 'mlx', 'onnx', 'tfjs-layers', 'torch']);
@@ -112,6 +118,23 @@ describe('the suite catches semantic errors', () => {
     const r = await runCase(fixtures.find((f) => f.manifest.case === 'onnx_training_nchw')!, wrong);
     expect(r.status).toBe('fail');
     expect(describeFailure(r)).toMatch(/input_mean|input_var/);
+  });
+
+  it('a bug record fails when the layer deviates from the float64 reference', async () => {
+    const { fixtures } = await loadFixtures([FIXTURES], ['tfjs-layers']);
+    const axis1 = fixtures.find((f) => f.manifest.case === 'tfjs_axis1_cpu_backend_bug')!;
+    const r = await runCase(axis1, planted(createReferenceEngine(), { epsilon: 0.5 }));
+    expect(r.status).toBe('fail');
+    expect(describeFailure(r)).toMatch(/vs float64 reference/);
+  });
+
+  it('a fixture tagged framework-bug whose recording shows no bug fails (the tag is wrong)', async () => {
+    const { fixtures } = await loadFixtures([FIXTURES], ['tfjs-layers']);
+    const plain = fixtures.find((f) => f.manifest.case === 'tfjs_defaults_semantics_10_2')!;
+    const mislabelled = { ...plain, manifest: { ...plain.manifest, tags: ['framework-bug'] } };
+    const r = await runCase(mislabelled, createReferenceEngine());
+    expect(r.status).toBe('fail');
+    expect(describeFailure(r)).toMatch(/recorded framework bug: tagged framework-bug, but every recorded step equals the float64 reference/);
   });
 
   it('an oracle-limit fixture is never excused on the float64 reference', async () => {

@@ -4,6 +4,7 @@ import { compareTensors, type TensorComparison, type Tolerance } from './compare
 import { createEngineByName, type EngineName } from './engines.js';
 import { listFixtureDirs, loadFixture, type LoadedFixture } from './fixture-load.js';
 import type { FixtureStep } from './fixture-schema.js';
+import { referenceTrajectory, type ReferenceStep } from './fixture-crosscheck.js';
 import { bindingFor } from './bindings/index.js';
 import { computesInFloat64, isOracleLimitFixture, NotApplicable, tensor, type FrameworkBinding, type StepOutcome } from './bindings/types.js';
 import { describeFailure, type CaseResult } from './results.js';
@@ -25,7 +26,11 @@ export const FLOAT32_TOLERANCE: Tolerance = { atol: 1e-4, rtol: 1e-4 };
  */
 export const FLOAT32_REDUCTION_FLOOR: Tolerance = { atol: 1e-6, rtol: 1e-5 };
 
-/** Tags meaning the fixture records a framework bug that normbridge deliberately does not reproduce. */
+/**
+ * Tags meaning the fixture records a framework bug that normbridge deliberately does not
+ * reproduce: such a fixture is replayed against the float64 reference instead (and must still
+ * show the recorded bug, or the tag is wrong).
+ */
 const NOT_REPRODUCED_TAGS = new Set(['framework-bug']);
 
 /*
@@ -135,10 +140,9 @@ function toleranceFor(fixture: LoadedFixture, engine: Engine<any>): { tol: Toler
 export async function runCase(fixture: LoadedFixture, engine: Engine<any>, layer?: unknown): Promise<CaseResult> {
   const binding = bindingFor(fixture.manifest.framework.name);
   if (!binding) return notApplicable(fixture, engine.name, `no binding for framework ${fixture.manifest.framework.name}`);
-  const notReproduced = fixture.manifest.tags?.find((t) => NOT_REPRODUCED_TAGS.has(t));
-  if (notReproduced) {
-    return notApplicable(fixture, engine.name, `records a ${notReproduced} that normbridge deliberately does not reproduce`, binding);
-  }
+  const bugRecord = fixture.manifest.tags?.some((t) => NOT_REPRODUCED_TAGS.has(t)) ?? false;
+  // A bug record is held to the float64 reference instead of the recorded (wrong) behaviour.
+  const reference = bugRecord ? referenceTrajectory(fixture) : undefined;
   const { tol, widened } = toleranceFor(fixture, engine);
   let bound;
   try {
@@ -158,13 +162,22 @@ export async function runCase(fixture: LoadedFixture, engine: Engine<any>, layer
         if (err instanceof NotApplicable) return notApplicable(fixture, engine.name, `step ${i}: ${err.message}`, binding);
         throw err;
       }
-      gradientsSkipped += compareStep(fixture, binding, step, i, outcome, tol, comparisons);
+      if (reference) compareWithReference(fixture, step, i, outcome, reference[i]!, tol, comparisons);
+      else gradientsSkipped += compareStep(fixture, binding, step, i, outcome, tol, comparisons);
     }
   } finally {
     bound.dispose();
   }
+  if (reference) comparisons.push(bugShows(fixture, reference, tol));
   const ok = comparisons.every((c) => c.ok);
-  const result: CaseResult = { ...caseBase(fixture, engine.name, binding), status: ok ? 'pass' : 'fail', comparisons, gradientsSkipped, ...(widened ? { widened } : {}) };
+  const result: CaseResult = {
+    ...caseBase(fixture, engine.name, binding),
+    status: ok ? 'pass' : 'fail',
+    comparisons,
+    gradientsSkipped,
+    ...(widened ? { widened } : {}),
+    ...(reference && ok ? { reason: 'framework bug not inherited: matches the float64 reference where the recorded framework misbehaves' } : {}),
+  };
   if (!ok && isOracleLimitOnFloat32(fixture, engine)) {
     const mismatch = describeFailure(result).replace(/^FAIL \S+ on \S+: /, '');
     return notApplicable(
@@ -180,6 +193,43 @@ export async function runCase(fixture: LoadedFixture, engine: Engine<any>, layer
 /** A float64-oracle `oracle-limit` fixture on an engine that has no float64 arithmetic (so is not fed it in float64). */
 function isOracleLimitOnFloat32(fixture: LoadedFixture, engine: Engine<any>): boolean {
   return isOracleLimitFixture(fixture) && !computesInFloat64(fixture, engine);
+}
+
+/** A bug-record step: the adapter must behave as the float64 reference does, not as recorded. */
+function compareWithReference(
+  fixture: LoadedFixture,
+  step: FixtureStep,
+  i: number,
+  outcome: StepOutcome,
+  expected: ReferenceStep,
+  tol: Tolerance,
+  out: TensorComparison[],
+): void {
+  const at = `step ${i} (${step.mode}) vs float64 reference`;
+  if (expected.kind === 'skipped') {
+    out.push(verdict(at, false, `the reference cannot express this step (${expected.reason})`));
+    return;
+  }
+  if (outcome.kind === 'error') {
+    out.push(verdict(at, false, `raised ${outcome.type}: ${outcome.message}`));
+    return;
+  }
+  out.push(compareTensors(`${at} output`, outcome.output, expected.output, tol));
+  for (const [name, t] of Object.entries(expected.state)) {
+    const got = outcome.state[name];
+    out.push(compareTensors(`${at} state ${name}`, got && got.shape.length === 0 ? { ...got, shape: [1] } : got, t, tol));
+  }
+}
+
+/** A bug record must show its bug: some recorded step raised, or differs from the reference. */
+function bugShows(fixture: LoadedFixture, reference: readonly ReferenceStep[], tol: Tolerance): TensorComparison {
+  const shows = fixture.manifest.steps.some((step, i) => {
+    const ref = reference[i]!;
+    if (step.error) return true;
+    if (ref.kind !== 'ok' || !step.output) return false;
+    return !compareTensors('recorded', tensor(fixture, step.output), ref.output, tol).ok;
+  });
+  return verdict('recorded framework bug', shows, shows ? undefined : 'tagged framework-bug, but every recorded step equals the float64 reference');
 }
 
 function verdict(label: string, ok: boolean, problem?: string): TensorComparison {
