@@ -10,10 +10,11 @@ import {
   type Mode,
   type StepOptions,
 } from '@normbridge/core';
+import { preferRowsView } from './channel-ops.js';
 import { replicaGroups, type ReplicaGroups } from './groups.js';
 import type { Normalization } from './normalize.js';
 import { broadcastParam, flatParam, makePlan, rowsView, type Plan } from './plan.js';
-import { plainStatistics, weightedStatistics, type BatchStatistics } from './statistics.js';
+import { plainStatistics, rowsBlockStatistics, weightedStatistics, type BatchStatistics } from './statistics.js';
 
 /** One call, checked: spec and shape checks happen here, once, before any numerics. */
 export interface Call {
@@ -47,8 +48,11 @@ export function normalizationFor(
 ): { norm: Normalization; stats: BatchStatistics | undefined } {
   const { spec, plan } = call;
   const base = { plan, epsilon: spec.epsilon };
+  // Trailing features always take the rows view (tfjs-layers' ops, hence its bits); other
+  // consecutive features take it where that backend runs it faster than broadcasting.
+  const rowsViewable = plan.channelsLast || (plan.block !== undefined && preferRowsView());
   if (!usesBatchStatistics(spec, call.mode)) {
-    const rows = plan.channelsLast;
+    const rows = rowsViewable;
     const view = rows ? flatParam : broadcastParam;
     const norm: Normalization = {
       ...base,
@@ -67,6 +71,9 @@ export function normalizationFor(
   } else if (plan.channelsLast) {
     rows = true;
     stats = plainStatistics(spec, rowsView(plan, x), [0], false, n);
+  } else if (rowsViewable) {
+    rows = true;
+    stats = rowsBlockStatistics(spec, plan, rowsView(plan, x), n);
   } else {
     stats = plainStatistics(spec, x, plan.reduceAxes, true, n);
   }

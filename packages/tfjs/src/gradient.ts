@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { ReplicaGroups } from './groups.js';
-import { channelAffine, channelCombine } from './channel-ops.js';
+import { centred, centredProduct, channelAffine, channelCombine, channelSums } from './channel-ops.js';
 import type { Normalization } from './normalize.js';
 import { broadcastParam, flatParam, rowsView, toFeatureShape } from './plan.js';
 
@@ -35,27 +35,27 @@ export function normalizationGradient(
 
 /**
  * Uniform weights w = 1/n let Σ g and Σ g·x̂ be written with dBias and dScale, so only two
- * reductions are needed, and dx becomes k·dy − (c₁·(x − mean) + c₀) per channel with
- * k = inv·scale, c₁ = k·inv·dScale·w, c₀ = k·dBias·w.
+ * reductions are needed, and dx becomes k·(dy − w·dBias) − c₁·(x − mean) per channel with
+ * k = inv·scale and c₁ = k·inv·dScale·w, all computed as `[channels]`. dy is centred before
+ * it is scaled: with one value per channel dy − w·dBias is exactly 0, whereas k·dy − k·dBias·w
+ * would leave k·dy's rounding behind where the fused kernel computes k·dy in float64.
  */
 function rowsGradient(n: Normalization, x: tf.Tensor, dy: tf.Tensor, scale: tf.Tensor | undefined): ParamGradients {
   const { plan } = n;
   const x2 = rowsView(plan, x);
   const dy2 = rowsView(plan, dy);
-  const mean = n.mean as tf.Tensor1D;
   const inv = tf.rsqrt(tf.add(n.variance, n.epsilon)) as tf.Tensor1D;
-  const centred = channelAffine(x2, { centre: mean });
-  const dBias = columnSums(dy2);
-  const dScale = tf.mul(columnSums(tf.mul(dy2, centred)), inv) as tf.Tensor1D;
+  const xc = centred(plan, x2, n.mean as tf.Tensor1D);
+  const dBias = channelSums(plan, dy2);
+  const dScale = tf.mul(channelSums(plan, centredProduct(plan, xc, dy2)), inv) as tf.Tensor1D;
   const k = (scale ? tf.mul(inv, flatParam(plan, scale)) : inv) as tf.Tensor1D;
   let dx: tf.Tensor;
   if (n.batchWeight === undefined) {
-    dx = channelAffine(dy2, { factor: k });
+    dx = channelAffine(plan, dy2, { factor: k });
   } else {
     const w = n.batchWeight as number;
     const c1 = tf.mul(tf.mul(k, inv), tf.mul(dScale, w)) as tf.Tensor1D;
-    const c0 = tf.mul(k, tf.mul(dBias, w)) as tf.Tensor1D;
-    dx = channelCombine(dy2, centred, k, c1, c0);
+    dx = channelCombine(plan, dy2, tf.mul(dBias, w) as tf.Tensor1D, k, xc, c1);
   }
   return {
     dx: tf.reshape(dx, x.shape),
@@ -64,13 +64,7 @@ function rowsGradient(n: Normalization, x: tf.Tensor, dy: tf.Tensor, scale: tf.T
   };
 }
 
-/** Column sums of `[rows, channels]` as a matMul with ones: one pass, no transpose. */
-function columnSums(t: tf.Tensor2D): tf.Tensor1D {
-  const [rows, channels] = t.shape;
-  return tf.reshape(tf.matMul(tf.ones([1, rows]), t), [channels]);
-}
-
-/** The rows formula with broadcasting ops, for features that are not trailing. */
+/** The rows formula with broadcasting ops, for features that are not in the rows view. */
 function uniformGradient(n: Normalization, x: tf.Tensor, dy: tf.Tensor, scale: tf.Tensor | undefined): ParamGradients {
   const { plan } = n;
   const axes = [...plan.paramReduceAxes];

@@ -1,14 +1,17 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { broadcastParam, flatParam, rowsView, type Plan } from './plan.js';
+import { broadcastParam, flatParam, rowsParam, rowsView, type Plan } from './plan.js';
 
 /**
- * The statistics one call normalises with, in the shape of its view: `[channels]` for the
- * rows view (features trailing), the plan's `statShape` for the broadcast view.
+ * The statistics one call normalises with, in the shape of its view: `[channels]` (memory
+ * order) for the rows view, the plan's `statShape` for the broadcast view.
  */
 export interface Normalization {
   readonly plan: Plan;
   readonly epsilon: number;
-  /** Rows view: the input is seen as `[rows, channels]` and the fused kernel does the work. */
+  /**
+   * Rows view: the input is seen as `[rows, channels·inner]` (see `Plan.block`; inner is 1
+   * when features are trailing) and the fused kernel does the work.
+   */
   readonly rows: boolean;
   readonly mean: tf.Tensor;
   readonly variance: tf.Tensor;
@@ -24,12 +27,14 @@ export function normalize(n: Normalization, x: tf.Tensor, scale: tf.Tensor | und
   const { plan } = n;
   if (n.rows) {
     // The fused kernel, as tfjs-layers calls it: one pass, one rounding per element on CPU.
+    // Rank-1 statistics broadcast along the last axis, which every backend's kernel handles.
+    const columns = (t: tf.Tensor) => rowsParam(plan, t as tf.Tensor1D);
     const y = tf.batchNorm(
       rowsView(plan, x),
-      n.mean as tf.Tensor1D,
-      n.variance as tf.Tensor1D,
-      bias && flatParam(plan, bias),
-      scale && flatParam(plan, scale),
+      columns(n.mean),
+      columns(n.variance),
+      bias && columns(flatParam(plan, bias)),
+      scale && columns(flatParam(plan, scale)),
       n.epsilon,
     );
     return tf.reshape(y, x.shape);

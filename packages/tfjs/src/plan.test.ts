@@ -18,6 +18,17 @@ describe('plan', () => {
     expect(plan(axes, shape).channelsLast).toBe(expected);
   });
 
+  it.each([
+    [[-1], [2, 3, 4], false, { outer: 6, inner: 1 }],
+    [[1], [2, 3, 4], false, { outer: 2, inner: 4 }],
+    [[2, 1], [2, 3, 4, 5], false, { outer: 2, inner: 5 }],
+    [[0], [2, 3, 4], false, { outer: 1, inner: 12 }],
+    [[1], [5, 2, 3, 4], true, { outer: 10, inner: 4 }],
+    [[0, 2], [2, 3, 4], false, undefined],
+  ])('features %j of %j (replicated: %s) are the block %j', (axes, shape, replicated, expected) => {
+    expect(plan(axes, shape, replicated).block).toEqual(expected);
+  });
+
   it('reduces over every non-feature axis, keeping the replica axis', () => {
     const p = plan([1], [5, 2, 3, 4], true);
     expect(p.reduceAxes).toEqual([1, 3]);

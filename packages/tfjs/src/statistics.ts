@@ -1,7 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { runningVarianceCorrection, type BatchNormSpec } from '@normbridge/core';
+import { channelSums } from './channel-ops.js';
 import type { ReplicaGroups } from './groups.js';
-import type { Plan } from './plan.js';
+import { rowsParam, type Plan } from './plan.js';
 
 /** Batch statistics in the shape of the view they were computed in. */
 export interface BatchStatistics {
@@ -24,9 +25,30 @@ export interface BatchStatistics {
 export function plainStatistics(spec: BatchNormSpec, x: tf.Tensor, axes: readonly number[], keepDims: boolean, n: number): BatchStatistics {
   const { mean, variance } =
     spec.varianceAlgorithm === 'two-pass' ? tf.moments(x, [...axes], keepDims) : onePassMoments(spec, x, axes, keepDims);
+  return { mean, variance, runningInput: runningVarianceInput(spec, variance, n), weight: 1 / n };
+}
+
+/**
+ * Unmasked, unreplicated statistics of the rows view `[outer, channels·inner]` for features
+ * that are consecutive but not trailing, as `[channels]`: per-channel sums with
+ * {@link channelSums}, and the two-pass deviations against the mean repeated to the view's
+ * columns, so that nothing broadcasts over a non-trailing axis or transposes the input.
+ */
+export function rowsBlockStatistics(spec: BatchNormSpec, plan: Plan, x2: tf.Tensor2D, n: number): BatchStatistics {
+  const mean = tf.div(channelSums(plan, x2), n);
+  let variance: tf.Tensor;
+  if (spec.varianceAlgorithm === 'two-pass') {
+    variance = tf.div(channelSums(plan, tf.squaredDifference(x2, rowsParam(plan, mean as tf.Tensor1D))), n);
+  } else {
+    const meanOfSquares = tf.div(channelSums(plan, tf.square(x2)), n);
+    variance = clampIfAsked(spec, tf.sub(meanOfSquares, tf.square(mean)));
+  }
+  return { mean, variance, runningInput: runningVarianceInput(spec, variance, n), weight: 1 / n };
+}
+
+function runningVarianceInput(spec: BatchNormSpec, variance: tf.Tensor, n: number): tf.Tensor {
   const offset = runningVarianceCorrection(spec);
-  const runningInput = offset === 0 ? variance : tf.mul(variance, n / (n - offset));
-  return { mean, variance, runningInput, weight: 1 / n };
+  return offset === 0 ? variance : tf.mul(variance, n / (n - offset));
 }
 
 /** E[x²] − E[x]² in float32, the formula (and the cancellation) of Flax and legacy flax.nn. */

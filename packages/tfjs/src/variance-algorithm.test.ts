@@ -17,12 +17,34 @@ for (let r = 0; r < ROWS; r++) {
   data[2 * r] = 1e4 + 1e-2 * z[2 * r]!;
   data[2 * r + 1] = z[2 * r + 1]!; // an ordinary channel beside it
 }
-const X = hostTensor([ROWS, 2], data);
 
-const specFor = (varianceAlgorithm: BatchNormSpec['varianceAlgorithm']) => defineSpec({ varianceAlgorithm, epsilon: 1e-5 });
+/**
+ * The same values as `[rows, 2]` (features trailing) and as `[16, 2, 16]` with the features on
+ * axis 1 (NCHW-like, which cpu runs through its own rows-view statistics); `channel0` gives
+ * the position of channel 0's r-th value in each.
+ */
+const LAYOUTS = [
+  { name: 'features trailing', x: hostTensor([ROWS, 2], data), featureAxes: [-1], channel0: (r: number) => 2 * r },
+  {
+    name: 'features on axis 1',
+    x: hostTensor([16, 2, 16], Float32Array.from({ length: ROWS * 2 }, (_, i) => data[2 * nchwRow(i) + (Math.floor(i / 16) % 2)]!)),
+    featureAxes: [1],
+    channel0: (r: number) => Math.floor(r / 16) * 32 + (r % 16),
+  },
+];
 
-describe.each(TEST_BACKENDS)('variance algorithms in float32 on tfjs-%s', (backend) => {
+/** Row of the `[rows, 2]` layout that position i of the `[16, 2, 16]` layout comes from. */
+function nchwRow(i: number): number {
+  return Math.floor(i / 32) * 16 + (i % 16);
+}
+
+const CASES = TEST_BACKENDS.flatMap((backend) => LAYOUTS.map((layout) => [backend, layout.name, layout] as const));
+
+describe.each(CASES)('variance algorithms in float32 on tfjs-%s, %s', (backend, _name, layout) => {
   const engine = useEngine(backend);
+  const X = layout.x;
+  const specFor = (varianceAlgorithm: BatchNormSpec['varianceAlgorithm']) =>
+    defineSpec({ varianceAlgorithm, epsilon: 1e-5, featureAxes: layout.featureAxes });
 
   function run(spec: BatchNormSpec) {
     const ref = referenceTrain(spec, initialState(spec, [2]), X);
@@ -32,7 +54,8 @@ describe.each(TEST_BACKENDS)('variance algorithms in float32 on tfjs-%s', (backe
     const y = engine().toHost(out.y).data;
     let yError = 0;
     for (let r = 0; r < ROWS; r++) {
-      const d = Math.abs(y[2 * r]! - ref.y.data[2 * r]!);
+      const i = layout.channel0(r);
+      const d = Math.abs(y[i]! - ref.y.data[i]!);
       yError = Math.max(yError, Number.isNaN(d) ? Infinity : d);
     }
     tf.dispose([out.y, out.batchMean, out.batchVar, out.state.runningMean!, out.state.runningVar!]);

@@ -95,6 +95,48 @@ export const caseArb: fc.Arbitrary<Case> = fc
   // the reference (an empty weighted sum) and NaN here. Nothing meaningful to compare.
   .filter((c) => !hasEmptyChannel(c));
 
+/**
+ * Rank 2–5, sizes 1–4, the feature axes one consecutive run that ends before the last axis
+ * (NCHW's [1], or [1, 2] of a rank-4 input), in any order, each written ±: the layouts that
+ * a backend may run through the rows view `[outer, channels·inner]`.
+ */
+const consecutiveSampleArb = fc
+  .array(fc.integer({ min: 1, max: 4 }), { minLength: 2, maxLength: 5 })
+  .chain((shape) =>
+    fc.integer({ min: 0, max: shape.length - 2 }).chain((start) =>
+      fc.record({
+        shape: fc.constant(shape),
+        axes: fc
+          .integer({ min: 1, max: shape.length - 1 - start })
+          .chain((length) => fc.shuffledSubarray(range(length).map((i) => start + i), { minLength: length })),
+        negative: fc.array(fc.boolean(), { minLength: shape.length, maxLength: shape.length }),
+      }),
+    ),
+  )
+  .map(({ shape, axes, negative }) => ({
+    shape,
+    featureAxes: axes.map((a) => (negative[a] ? a - shape.length : a)),
+  }));
+
+const NO_MASK = { pass: false, keep: [], drop: 0 };
+
+/**
+ * Cases whose features are consecutive but not trailing, with no mask (a mask sends the
+ * statistics down the weighted path whatever the layout); replicas may still be present.
+ */
+export const consecutiveCaseArb: fc.Arbitrary<Case> = fc
+  .record({
+    sample: consecutiveSampleArb,
+    options: specOptionsArb,
+    replicas: replicasArb,
+    numBatchesTracked: fc.integer({ min: 0, max: 5 }),
+    seed: fc.integer({ min: 1, max: 2 ** 31 - 1 }),
+  })
+  .map(({ sample, options, replicas, numBatchesTracked, seed }) => {
+    const input: BatchNormSpecInput = { ...options, featureAxes: sample.featureAxes };
+    return buildCase(defineSpec(input), sample.shape, replicas, NO_MASK, numBatchesTracked, seed);
+  });
+
 function buildCase(
   spec: BatchNormSpec,
   sampleShape: number[],
