@@ -1,7 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import {
   getDefaultEngine,
-  hostTensor,
   UnsupportedError,
   type BatchNormSpec,
   type BatchNormState,
@@ -12,7 +11,10 @@ import {
   type StepOptions,
   type SyncEngine,
 } from '@normbridge/core';
+import { customGradOps, hostEngineOnTf, keepNew, type DifferentiableOps } from '@normbridge/tfjs';
 import { engineUsesTf, isHostTensor, isTfTensor, registerEngine } from './leaf.js';
+
+export { customGradOps, hostEngineOnTf, type DifferentiableOps };
 
 /**
  * Where a Flax BatchNorm's numbers come from: an engine of `@normbridge/core`. This file only
@@ -28,21 +30,6 @@ export interface BatchNormOutput<T> {
   readonly y: T;
   /** The state after the call: new running statistics after a training call that updates them. */
   readonly state: BatchNormState<T>;
-}
-
-/**
- * A differentiable BatchNorm for TF.js tensors, as `@normbridge/tfjs` provides one over its
- * engines. Registered per engine with {@link registerDifferentiableOps}.
- */
-export interface DifferentiableOps {
-  train(spec: BatchNormSpec, state: BatchNormState<tf.Tensor>, x: tf.Tensor, options?: StepOptions<tf.Tensor>): BatchNormOutput<tf.Tensor>;
-  evaluate(spec: BatchNormSpec, state: BatchNormState<tf.Tensor>, x: tf.Tensor, options?: StepOptions<tf.Tensor>): tf.Tensor;
-}
-
-/** tf.keep the running statistics a call created (not those it passed through). */
-function keepNew(next: BatchNormState<tf.Tensor>, prev: BatchNormState<tf.Tensor>): void {
-  if (next.runningMean && next.runningMean !== prev.runningMean) tf.keep(next.runningMean);
-  if (next.runningVar && next.runningVar !== prev.runningVar) tf.keep(next.runningVar);
 }
 
 const registered = new WeakMap<object, DifferentiableOps>();
@@ -234,123 +221,4 @@ export function differentiableOps(engine: SyncEngine<tf.Tensor>): Differentiable
     return native;
   }
   return customGradOps(engine);
-}
-
-const fallbackOps = new WeakMap<object, DifferentiableOps>();
-
-/**
- * A differentiable op over any synchronous engine on tf tensors: the forward pass is
- * `engine.train`/`engine.evaluate`, the backward pass `engine.vjp`.
- */
-export function customGradOps(engine: SyncEngine<tf.Tensor>): DifferentiableOps {
-  let ops = fallbackOps.get(engine);
-  if (ops) return ops;
-  const call = (spec: BatchNormSpec, state: BatchNormState<tf.Tensor>, x: tf.Tensor, mode: Mode, options: StepOptions<tf.Tensor>) => {
-    let next: BatchNormState<tf.Tensor> = state;
-    const inputs: tf.Tensor[] = [x];
-    if (state.scale) inputs.push(state.scale);
-    if (state.bias) inputs.push(state.bias);
-    const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
-      const xx = args[0] as tf.Tensor;
-      let k = 1;
-      const scale = state.scale ? (args[k++] as tf.Tensor) : undefined;
-      const bias = state.bias ? (args[k++] as tf.Tensor) : undefined;
-      const st: BatchNormState<tf.Tensor> = { ...state, scale, bias };
-      let y: tf.Tensor;
-      if (mode === 'eval') {
-        y = engine.evaluate(spec, st, xx, options);
-      } else {
-        const out = engine.train(spec, st, xx, options);
-        y = out.y;
-        engine.dispose(out.batchMean, out.batchVar);
-        // The forward pass runs inside a tf.tidy: keep the new statistics alive past it.
-        keepNew(out.state, state);
-        next = { ...out.state, scale: state.scale, bias: state.bias };
-      }
-      // tf.grad disposes the forward pass's tensors before backprop: save what the backward
-      // pass reads (x, the affine parameters, the mask, and in eval the running statistics).
-      const save = args[args.length - 1] as tf.GradSaveFunc;
-      const evalStats = mode === 'eval' ? [state.runningMean, state.runningVar] : [];
-      const saved = [xx, scale, bias, options.mask, ...evalStats];
-      save(saved.filter((t): t is tf.Tensor => t !== undefined));
-      return {
-        value: y,
-        gradFunc: (dy: tf.Tensor | tf.Tensor[], kept: tf.Tensor[]) => {
-          const it = kept[Symbol.iterator]();
-          const [sx, sScale, sBias, sMask, sMean, sVar] = saved.map((t) => (t === undefined ? undefined : (it.next().value as tf.Tensor)));
-          // The backward pass needs only the affine parameters (and, in eval, the running statistics).
-          const gradSpec: BatchNormSpec = mode === 'train' ? { ...spec, runningAverage: { kind: 'none' } } : spec;
-          const gradState: BatchNormState<tf.Tensor> =
-            mode === 'train'
-              ? { scale: sScale, bias: sBias, numBatchesTracked: state.numBatchesTracked }
-              : { scale: sScale, bias: sBias, runningMean: sMean, runningVar: sVar, numBatchesTracked: state.numBatchesTracked };
-          const g = engine.vjp(gradSpec, gradState, sx!, dy as tf.Tensor, mode, { ...options, mask: sMask });
-          const grads: tf.Tensor[] = [g.dx];
-          if (scale) grads.push(g.dScale ?? tf.zerosLike(scale));
-          if (bias) grads.push(g.dBias ?? tf.zerosLike(bias));
-          return grads;
-        },
-      };
-    });
-    const y = op(...inputs);
-    return { y, state: next };
-  };
-  ops = {
-    train: (spec, state, x, options = {}) => call(spec, state, x, 'train', options),
-    evaluate: (spec, state, x, options = {}) => call(spec, state, x, 'eval', options).y,
-  };
-  fallbackOps.set(engine, ops);
-  return ops;
-}
-
-/**
- * A host engine (the float64 reference) seen through tf tensors: inputs are downloaded, the
- * host engine computes, results are uploaded as float32 tensors. Lets a TF.js model (Dense,
- * relu, a loss) run its BatchNorm on the reference, gradients included.
- */
-export function hostEngineOnTf(host: SyncEngine<HostTensor>): SyncEngine<tf.Tensor> {
-  const down = (t: tf.Tensor): HostTensor => hostTensor(t.shape, Float32Array.from(t.dataSync()), 'float32');
-  const up = (t: HostTensor): tf.Tensor => tf.tensor(Float32Array.from(t.data), [...t.shape], 'float32');
-  const downOpt = (t: tf.Tensor | undefined) => (t === undefined ? undefined : down(t));
-  const upOpt = (t: HostTensor | undefined) => (t === undefined ? undefined : up(t));
-  const downState = (s: BatchNormState<tf.Tensor>): BatchNormState<HostTensor> => ({
-    scale: downOpt(s.scale),
-    bias: downOpt(s.bias),
-    runningMean: downOpt(s.runningMean),
-    runningVar: downOpt(s.runningVar),
-    numBatchesTracked: s.numBatchesTracked,
-  });
-  const upState = (s: BatchNormState<HostTensor>): BatchNormState<tf.Tensor> => ({
-    scale: upOpt(s.scale),
-    bias: upOpt(s.bias),
-    runningMean: upOpt(s.runningMean),
-    runningVar: upOpt(s.runningVar),
-    numBatchesTracked: s.numBatchesTracked,
-  });
-  const downOptions = (o: StepOptions<tf.Tensor> | undefined): StepOptions<HostTensor> => ({
-    mask: downOpt(o?.mask),
-    replicas: o?.replicas,
-  });
-  return {
-    name: `${host.name}-on-tf`,
-    synchronous: true,
-    capabilities: host.capabilities,
-    supports: (spec, mode, shape, options) => host.supports(spec, mode, shape, options),
-    fromHost: up,
-    toHost: down,
-    shapeOf: (t) => t.shape,
-    stateFromHost: (s) => upState(host.stateFromHost(s)),
-    dispose: (...ts) => {
-      for (const t of ts) if (t && !t.isDisposed) t.dispose();
-    },
-    train(spec, state, x, options) {
-      const out = host.train(spec, downState(state), down(x), downOptions(options));
-      return { y: up(out.y), batchMean: up(out.batchMean), batchVar: up(out.batchVar), state: upState(out.state) };
-    },
-    evaluate: (spec, state, x, options) => up(host.evaluate(spec, downState(state), down(x), downOptions(options))),
-    vjp(spec, state, x, dy, mode, options) {
-      const g = host.vjp(spec, downState(state), down(x), down(dy), mode, downOptions(options));
-      return { dx: up(g.dx), dScale: upOpt(g.dScale), dBias: upOpt(g.dBias) };
-    },
-  };
 }

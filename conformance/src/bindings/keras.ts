@@ -3,6 +3,9 @@ import type { Engine, HostTensor } from '@normbridge/core';
 import type { FrameworkName } from '../fixture-schema.js';
 import { errorOutcome, floatTensor, NotApplicable, tensor, toHost, type FrameworkBinding } from './types.js';
 
+/** Constructor arguments handed to the adapter unchanged. */
+const PASSED_THROUGH = ['axis', 'momentum', 'epsilon', 'center', 'scale', 'trainable'] as const;
+
 /** Keras weight order; absent ones (center/scale off) are skipped, as `get_weights()` does. */
 const WEIGHT_ORDER = ['gamma', 'beta', 'moving_mean', 'moving_variance'] as const;
 
@@ -14,16 +17,12 @@ function kerasBinding(framework: Extract<FrameworkName, 'keras' | 'tfjs-layers'>
       const { layer, initialState, steps } = fixture.manifest;
       if (layer.class !== 'BatchNormalization') throw new NotApplicable(`no adapter for ${layer.class}`);
       const a = layer.args as Record<string, unknown>;
-      // TF.js spells arguments in camelCase, Keras 3 in snake_case; the adapter takes camelCase.
-      const arg = (camel: string, snake: string) => a[camel] ?? a[snake];
-      if (given !== undefined && !(given instanceof BatchNormalization)) throw new NotApplicable('the fixture is a BatchNormalization layer');
+      // These arguments are single words, spelled alike in Keras (snake_case) and TF.js (camelCase).
+      const options = Object.fromEntries(
+        PASSED_THROUGH.filter((k) => a[k] !== undefined).map((k) => [k, a[k]]),
+      ) as Partial<Record<(typeof PASSED_THROUGH)[number], never>>;
       const bn: BatchNormalization<any> = (given as BatchNormalization<any> | undefined) ?? new BatchNormalization<any>({
-        ...(arg('axis', 'axis') !== undefined ? { axis: arg('axis', 'axis') as number } : {}),
-        ...(arg('momentum', 'momentum') !== undefined ? { momentum: arg('momentum', 'momentum') as number } : {}),
-        ...(arg('epsilon', 'epsilon') !== undefined ? { epsilon: arg('epsilon', 'epsilon') as number } : {}),
-        ...(arg('center', 'center') !== undefined ? { center: arg('center', 'center') as boolean } : {}),
-        ...(arg('scale', 'scale') !== undefined ? { scale: arg('scale', 'scale') as boolean } : {}),
-        ...(arg('trainable', 'trainable') !== undefined ? { trainable: arg('trainable', 'trainable') as boolean } : {}),
+        ...options,
         profile,
         engine,
       });

@@ -7,3 +7,4 @@ export {
 } from './backends.js';
 export { batchNormEvalOp, batchNormTrainOp, batchNormVjp } from './ops.js';
 export { registerTfjsGradients } from './register-extras.js';
+export { customGradOps, hostEngineOnTf, keepNew, type DifferentiableOps } from './bridge.js';
