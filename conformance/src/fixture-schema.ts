@@ -22,7 +22,13 @@ export const FRAMEWORK_NAMES = [
 ] as const;
 export type FrameworkName = (typeof FRAMEWORK_NAMES)[number];
 
-export const PRODUCER_KINDS = ['real-framework', 'published-vector', 'float64-oracle'] as const;
+/**
+ * How the expected values were made (fixtures/README.md): by the framework itself, from a test
+ * vector the framework publishes, or by an oracle that is NOT the framework: normbridge's float64
+ * reference, or (`float32-oracle`) the framework's formula evaluated in IEEE float32, for cases
+ * that are about float32 rounding.
+ */
+export const PRODUCER_KINDS = ['real-framework', 'published-vector', 'float64-oracle', 'float32-oracle'] as const;
 export type ProducerKind = (typeof PRODUCER_KINDS)[number];
 
 /**

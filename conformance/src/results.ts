@@ -1,4 +1,5 @@
 import type { TensorComparison } from './compare.js';
+import type { ProducerKind } from './fixture-schema.js';
 
 /** The outcome of one fixture on one engine. */
 export interface CaseResult {
@@ -7,7 +8,7 @@ export interface CaseResult {
   /** Framework plus version profile, the matrix's row, e.g. `mlx 0.32.1`. */
   readonly profile: string;
   readonly engine: string;
-  readonly producerKind: 'real-framework' | 'published-vector' | 'float64-oracle';
+  readonly producerKind: ProducerKind;
   readonly status: 'pass' | 'fail' | 'n/a';
   /** Why the case failed or was not applicable. */
   readonly reason?: string;
@@ -51,7 +52,7 @@ export function summarize(results: readonly CaseResult[]): MatrixRow[] {
       worstRel: Math.max(prev.worstRel, ...r.comparisons.map((c) => finite(c.maxRelError))),
       realFramework: prev.realFramework + (r.producerKind === 'real-framework' ? 1 : 0),
       published: prev.published + (r.producerKind === 'published-vector' ? 1 : 0),
-      oracle: prev.oracle + (r.producerKind === 'float64-oracle' ? 1 : 0),
+      oracle: prev.oracle + (r.producerKind === 'float64-oracle' || r.producerKind === 'float32-oracle' ? 1 : 0),
       gradientsSkipped: prev.gradientsSkipped + r.gradientsSkipped,
     });
   }

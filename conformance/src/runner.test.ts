@@ -4,9 +4,8 @@ import type { BatchNormSpec, Engine } from '@normbridge/core';
 import { createReferenceEngine } from '@normbridge/core';
 import { createEngineByName, type EngineName } from './engines.js';
 import { formatMatrix, exitCodeOf } from './matrix.js';
-import { loadFixtures, runCase, runConformance } from './runner.js';
+import { FLOAT32_ROUNDING_TAG, loadFixtures, runCase, runConformance } from './runner.js';
 import { describeFailure } from './results.js';
-import { computesInFloat64 } from './bindings/types.js';
 
 /** The only reason a committed fixture may be skipped: it records a framework bug. */
 /** Fixtures recording a framework bug (tagged framework-bug); normbridge must not reproduce them. */
@@ -16,14 +15,11 @@ const BUG_RECORDS = [
   'tfjs-layers/tfjs_scale_false_training_error',
 ];
 /**
- * Float64-oracle fixtures tagged `oracle-limit` whose exact values float32 arithmetic cannot
- * reach (one-pass variance of a mean-1000, std-0.01 channel: float32 E[x²] - E[x]² loses the
- * whole 1e-4 variance, and tfjs-cpu and tfjs-wasm even lose it differently). On an engine
- * without float64 these, and only these, may be n/a; an engine with float64 (the reference,
- * ONNX Runtime) is fed them in float64 and must match them (a fourth oracle-limit fixture,
- * `linen_large_mean_two_pass_variance`, is within float32's reach on TF.js, so passes everywhere).
+ * Fixtures tagged float32-rounding: Flax's one-pass variance of a mean-1000 channel, which float32
+ * cancels to exactly 0 (fixtures/README.md). Every engine that rounds to float32 must match them;
+ * on the float64 reference, and only there, they are n/a (it computes the true variance).
  */
-const ORACLE_LIMIT_ON_FLOAT32 = [
+const FLOAT32_ROUNDING = [
   'flax-legacy/legacy_large_mean_unclamped',
   'flax-linen/linen_large_mean_fast_variance',
   'flax-nnx/nnx_large_mean_fast_variance',
@@ -33,15 +29,15 @@ const FIXTURES = fileURLToPath(new URL('../../fixtures', import.meta.url));
 describe('every committed fixture passes', () => {
   for (const engine of ['reference-f64', 'tfjs-cpu', 'tfjs-wasm', 'ort-node', 'ort-web-wasm'] as EngineName[]) {
     it(`on ${engine}`, async () => {
-      const hasFloat64 = (await createEngineByName(engine)).capabilities.dtypes.includes('float64');
+      const float64Arithmetic = (await createEngineByName(engine)).capabilities.arithmetic === 'float64';
       const report = await runConformance({ fixtureDirs: [FIXTURES], engines: [engine] });
       const failures = report.results.filter((r) => r.status === 'fail').map(describeFailure);
       expect(report.invalid).toEqual([]);
       expect(failures).toEqual([]);
-      // n/a only on engines without float64, where a float64 oracle is out of float32's reach (listed).
+      // n/a only on the float64 reference, for the fixtures of float32 rounding (listed).
       const notApplicable = report.results.filter((r) => r.status === 'n/a');
-      expect(notApplicable.map((r) => r.fixture).sort()).toEqual(hasFloat64 ? [] : ORACLE_LIMIT_ON_FLOAT32);
-      for (const r of notApplicable) expect(r.reason, r.fixture).toMatch(/^oracle-limit: /);
+      expect(notApplicable.map((r) => r.fixture).sort()).toEqual(float64Arithmetic ? FLOAT32_ROUNDING : []);
+      for (const r of notApplicable) expect(r.reason, r.fixture).toMatch(new RegExp(`^${FLOAT32_ROUNDING_TAG}: `));
       // Framework-bug records pass only by matching the float64 reference instead of the bug.
       const bugRecords = report.results.filter((r) => r.reason?.startsWith('framework bug not inherited'));
       expect(bugRecords.map((r) => r.fixture).sort()).toEqual(BUG_RECORDS);
@@ -102,11 +98,14 @@ describe('the suite catches semantic errors', () => {
 
   it('a PyTorch-style unbiased running variance fails every Flax training fixture, naming its variance', async () => {
     const { fixtures } = await loadFixtures([FIXTURES], ['flax']);
-    const wrong = planted(createReferenceEngine(), { runningVarianceEstimator: 'unbiased' });
+    const unbiased = { runningVarianceEstimator: 'unbiased' } as const;
+    const wrong = planted(createReferenceEngine(), unbiased);
+    // Fixtures of float32 rounding are n/a on the float64 reference: they go through tfjs.
+    const wrongInFloat32 = planted(await createEngineByName('tfjs-cpu'), unbiased);
     const training = fixtures.filter((f) => f.manifest.steps.some((s) => s.mode === 'train' && s.output && s.call['method'] !== 'init'));
     expect(training.length).toBeGreaterThan(12);
     for (const f of training) {
-      const r = await runCase(f, wrong);
+      const r = await runCase(f, f.manifest.tags?.includes(FLOAT32_ROUNDING_TAG) ? wrongInFloat32 : wrong);
       expect(r.status, f.manifest.case).toBe('fail');
       expect(describeFailure(r)).toMatch(/state (batch_stats\/var|var|state\/var)|output/);
     }
@@ -137,22 +136,27 @@ describe('the suite catches semantic errors', () => {
     expect(describeFailure(r)).toMatch(/recorded framework bug: tagged framework-bug, but every recorded step equals the float64 reference/);
   });
 
-  it('an oracle-limit fixture is never excused on the float64 reference', async () => {
-    const { fixtures } = await loadFixtures([FIXTURES], ['flax-linen']);
-    const wrong = planted(createReferenceEngine(), { epsilon: 1e-3 });
-    const r = await runCase(fixtures.find((f) => f.manifest.case === 'linen_large_mean_fast_variance')!, wrong);
-    expect(r.status).toBe('fail');
+  it('a float32-rounding fixture fails on tfjs and ONNX Runtime when the engine computes the variance two-pass', async () => {
+    const { fixtures } = await loadFixtures([FIXTURES], ['flax']);
+    for (const engineName of ['tfjs-cpu', 'tfjs-wasm', 'ort-node'] as EngineName[]) {
+      const engine = await createEngineByName(engineName);
+      for (const name of FLOAT32_ROUNDING) {
+        const fixture = fixtures.find((f) => `${f.manifest.framework.name}/${f.manifest.case}` === name)!;
+        expect((await runCase(fixture, engine)).status, `${name} on ${engineName}`).toBe('pass');
+        const twoPass = await runCase(fixture, planted(engine, { varianceAlgorithm: 'two-pass' }));
+        expect(twoPass.status, `${name} on ${engineName}, two-pass`).toBe('fail');
+        expect(describeFailure(twoPass)).toMatch(/step 0 \(train\) output/);
+      }
+    }
   });
 
-  it('nor on ONNX Runtime, which has float64 and is fed the oracle in float64', async () => {
-    const { fixtures } = await loadFixtures([FIXTURES], ['flax']);
-    const ort = await createEngineByName('ort-node');
-    for (const name of ORACLE_LIMIT_ON_FLOAT32) {
-      const fixture = fixtures.find((f) => `${f.manifest.framework.name}/${f.manifest.case}` === name)!;
-      expect(computesInFloat64(fixture, ort), name).toBe(true);
-      expect((await runCase(fixture, ort)).status, name).toBe('pass');
-      expect((await runCase(fixture, planted(ort, { epsilon: 1e-3 }))).status, name).toBe('fail');
-    }
+  it('a float32-rounding fixture that the float64 reference matches fails (the tag is wrong)', async () => {
+    const { fixtures } = await loadFixtures([FIXTURES], ['flax-linen']);
+    const twoPass = fixtures.find((f) => f.manifest.case === 'linen_large_mean_two_pass_variance')!;
+    const mislabelled = { ...twoPass, manifest: { ...twoPass.manifest, tags: [FLOAT32_ROUNDING_TAG] } };
+    const r = await runCase(mislabelled, createReferenceEngine());
+    expect(r.status).toBe('fail');
+    expect(r.reason).toMatch(/matches it in float64 arithmetic/);
   });
 
   it('a wrong epsilon on tfjs fails on the TF.js fixtures', async () => {

@@ -6,7 +6,7 @@ import { listFixtureDirs, loadFixture, type LoadedFixture } from './fixture-load
 import type { FixtureStep } from './fixture-schema.js';
 import { referenceTrajectory, type ReferenceStep } from './fixture-crosscheck.js';
 import { bindingFor } from './bindings/index.js';
-import { computesInFloat64, isOracleLimitFixture, NotApplicable, tensor, type FrameworkBinding, type StepOutcome } from './bindings/types.js';
+import { NotApplicable, tensor, type FrameworkBinding, type StepOutcome } from './bindings/types.js';
 import { describeFailure, type CaseResult } from './results.js';
 
 /**
@@ -33,17 +33,14 @@ export const FLOAT32_REDUCTION_FLOOR: Tolerance = { atol: 1e-6, rtol: 1e-5 };
  */
 const NOT_REPRODUCED_TAGS = new Set(['framework-bug']);
 
-/*
- * Oracle-limit fixtures (tag `oracle-limit`, see `bindings/types.ts`): float64-oracle fixtures
- * whose exact-arithmetic values float32 arithmetic provably cannot reproduce (fixtures/README.md:
- * a large-mean channel with one-pass variance, where E[x²] - E[x]² in float32 loses the whole
- * variance; the fixture's tolerance reason says so). Such a fixture checks engines that compute
- * in float64. On an engine without float64 (TF.js) it still runs and passes where float32 does
- * reach it (two-pass variance); a mismatch there is what the fixture itself predicts, so it is
- * reported n/a, naming the mismatch, instead of failing. An engine that has float64 is held to
- * the oracle: bindings feed it the fixture in float64 (`computesInFloat64`, `feedTensor`), as an
- * engine such as ONNX Runtime computes in its input's dtype.
+/**
+ * Tag of a fixture whose expected values are float32 rounding effects of the framework's formula
+ * (fixtures/README.md: a one-pass variance that cancels to 0 on a large-mean channel). An engine
+ * that rounds every operation to float32 must match it. An engine whose arithmetic is float64
+ * (the reference) computes the true value instead: there such a fixture is n/a, and it must
+ * mismatch, or the tag is wrong and the case fails.
  */
+export const FLOAT32_ROUNDING_TAG = 'float32-rounding';
 
 export interface ConformanceOptions {
   /** Folders searched (recursively) for fixtures: the committed `fixtures/`, or a user's own. */
@@ -178,21 +175,24 @@ export async function runCase(fixture: LoadedFixture, engine: Engine<any>, layer
     ...(widened ? { widened } : {}),
     ...(reference && ok ? { reason: 'framework bug not inherited: matches the float64 reference where the recorded framework misbehaves' } : {}),
   };
-  if (!ok && isOracleLimitOnFloat32(fixture, engine)) {
+  if (isFloat32RoundingOnFloat64(fixture, engine)) {
+    if (ok) {
+      return { ...result, status: 'fail', reason: `tagged ${FLOAT32_ROUNDING_TAG}, yet ${engine.name} matches it in float64 arithmetic: the expected values are not float32 rounding effects` };
+    }
     const mismatch = describeFailure(result).replace(/^FAIL \S+ on \S+: /, '');
     return notApplicable(
       fixture,
       engine.name,
-      `oracle-limit: exact float64-oracle values that float32 arithmetic on ${engine.name} cannot reproduce, as the fixture's tolerance reason predicts (${mismatch})`,
+      `${FLOAT32_ROUNDING_TAG}: the expected values are float32 rounding effects, which ${engine.name} does not make (float64 arithmetic): ${mismatch}`,
       binding,
     );
   }
   return result;
 }
 
-/** A float64-oracle `oracle-limit` fixture on an engine that has no float64 arithmetic (so is not fed it in float64). */
-function isOracleLimitOnFloat32(fixture: LoadedFixture, engine: Engine<any>): boolean {
-  return isOracleLimitFixture(fixture) && !computesInFloat64(fixture, engine);
+/** A fixture tagged {@link FLOAT32_ROUNDING_TAG} on an engine whose arithmetic is float64. */
+function isFloat32RoundingOnFloat64(fixture: LoadedFixture, engine: Engine<any>): boolean {
+  return (fixture.manifest.tags ?? []).includes(FLOAT32_ROUNDING_TAG) && engine.capabilities.arithmetic === 'float64';
 }
 
 /** A bug-record step: the adapter must behave as the float64 reference does, not as recorded. */

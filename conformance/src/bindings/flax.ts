@@ -2,7 +2,7 @@ import { linen, nn, nnx, random } from '@normbridge/flax';
 import { StateError, type Engine, type HostTensor } from '@normbridge/core';
 import type { LoadedFixture } from '../fixture-load.js';
 import type { FixtureStep } from '../fixture-schema.js';
-import { errorOutcome, feedTensor, floatTensor, NotApplicable, toHost, type FrameworkBinding, type StepOutcome } from './types.js';
+import { errorOutcome, floatTensor, NotApplicable, toHost, type FrameworkBinding, type StepOutcome } from './types.js';
 
 /**
  * Flax fixtures drive `@normbridge/flax` as `fixtures/generators/flax_fixtures.py` drives Flax:
@@ -71,25 +71,21 @@ function camelArgs(args: Readonly<Record<string, unknown>>, table: ArgTable, wha
 }
 
 /** Fixture state (`params/scale`, `batch_stats/mean`, …) split into collections of host tensors, as fed to `engine`. */
-function collections(fixture: LoadedFixture, engine: Engine<any>, map: Readonly<Record<string, string>>): Record<string, Record<string, HostTensor>> {
+function collections(fixture: LoadedFixture, map: Readonly<Record<string, string>>): Record<string, Record<string, HostTensor>> {
   const out: Record<string, Record<string, HostTensor>> = {};
   for (const [key, name] of Object.entries(map)) {
     const [col, variable] = key.split('/') as [string, string];
-    (out[col] ??= {})[variable] = feedTensor(fixture, engine, name);
+    (out[col] ??= {})[variable] = floatTensor(fixture, name);
   }
   return out;
 }
 
-/**
- * The inputs of one step on the engine: `x`, the mask and the cotangent where the step has them
- * (`x` and the cotangent in float64 where {@link feedTensor} widens the fixture; a mask is not
- * arithmetic and stays as stored).
- */
+/** The inputs of one step on the engine: `x`, and the mask and the cotangent where the step has them. */
 function stepInputs(fixture: LoadedFixture, engine: Engine<any>, step: FixtureStep) {
   return {
-    x: engine.fromHost(feedTensor(fixture, engine, step.input)),
+    x: engine.fromHost(floatTensor(fixture, step.input)),
     mask: step.mask === undefined ? undefined : engine.fromHost(floatTensor(fixture, step.mask)),
-    dy: step.cotangent !== undefined && engine.capabilities.gradients ? engine.fromHost(feedTensor(fixture, engine, step.cotangent)) : undefined,
+    dy: step.cotangent !== undefined && engine.capabilities.gradients ? engine.fromHost(floatTensor(fixture, step.cotangent)) : undefined,
   };
 }
 
@@ -129,7 +125,7 @@ export const flaxLinenBinding: FrameworkBinding = {
     // `{params: {scale, bias}, batch_stats: {mean, var}}` of a top-level module, on the engine.
     const upload = (map: Readonly<Record<string, string>>): linen.Variables => {
       const out: linen.Variables = {};
-      for (const [col, vars] of Object.entries(collections(fixture, engine, map))) {
+      for (const [col, vars] of Object.entries(collections(fixture, map))) {
         out[col] = Object.fromEntries(Object.entries(vars).map(([k, t]) => [k, engine.fromHost(t)]));
       }
       return out;
@@ -224,7 +220,7 @@ export const flaxNnxBinding: FrameworkBinding = {
         const v = bn[k as NnxVariable];
         // A user's layer built without this variable (use_scale=False, …) cannot take the fixture's state.
         if (!v) throw new StateError(k, "is not a variable of this layer, but the fixture's layer has it");
-        v.value = engine.fromHost(feedTensor(fixture, engine, name));
+        v.value = engine.fromHost(floatTensor(fixture, name));
       }
     };
     load(initialState);
@@ -280,7 +276,7 @@ export const flaxLegacyBinding: FrameworkBinding = {
     let params: Record<string, unknown> = {};
     let state = new nn.Collection();
     const load = (map: Readonly<Record<string, string>>) => {
-      const cols = collections(fixture, engine, map);
+      const cols = collections(fixture, map);
       const up = (vars: Record<string, HostTensor> = {}) =>
         Object.fromEntries(Object.entries(vars).map(([k, t]) => [k, engine.fromHost(t)]));
       params = up(cols['params']);

@@ -68,41 +68,6 @@ export function floatTensor(fixture: LoadedFixture, name: string): HostTensor {
   return t;
 }
 
-/**
- * Tag of a float64-oracle fixture whose exact-arithmetic values float32 arithmetic provably
- * cannot reproduce (fixtures/README.md: a large-mean channel with one-pass variance). See
- * {@link computesInFloat64} and the runner's oracle-limit rule.
- */
-export const ORACLE_LIMIT_TAG = 'oracle-limit';
-
-/** A float64-oracle fixture tagged {@link ORACLE_LIMIT_TAG}. */
-export function isOracleLimitFixture(fixture: LoadedFixture): boolean {
-  const m = fixture.manifest;
-  return m.producer.kind === 'float64-oracle' && (m.tags ?? []).includes(ORACLE_LIMIT_TAG);
-}
-
-/**
- * Whether this fixture is fed to this engine in float64: an oracle-limit fixture on an engine
- * that computes float64 (the reference, ONNX Runtime). Such an engine is held to the oracle,
- * which only float64 arithmetic reaches, so it must be given float64 to compute with — an
- * engine like ORT computes in its input's dtype, and the fixture's tensors are float32. The
- * values are the fixture's own (float32 widens exactly). On an engine without float64 the
- * runner reports a mismatch on such a fixture as n/a instead.
- */
-export function computesInFloat64(fixture: LoadedFixture, engine: Engine<any>): boolean {
-  return isOracleLimitFixture(fixture) && engine.capabilities.dtypes.includes('float64');
-}
-
-/**
- * A fixture's float tensor as a binding feeds it: as stored, or widened to float64 where
- * {@link computesInFloat64} says so.
- */
-export function feedTensor(fixture: LoadedFixture, engine: Engine<any>, name: string): HostTensor {
-  const t = floatTensor(fixture, name);
-  if (t.dtype === 'float64' || !computesInFloat64(fixture, engine)) return t;
-  return { shape: t.shape, data: Float64Array.from(t.data), dtype: 'float64' };
-}
-
 /** Framework variable name → fixture tensor, for a state map of the manifest. */
 export function stateValues(fixture: LoadedFixture, map: Readonly<Record<string, string>>): Record<string, CheckpointValue> {
   return Object.fromEntries(Object.entries(map).map(([k, name]) => [k, tensor(fixture, name)]));

@@ -12,6 +12,13 @@ export interface EngineCapabilities {
   readonly masks: boolean;
   /** A leading replica axis with cross-replica statistics. */
   readonly crossReplica: boolean;
+  /**
+   * Where intermediate results are rounded: `input` rounds every operation to the input's
+   * dtype, as the frameworks do, so float32 cancellation (a one-pass variance on a large-mean
+   * channel) happens as it does in them; `float64` computes in float64 whatever the input and
+   * rounds only the results (the reference), so it never reproduces such rounding.
+   */
+  readonly arithmetic: 'input' | 'float64';
 }
 
 /**

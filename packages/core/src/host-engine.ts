@@ -13,7 +13,7 @@ export function createReferenceEngine(): SyncEngine<HostTensor> {
   return {
     name: 'reference-f64',
     synchronous: true,
-    capabilities: { gradients: true, dtypes: ['float64', 'float32'], masks: true, crossReplica: true },
+    capabilities: { gradients: true, dtypes: ['float64', 'float32'], masks: true, crossReplica: true, arithmetic: 'float64' },
     supports: () => ok,
     fromHost: (t) => t,
     toHost: (t) => t,

@@ -16,7 +16,7 @@ describe('backends in one process', () => {
     const [cpu, wasm] = await Promise.all([createTfjsEngine('cpu'), createTfjsEngine('wasm')]);
     expect([cpu.name, wasm.name]).toEqual(['tfjs-cpu', 'tfjs-wasm']);
     expect(cpu.synchronous).toBe(true);
-    expect(cpu.capabilities).toEqual({ gradients: true, dtypes: ['float32'], masks: true, crossReplica: true });
+    expect(cpu.capabilities).toEqual({ gradients: true, dtypes: ['float32'], masks: true, crossReplica: true, arithmetic: 'input' });
     expect(cpu.supports(defineSpec({}), 'train', [2, 3])).toEqual({ ok: true });
     expect(cpu.supports(defineSpec({}), 'train', [1, 1, 1, 1, 1, 1, 2]).ok).toBe(false);
   });

@@ -21,6 +21,7 @@ const CAPABILITIES: EngineCapabilities = {
   dtypes: ['float32'],
   masks: true,
   crossReplica: true,
+  arithmetic: 'input',
 };
 
 /**

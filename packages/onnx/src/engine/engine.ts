@@ -33,7 +33,7 @@ import type { GraphQuery, OrtEngine, OrtEngineOptions } from './types.js';
 
 export type { GraphQuery, OrtEngine, OrtEngineOptions } from './types.js';
 
-const CAPABILITIES: EngineCapabilities = { gradients: true, dtypes: ['float32', 'float64'], masks: true, crossReplica: true };
+const CAPABILITIES: EngineCapabilities = { gradients: true, dtypes: ['float32', 'float64'], masks: true, crossReplica: true, arithmetic: 'input' };
 
 /**
  * Loads the backend (lazily: the other backend and its native or WebAssembly code are never

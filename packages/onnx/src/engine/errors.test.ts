@@ -84,7 +84,7 @@ describe('mixed dtypes', () => {
 
   it('fromHost widens float16 to float32; capabilities say so', () => {
     expect(engine.fromHost(hostTensor([2], [1, 2], 'float16')).type).toBe('float32');
-    expect(engine.capabilities).toEqual({ gradients: true, dtypes: ['float32', 'float64'], masks: true, crossReplica: true });
+    expect(engine.capabilities).toEqual({ gradients: true, dtypes: ['float32', 'float64'], masks: true, crossReplica: true, arithmetic: 'input' });
     expect(engine.name).toBe('ort-node');
   });
 });
