@@ -1,7 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
 import {
-  defineSpec,
-  fromDecayMomentum,
   type BatchNormSpec,
   type BatchNormState,
   type Engine,
@@ -9,6 +7,7 @@ import {
   type Mode,
   type StepOptions,
 } from '@normbridge/core';
+import { flaxSpec } from '../spec.js';
 import { absoluteDims, type Axes } from '../axes.js';
 import { engineFor, runBatchNorm, runBatchNormAsync, runBatchNormVjp, runBatchNormVjpAsync, type BatchNormOutput } from '../backend.js';
 import { checkInexact, type FlaxDtype } from '../dtypes.js';
@@ -54,19 +53,15 @@ export interface BatchNormKwargs<T = any> {
 
 /** The canonical spec of a legacy call: unclamped one-pass variance, float32 statistics. */
 export function legacySpec(kw: BatchNormKwargs, call: { readonly featureAxes: readonly number[]; readonly updating: boolean }): BatchNormSpec {
-  return defineSpec({
-    featureAxes: [...call.featureAxes],
-    epsilon: kw.epsilon ?? 1e-5,
-    runningAverage: call.updating ? fromDecayMomentum(kw.momentum ?? 0.99) : { kind: 'none' },
-    runningVarianceEstimator: 'biased',
+  return flaxSpec({
+    ...call,
+    momentum: kw.momentum,
+    epsilon: kw.epsilon,
     varianceAlgorithm: 'one-pass-unclamped',
     scale: kw.scale ?? true,
     bias: kw.bias ?? true,
-    evalStatistics: 'running',
-    singleValuePerChannel: 'allowed',
+    masked: false,
     statisticsDtype: 'float32',
-    runningUpdateForm: 'blend',
-    replicaCombination: 'unweighted-mean',
   });
 }
 

@@ -1,6 +1,4 @@
 import {
-  defineSpec,
-  fromDecayMomentum,
   sameShape,
   UnsupportedError,
   type BatchNormSpec,
@@ -11,6 +9,7 @@ import {
   type Mode,
   type StepOptions,
 } from '@normbridge/core';
+import { fastVarianceAlgorithm, flaxSpec } from '../spec.js';
 import { canonicalizeAxes, type Axes } from '../axes.js';
 import { engineFor, runBatchNorm, runBatchNormAsync, runBatchNormVjp, runBatchNormVjpAsync, type BatchNormOutput } from '../backend.js';
 import { checkInexact, type FlaxDtype } from '../dtypes.js';
@@ -116,20 +115,14 @@ export function linenSpec(
   f: BatchNormFields,
   call: { readonly featureAxes: readonly number[]; readonly updating: boolean; readonly masked: boolean },
 ): BatchNormSpec {
-  return defineSpec({
-    featureAxes: [...call.featureAxes],
-    epsilon: f.epsilon ?? 1e-5,
-    runningAverage: call.updating ? fromDecayMomentum(f.momentum ?? 0.99) : { kind: 'none' },
-    runningVarianceEstimator: 'biased',
-    varianceAlgorithm: f.useFastVariance ?? true ? 'one-pass-clamped' : 'two-pass',
+  return flaxSpec({
+    ...call,
+    momentum: f.momentum,
+    epsilon: f.epsilon,
+    varianceAlgorithm: fastVarianceAlgorithm(f.useFastVariance),
     scale: f.useScale ?? true,
     bias: f.useBias ?? true,
-    evalStatistics: 'running',
-    singleValuePerChannel: 'allowed',
-    masked: call.masked,
-    statisticsDtype: f.forceFloat32Reductions ?? true ? 'float32' : 'input',
-    runningUpdateForm: 'blend',
-    replicaCombination: 'unweighted-mean',
+    statisticsDtype: (f.forceFloat32Reductions ?? true) ? 'float32' : 'input',
   });
 }
 

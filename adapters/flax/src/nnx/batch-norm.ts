@@ -1,6 +1,4 @@
 import {
-  defineSpec,
-  fromDecayMomentum,
   numel,
   sameShape,
   ShapeError,
@@ -14,6 +12,7 @@ import {
   type Mode,
   type StepOptions,
 } from '@normbridge/core';
+import { fastVarianceAlgorithm, flaxSpec } from '../spec.js';
 import { canonicalizeAxes, type Axes } from '../axes.js';
 import {
   resolveAnyEngine,
@@ -128,20 +127,15 @@ export function nnxSpec(
   m: Pick<BatchNormOptions, 'momentum' | 'epsilon' | 'useBias' | 'useScale' | 'useFastVariance'>,
   call: { readonly featureAxes: readonly number[]; readonly masked: boolean },
 ): BatchNormSpec {
-  return defineSpec({
-    featureAxes: [...call.featureAxes],
-    epsilon: m.epsilon ?? 1e-5,
-    runningAverage: fromDecayMomentum(m.momentum ?? 0.99),
-    runningVarianceEstimator: 'biased',
-    varianceAlgorithm: m.useFastVariance ?? true ? 'one-pass-clamped' : 'two-pass',
+  return flaxSpec({
+    ...call,
+    momentum: m.momentum,
+    epsilon: m.epsilon,
+    updating: true,
+    varianceAlgorithm: fastVarianceAlgorithm(m.useFastVariance),
     scale: m.useScale ?? true,
     bias: m.useBias ?? true,
-    evalStatistics: 'running',
-    singleValuePerChannel: 'allowed',
-    masked: call.masked,
     statisticsDtype: 'float32',
-    runningUpdateForm: 'blend',
-    replicaCombination: 'unweighted-mean',
   });
 }
 
