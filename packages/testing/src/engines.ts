@@ -1,4 +1,5 @@
-import { asAsyncEngine, createReferenceEngine, hostTensor, type AsyncEngine, type Engine, type HostTensor, type SyncEngine } from '@normbridge/core';
+import { asAsyncEngine, createReferenceEngine, hostTensor, type AsyncEngine, type HostTensor, type SyncEngine } from '@normbridge/core';
+import { createTfjsEngine, type TfjsEngine } from '@normbridge/tfjs';
 
 /** An engine under test, with the absolute tolerance its arithmetic warrants. */
 export interface EngineCase {
@@ -10,39 +11,18 @@ export interface EngineCase {
   readonly backend?: 'cpu' | 'wasm';
 }
 
-/**
- * The reference engine, plus `@normbridge/tfjs` on cpu and wasm once that package exports a
- * working `createTfjsEngine` (skipped, with a note, until then).
- */
+/** The reference engine and `@normbridge/tfjs` on cpu and wasm: every adapter is tested on all three. */
 export async function engineCases(): Promise<EngineCase[]> {
   const cases: EngineCase[] = [{ name: 'reference-f64', engine: createReferenceEngine(), atol: 1e-9 }];
   for (const backend of ['cpu', 'wasm'] as const) {
-    const engine = await tryTfjs(backend);
-    if (engine) cases.push({ name: `tfjs-${backend}`, engine, atol: 2e-6, backend });
+    cases.push({ name: `tfjs-${backend}`, engine: await tfjsEngine(backend), atol: 2e-6, backend });
   }
   return cases;
 }
 
-type TfjsFactory = (backend: 'cpu' | 'wasm') => Promise<Engine<unknown>> | Engine<unknown>;
-
-export async function tryTfjs(backend: 'cpu' | 'wasm'): Promise<SyncEngine<any> | undefined> {
-  let factory: TfjsFactory | undefined;
-  try {
-    // A non-literal specifier: typechecking must not depend on whether @normbridge/tfjs is built.
-    const specifier: string = '@normbridge/tfjs';
-    const mod = (await import(specifier)) as Record<string, unknown>;
-    factory = typeof mod['createTfjsEngine'] === 'function' ? (mod['createTfjsEngine'] as TfjsFactory) : undefined;
-  } catch {
-    factory = undefined;
-  }
-  if (!factory) return undefined;
-  try {
-    const engine = await factory(backend);
-    return engine.synchronous ? (engine as SyncEngine<any>) : undefined;
-  } catch (e) {
-    console.warn(`@normbridge/tfjs createTfjsEngine('${backend}') failed: ${String(e)}`);
-    return undefined;
-  }
+/** `@normbridge/tfjs` on a backend. A backend that fails to start fails the test that asked for it. */
+export async function tfjsEngine(backend: 'cpu' | 'wasm'): Promise<TfjsEngine> {
+  return createTfjsEngine(backend);
 }
 
 /** Row-major values of an engine tensor as plain numbers. */

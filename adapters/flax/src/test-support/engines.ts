@@ -1,5 +1,4 @@
 import {
-  asAsyncEngine,
   createReferenceEngine,
   hostTensor,
   mapStateTensors,
@@ -10,9 +9,12 @@ import {
   type SyncEngine,
 } from '@normbridge/core';
 import * as tf from '@tensorflow/tfjs-core';
+import { tfjsEngine } from '@normbridge/testing';
 import { hostEngineOnTf } from '../backend.js';
 import { leafValues } from '../leaf.js';
 import { ensureTf } from './tf.js';
+
+export { asyncReference, expectClose } from '@normbridge/testing';
 
 /** An engine under test, with the tolerance its arithmetic warrants against float64 values. */
 export interface EngineCase {
@@ -24,37 +26,9 @@ export interface EngineCase {
   readonly atol: number;
 }
 
-type TfjsFactory = (backend: 'cpu' | 'wasm') => Promise<Engine<unknown>> | Engine<unknown>;
-
-/** `@normbridge/tfjs`'s `createTfjsEngine`, once that package exports it. */
-export async function tfjsFactory(): Promise<TfjsFactory | undefined> {
-  try {
-    const specifier = '@normbridge/tfjs';
-    const mod = (await import(/* @vite-ignore */ specifier)) as Record<string, unknown>;
-    return typeof mod['createTfjsEngine'] === 'function' ? (mod['createTfjsEngine'] as TfjsFactory) : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-export async function tryTfjs(backend: 'cpu' | 'wasm'): Promise<SyncEngine<tf.Tensor> | undefined> {
-  const factory = await tfjsFactory();
-  if (!factory) return undefined;
-  try {
-    const engine = await factory(backend);
-    return engine.synchronous ? (engine as SyncEngine<tf.Tensor>) : undefined;
-  } catch (e) {
-    console.warn(`@normbridge/tfjs createTfjsEngine('${backend}') failed: ${String(e)}`);
-    return undefined;
-  }
-}
-
 let cached: Promise<EngineCase[]> | undefined;
 
-/**
- * The float64 reference on host tensors, the reference seen through tf tensors, and
- * `@normbridge/tfjs` on cpu and wasm when that package exports a working `createTfjsEngine`.
- */
+/** The float64 reference on host tensors, the reference seen through tf tensors, and `@normbridge/tfjs` on cpu and wasm. */
 export function engineCases(): Promise<EngineCase[]> {
   cached ??= (async () => {
     await ensureTf();
@@ -64,8 +38,7 @@ export function engineCases(): Promise<EngineCase[]> {
       { name: 'reference-on-tf', engine: hostEngineOnTf(reference), tf: true, atol: 2e-6 },
     ];
     for (const backend of ['cpu', 'wasm'] as const) {
-      const engine = await tryTfjs(backend);
-      if (engine) cases.push({ name: `tfjs-${backend}`, engine, tf: true, atol: 2e-5 });
+      cases.push({ name: `tfjs-${backend}`, engine: await tfjsEngine(backend), tf: true, atol: 2e-5 });
     }
     await ensureTf();
     return cases;
@@ -85,25 +58,8 @@ export function host(shape: readonly number[], data: readonly number[]): HostTen
 
 export const values = leafValues;
 
-/** Element-wise |a - b| <= atol + rtol * |b|, with a readable failure. */
-export function expectClose(actual: ArrayLike<number>, expected: ArrayLike<number>, atol: number, rtol = 0): void {
-  if (actual.length !== expected.length) throw new Error(`length ${actual.length} != ${expected.length}`);
-  for (let i = 0; i < expected.length; i++) {
-    const a = actual[i]!;
-    const b = expected[i]!;
-    if (!(Math.abs(a - b) <= atol + rtol * Math.abs(b))) {
-      throw new Error(`element ${i}: ${a} vs expected ${b} (|diff| ${Math.abs(a - b)} > ${atol + rtol * Math.abs(b)})`);
-    }
-  }
-}
-
 /** Semantics 10.2/10.3 input: N=4, C=3. */
 export const X43 = [1, 2, 3, 4, 6, 8, 0, -1, 5, 2, 2, 2];
-
-/** The float64 reference behind the asynchronous interface (core's `asAsyncEngine`). */
-export function asyncReference(): AsyncEngine<HostTensor> {
-  return asAsyncEngine(createReferenceEngine(), 'reference-f64-async');
-}
 
 /**
  * A tensor type that is neither a `HostTensor` nor a `tf.Tensor`, shaped like ONNX Runtime's:
