@@ -17,7 +17,7 @@ describe('every committed fixture agrees with the float64 reference under semant
   it.each(committed)('%s', async (rel) => {
     const f = await loadFixture(join(FIXTURES, rel));
     const { mismatches } = crosscheckFixture(f);
-    if (f.manifest.tags?.includes('framework-bug') && f.manifest.steps.some((s) => s.output && s.mode === 'eval' && f.manifest.layout === 'NCHW')) {
+    if (f.manifest.frameworkBug && f.manifest.steps.some((s) => s.output && s.mode === 'eval' && f.manifest.layout === 'NCHW')) {
       // A recorded framework bug (TF.js CPU with a non-last axis): the fixture must NOT match.
       expect(mismatches.length, 'the recorded bug should differ from the correct result').toBeGreaterThan(0);
       // Only the outputs are wrong: the moving statistics come from tf.moments over the right axes.

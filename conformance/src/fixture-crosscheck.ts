@@ -22,7 +22,7 @@ import {
   type Int64Tensor,
 } from '@normbridge/core';
 import type { LoadedFixture } from './fixture-load.js';
-import type { FixtureManifest, FixtureStep } from './fixture-schema.js';
+import { toleranceOfKind, type FixtureManifest, type FixtureStep } from './fixture-schema.js';
 
 type Names = { scale: string; bias: string; runningMean: string; runningVar: string; counter?: string };
 const NAMES: Record<FixtureManifest['framework']['name'], Names> = {
@@ -40,6 +40,7 @@ const NAMES: Record<FixtureManifest['framework']['name'], Names> = {
 export function specFor(m: FixtureManifest, step: FixtureStep): BatchNormSpec | string {
   const a = m.layer.args as Record<string, any>;
   const call = step.call as Record<string, any>;
+  if (step.loss !== undefined) return 'a whole training step (loss, optimizer) is outside the reference';
   switch (m.framework.name) {
     case 'torch': {
       const tracked = a['track_running_stats'] !== false;
@@ -111,6 +112,21 @@ function stateFrom(f: LoadedFixture, map: Record<string, string>, names: Names):
   return { scale: t(names.scale), bias: t(names.bias), runningMean: t(names.runningMean), runningVar: t(names.runningVar), numBatchesTracked: counter };
 }
 
+/**
+ * The mode the framework actually ran: Keras 3 runs a `trainable=False` layer in inference even
+ * when called with `training=True`.
+ */
+function effectiveMode(m: FixtureManifest, step: FixtureStep): 'train' | 'eval' {
+  return m.framework.name === 'keras' && (m.layer.args as Record<string, unknown>)['trainable'] === false ? 'eval' : step.mode;
+}
+
+/** The mask as the reference takes it (right-aligned broadcast): Keras 3 masks gain a last axis. */
+function referenceOptions(f: LoadedFixture, step: FixtureStep): { mask?: HostTensor } {
+  if (!step.mask) return {};
+  const mask = f.tensors.get(step.mask) as HostTensor;
+  return { mask: f.manifest.framework.name === 'keras' ? { ...mask, shape: [...mask.shape, 1] } : mask };
+}
+
 /** ONNX 1-D input: one channel, reshaped to (N, 1) for the reference. */
 function asReferenceInput(m: FixtureManifest, x: HostTensor): HostTensor {
   return m.layout === 'N' ? { ...x, shape: [x.shape[0]!, 1] } : x;
@@ -149,8 +165,11 @@ export function crosscheckFixture(f: LoadedFixture): { mismatches: string[]; ski
     const before = stateFrom(f, beforeMap, names);
     const x = asReferenceInput(m, f.tensors.get(step.input) as HostTensor);
     if (x.shape.reduce((a, b) => a * b, 1) === 0) return void skipped.push(`step ${i}: empty input`);
-    const opts = step.mask ? { mask: f.tensors.get(step.mask) as HostTensor } : {};
-    const tol = m.tolerance;
+    const opts = referenceOptions(f, step);
+    const tol = toleranceOfKind(m.tolerance, 'output');
+    const stateTol = toleranceOfKind(m.tolerance, 'state');
+    const gradTol = toleranceOfKind(m.tolerance, 'gradients');
+    const mode = effectiveMode(m, step);
     const label = `step ${i} (${step.mode})`;
     if (step.error) {
       const singleValue = /more than (1|one) value per channel/.test(step.error.message);
@@ -167,7 +186,7 @@ export function crosscheckFixture(f: LoadedFixture): { mismatches: string[]; ski
     let y: HostTensor;
     let after: HostState = before;
     try {
-      if (step.mode === 'train') {
+      if (mode === 'train') {
         const out = referenceTrain(spec, before, x, opts);
         y = out.y;
         after = out.state;
@@ -189,7 +208,7 @@ export function crosscheckFixture(f: LoadedFixture): { mismatches: string[]; ski
         mismatches.push(`${label} state ${k}: ${e ? 'missing in reference' : 'missing in fixture'}`);
         continue;
       }
-      const msg = mismatch(`${label} state ${k}`, a.data, e.data, tol);
+      const msg = mismatch(`${label} state ${k}`, a.data, e.data, stateTol);
       if (msg) mismatches.push(msg);
     }
     if (names.counter && afterMap[names.counter] !== undefined && expectedAfter.numBatchesTracked !== after.numBatchesTracked) {
@@ -197,13 +216,13 @@ export function crosscheckFixture(f: LoadedFixture): { mismatches: string[]; ski
     }
     if (step.cotangent && step.gradients) {
       const dy = asReferenceInput(m, f.tensors.get(step.cotangent) as HostTensor);
-      const g = referenceVjp(spec, before, x, dy, step.mode, opts);
-      const gx = mismatch(`${label} d input`, g.dx.data, (f.tensors.get(step.gradients.input) as HostTensor).data, tol);
+      const g = referenceVjp(spec, before, x, dy, mode, opts);
+      const gx = mismatch(`${label} d input`, g.dx.data, (f.tensors.get(step.gradients.input) as HostTensor).data, gradTol);
       if (gx) mismatches.push(gx);
       for (const [k, ref] of [[names.scale, g.dScale], [names.bias, g.dBias]] as const) {
         const name = step.gradients[k];
         if (name === undefined) continue;
-        const msg = ref ? mismatch(`${label} d ${k}`, ref.data, (f.tensors.get(name) as HostTensor).data, tol) : `${label} d ${k}: no reference gradient`;
+        const msg = ref ? mismatch(`${label} d ${k}`, ref.data, (f.tensors.get(name) as HostTensor).data, gradTol) : `${label} d ${k}: no reference gradient`;
         if (msg) mismatches.push(msg);
       }
     }
@@ -230,9 +249,9 @@ export function referenceTrajectory(f: LoadedFixture): ReferenceStep[] {
     if (typeof spec === 'string') return { kind: 'skipped', reason: spec };
     if (step.stateBefore) state = stateFrom(f, step.stateBefore, names);
     const x = asReferenceInput(m, f.tensors.get(step.input) as HostTensor);
-    const opts = step.mask ? { mask: f.tensors.get(step.mask) as HostTensor } : {};
+    const opts = referenceOptions(f, step);
     let output: HostTensor;
-    if (step.mode === 'train') {
+    if (effectiveMode(m, step) === 'train') {
       const out = referenceTrain(spec, state, x, opts);
       output = out.y;
       state = out.state;

@@ -175,6 +175,50 @@ describe('loadFixture errors', () => {
     expect(await fieldOf(d)).toBe('initialState.num_batches_tracked');
   });
 
+  it('takes float32 inputs stored compactly as exact float16 (a float16 fixture keeps float16)', async () => {
+    const d = await write('compact', (m, t) => {
+      t['x'] = { dtype: 'F16', shape: [4, 3], values: [0.5, -1.25, 2, 3, 0.25, 1, 1, 2, -3, 0.125, 4, 8] };
+    });
+    const f = await loadFixture(d);
+    expect(f.tensors.get('x')!.dtype).toBe('float32');
+    expect(Array.from(f.tensors.get('x')!.data as Float32Array).slice(0, 2)).toEqual([0.5, -1.25]);
+    const h = await write('half', (m, t) => {
+      m.dtype = 'float16';
+      t['x'] = { dtype: 'F16', shape: [4, 3], values: new Array(12).fill(1) };
+    });
+    expect((await loadFixture(h)).tensors.get('x')!.dtype).toBe('float16');
+  });
+
+  it('feeds one layer inputs of several ranks with layout NC*, and checks the features', async () => {
+    const d = await write('anyrank', (m, t) => {
+      m.layout = 'NC*';
+      m.steps.push({ ...m.steps[0], input: 'x3', output: 'y3' });
+      t['x3'] = f32([2, 3, 5]);
+      t['y3'] = f32([2, 3, 5]);
+    });
+    expect((await loadFixture(d)).tensors.get('x3')!.shape).toEqual([2, 3, 5]);
+    const bad = await write('anyrank_bad', (m, t) => {
+      m.layout = 'NC*';
+      m.steps.push({ ...m.steps[0], input: 'x3', output: 'y3' });
+      t['x3'] = f32([2, 4, 5]);
+      t['y3'] = f32([2, 4, 5]);
+    });
+    expect(await fieldOf(bad)).toBe('steps.1.input');
+  });
+
+  it('checks a loss step: a scalar loss and a target shaped like the input', async () => {
+    const d = await write('loss', (m, t) => {
+      m.steps[0] = { ...m.steps[0], output: undefined, target: 'y', loss: 'l' };
+      t['l'] = f32([]);
+    });
+    expect((await loadFixture(d)).manifest.steps[0]!.loss).toBe('l');
+    const bad = await write('loss_bad', (m, t) => {
+      m.steps[0] = { ...m.steps[0], output: undefined, target: 'y', loss: 'l' };
+      t['l'] = f32([1]);
+    });
+    expect(await fieldOf(bad)).toBe('steps.0.loss');
+  });
+
   it('names a folder that does not match the case', async () => {
     const d = await write('folder', (m) => {
       m.case = 'other';

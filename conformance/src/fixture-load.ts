@@ -52,14 +52,28 @@ export async function loadFixture(dirOrManifest: string): Promise<LoadedFixture>
     throw new FixtureError('tensors', `names a file that cannot be read: ${(e as Error).message}`, manifestPath);
   }
   const file = decodeSafetensors(bytes, tensorsPath);
+  if (manifest.dtype === 'float32') widenCompactFloat32(file.tensors);
   checkFixtureTensors(manifest, file.tensors, manifestPath, file.storedDtypes);
   return { manifest, tensors: file.tensors, metadata: file.metadata, dir, manifestPath };
+}
+
+/**
+ * A float32 fixture may store values that are exact in float16 (or bfloat16) compactly as F16
+ * (BF16): every such value is a float32 value, so the tensor is relabelled float32 in place
+ * (the reader already widened its data). A float16 fixture's tensors keep their dtype.
+ */
+function widenCompactFloat32(tensors: Map<string, HostTensor | Int64Tensor>): void {
+  for (const [name, t] of tensors) {
+    if (t.dtype === 'float16' || t.dtype === 'bfloat16') tensors.set(name, { ...t, dtype: 'float32' });
+  }
 }
 
 /** Feature axes of an input of the given rank, per the manifest's layout. `[]` for ONNX 1-D. */
 export function fixtureFeatureAxes(manifest: Pick<FixtureManifest, 'layout' | 'featureAxes'>, rank: number): number[] {
   if (manifest.layout === 'custom') return [...manifest.featureAxes!];
   if (manifest.layout === 'N') return [];
+  if (manifest.layout === 'NC*') return [1];
+  if (manifest.layout === 'N*C') return [rank - 1];
   return [manifest.layout.indexOf('C')].map((a) => (a < 0 ? rank + a : a));
 }
 
@@ -115,7 +129,8 @@ export function checkFixtureTensors(
   };
 
   let featureShape: number[] | undefined;
-  const rankOf = (layoutLen: number) => (manifest.layout === 'custom' ? undefined : layoutLen);
+  const anyRank = manifest.layout === 'custom' || manifest.layout === 'NC*' || manifest.layout === 'N*C';
+  const rankOf = (layoutLen: number) => (anyRank ? undefined : layoutLen);
   manifest.steps.forEach((step, i) => {
     const p = `steps.${i}`;
     const x = get(step.input);
@@ -126,6 +141,9 @@ export function checkFixtureTensors(
     if (wantRank !== undefined && x.shape.length !== wantRank) {
       throw new FixtureError(`${p}.input`, `tensor "${step.input}" has rank ${x.shape.length}; layout ${manifest.layout} needs ${wantRank}`, file);
     }
+    if ((manifest.layout === 'NC*' || manifest.layout === 'N*C') && x.shape.length < 2) {
+      throw new FixtureError(`${p}.input`, `tensor "${step.input}" has rank ${x.shape.length}; layout ${manifest.layout} needs rank 2 or more`, file);
+    }
     if (manifest.layout === 'custom' && manifest.featureAxes!.some((a) => a >= x.shape.length)) {
       throw new FixtureError('featureAxes', `${fmt(manifest.featureAxes!)} is out of range for input rank ${x.shape.length} (step ${i})`, file);
     }
@@ -134,14 +152,17 @@ export function checkFixtureTensors(
     else if (!sameShape(fs, featureShape)) {
       throw new FixtureError(`${p}.input`, `has features ${fmt(fs)}; earlier steps have ${fmt(featureShape)}`, file);
     }
-    expectFloat(`${p}.output`, step.output!, x.shape);
+    if (step.output !== undefined) expectFloat(`${p}.output`, step.output, x.shape);
+    if (step.target !== undefined) expectFloat(`${p}.target`, step.target, x.shape);
+    if (step.loss !== undefined) expectFloat(`${p}.loss`, step.loss, []);
     if (step.cotangent !== undefined) expectFloat(`${p}.cotangent`, step.cotangent, x.shape);
     for (const [key, name] of Object.entries(step.gradients ?? {})) {
       expectFloat(`${p}.gradients.${key}`, name, key === 'input' ? x.shape : fs);
     }
     if (step.mask !== undefined) {
       const m = get(step.mask);
-      const off = x.shape.length - m.shape.length;
+      // Flax broadcasts a mask from the right; Keras 3 adds a last axis (`expand_dims(mask, -1)`).
+      const off = fw === 'keras' ? (m.shape.length === x.shape.length - 1 ? 0 : -1) : x.shape.length - m.shape.length;
       if (m.dtype === 'int64' || off < 0 || m.shape.some((d, k) => d !== 1 && d !== x.shape[k + off])) {
         throw new FixtureError(`${p}.mask`, `tensor "${step.mask}" (${m.dtype} ${fmt(m.shape)}) does not broadcast to the input ${fmt(x.shape)}`, file);
       }

@@ -165,9 +165,21 @@ export function decodeSafetensors(bytes: Uint8Array, file?: string): Safetensors
 }
 
 export interface TensorToWrite {
-  readonly dtype: 'F64' | 'F32' | 'I64' | 'BOOL';
+  readonly dtype: 'F64' | 'F32' | 'F16' | 'I64' | 'BOOL';
   readonly shape: readonly number[];
   readonly values: ArrayLike<number> | ArrayLike<bigint>;
+}
+
+/** The float16 bits of `v`, which must be exact in float16 (finite, normal or subnormal). */
+function exactHalf(v: number): number {
+  const sign = v < 0 || Object.is(v, -0) ? 0x8000 : 0;
+  const a = Math.abs(v);
+  if (a === 0) return sign;
+  const exp = Math.max(Math.floor(Math.log2(a)), -14);
+  const frac = a / 2 ** exp;
+  const bits = exp === -14 && frac < 1 ? Math.round(frac * 1024) : ((exp + 15) << 10) | Math.round((frac - 1) * 1024);
+  if (exp > 15 || halfToFloat(sign | bits) !== v) throw new RangeError(`${v} is not exact in float16`);
+  return sign | bits;
 }
 
 /**
@@ -201,6 +213,7 @@ export function encodeSafetensors(tensors: Record<string, TensorToWrite>, metada
       switch (t.dtype) {
         case 'F64': view.setFloat64(p, Number(v), true); p += 8; break;
         case 'F32': view.setFloat32(p, Number(v), true); p += 4; break;
+        case 'F16': view.setUint16(p, exactHalf(Number(v)), true); p += 2; break;
         case 'I64': view.setBigInt64(p, BigInt(v), true); p += 8; break;
         case 'BOOL': out[p] = Number(v) ? 1 : 0; p += 1; break;
       }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { FixtureError, FixtureManifestSchema, parseFixtureManifest, tensorReferences } from './fixture-schema.js';
+import { FixtureError, FixtureManifestSchema, parseFixtureManifest, tensorReferences, toleranceOfKind } from './fixture-schema.js';
 
 function validManifest(): Record<string, any> {
   return {
@@ -108,13 +108,82 @@ describe('FixtureManifestSchema', () => {
     expect(fieldOf(m)).toBe('steps.0.state.running_var');
   });
 
-  it('requires exactly one of output and error', () => {
+  it('requires one of output, error, or a loss with state', () => {
     const m = validManifest();
     m['steps'][0].error = { type: 'ValueError', message: 'x' };
     expect(fieldOf(m)).toBe('steps.0.output');
     const n = validManifest();
     delete n['steps'][1].error;
     expect(fieldOf(n)).toBe('steps.1.output');
+  });
+
+  it('accepts a step that records only a loss and the state (train_on_batch), and checks it', () => {
+    const m = validManifest();
+    const step = m['steps'][0];
+    delete step.output;
+    delete step.cotangent;
+    delete step.gradients;
+    step.target = 'steps/0/target';
+    step.loss = 'steps/0/loss';
+    const parsed = parseFixtureManifest(m);
+    expect(parsed.steps[0]!.loss).toBe('steps/0/loss');
+    expect(tensorReferences(parsed)).toContainEqual({ field: 'steps.0.loss', name: 'steps/0/loss' });
+    const noState = structuredClone(m);
+    delete noState['steps'][0].state;
+    expect(fieldOf(noState)).toBe('steps.0.state');
+    const noTarget = structuredClone(m);
+    delete noTarget['steps'][0].target;
+    expect(fieldOf(noTarget)).toBe('steps.0.target');
+    const withCotangent = structuredClone(m);
+    withCotangent['steps'][0].cotangent = 'c';
+    withCotangent['steps'][0].gradients = { input: 'g' };
+    expect(fieldOf(withCotangent)).toBe('steps.0.cotangent');
+  });
+
+  it('takes a tolerance per kind of value, falling back to the default', () => {
+    const m = validManifest();
+    m['tolerance'].state = { atol: 1e-8, rtol: 1e-6, reason: 'statistics of a variance near 1e-4' };
+    m['tolerance'].gradients = { atol: 1e-3, rtol: 1e-3 };
+    const t = parseFixtureManifest(m).tolerance;
+    expect(toleranceOfKind(t, 'state')).toEqual({ atol: 1e-8, rtol: 1e-6 });
+    expect(toleranceOfKind(t, 'gradients')).toEqual({ atol: 1e-3, rtol: 1e-3 });
+    expect(toleranceOfKind(t, 'output')).toEqual({ atol: 1e-5, rtol: 1e-5 });
+    m['tolerance'].weights = { atol: 0, rtol: 0 };
+    expect(fieldOf(m)).toBe('tolerance.weights');
+    const n = validManifest();
+    n['tolerance'].output = { atol: -1, rtol: 0 };
+    expect(fieldOf(n)).toBe('tolerance.output.atol');
+  });
+
+  it('makes a recorded framework bug an explicit field; the tag alone is rejected', () => {
+    const m = validManifest();
+    m['tags'] = ['framework-bug'];
+    expect(fieldOf(m)).toBe('frameworkBug');
+    m['frameworkBug'] = { description: 'crashes in training (tensorflow/tfjs#2868)', compareWith: 'float64-reference' };
+    expect(parseFixtureManifest(m).frameworkBug?.compareWith).toBe('float64-reference');
+    m['frameworkBug'].compareWith = 'recorded';
+    expect(fieldOf(m)).toBe('frameworkBug.compareWith');
+  });
+
+  it('has a producer kind for values computed by another framework', () => {
+    const m = validManifest();
+    m['framework'] = { name: 'mlx', version: '0.32.1' };
+    m['producer'] = { ...m['producer'], name: 'torch', kind: 'cross-framework', notes: "MLX's test asserts MLX matches torch" };
+    m['layer'] = { class: 'BatchNorm', args: { num_features: 3 } };
+    m['initialState'] = { weight: 'w', bias: 'b', running_mean: 'm', running_var: 'v' };
+    for (const s of m['steps']) {
+      if (s.state) s.state = { ...m['initialState'] };
+      if (s.gradients) s.gradients = { input: 'g' };
+    }
+    expect(parseFixtureManifest(m).producer.kind).toBe('cross-framework');
+  });
+
+  it('has layouts that do not fix the rank, and a Keras backend', () => {
+    const m = validManifest();
+    m['layout'] = 'NC*';
+    expect(parseFixtureManifest(m).layout).toBe('NC*');
+    m['framework'].backend = 'jax';
+    expect(fieldOf(m)).toBe('framework.backend');
   });
 
   it('requires the state after a step with an output', () => {
@@ -169,10 +238,16 @@ describe('FixtureManifestSchema', () => {
     expect(fieldOf(n)).toBe('tolerance.reason');
   });
 
-  it('rejects a mask for a framework without masks', () => {
+  it('rejects a mask for a framework without masks (torch), not for Keras 3', () => {
     const m = validManifest();
     m['steps'][0].mask = 'steps/0/mask';
     expect(fieldOf(m)).toBe('steps.0.mask');
+    const k = validManifest();
+    k['framework'] = { name: 'keras', version: '3.15.1', backend: 'tensorflow' };
+    k['layer'] = { class: 'BatchNormalization', args: { axis: -1 } };
+    k['initialState'] = { gamma: 'g', beta: 'b', moving_mean: 'm', moving_variance: 'v' };
+    k['steps'] = [{ mode: 'train', call: { training: true }, input: 'x', mask: 'k', output: 'y', state: { ...k['initialState'] } }];
+    expect(parseFixtureManifest(k).steps[0]!.mask).toBe('k');
   });
 
   it('reports the file in the message', () => {

@@ -24,20 +24,24 @@ export type FrameworkName = (typeof FRAMEWORK_NAMES)[number];
 
 /**
  * How the expected values were made (fixtures/README.md): by the framework itself, from a test
- * vector the framework publishes, or by an oracle that is NOT the framework: normbridge's float64
- * reference, or (`float32-oracle`) the framework's formula evaluated in IEEE float32, for cases
- * that are about float32 rounding.
+ * vector the framework publishes, by ANOTHER framework (`cross-framework`: e.g. MLX's test
+ * asserting MLX matches torch; `producer.name` names the framework that computed them), or by an
+ * oracle that is NOT the framework: normbridge's float64 reference, or (`float32-oracle`) the
+ * framework's formula evaluated in IEEE float32, for cases that are about float32 rounding.
+ * Only `real-framework` and `published-vector` count as evidence of what the framework does.
  */
-export const PRODUCER_KINDS = ['real-framework', 'published-vector', 'float64-oracle', 'float32-oracle'] as const;
+export const PRODUCER_KINDS = ['real-framework', 'published-vector', 'cross-framework', 'float64-oracle', 'float32-oracle'] as const;
 export type ProducerKind = (typeof PRODUCER_KINDS)[number];
 
 /**
  * Logical layout of every step's input. Letters: N batch, C channel, L/D/H/W spatial. `N` alone
- * is ONNX's 1-D input (one channel). `custom` means the feature axes are listed in
+ * is ONNX's 1-D input (one channel). `NC*` and `N*C` do not fix the rank: the channel is axis 1
+ * (resp. the last axis) of an input of any rank >= 2, so one layer can be fed (N, C) then
+ * (N, C, L) as PyTorch's BatchNorm1d allows. `custom` means the feature axes are listed in
  * `featureAxes` (Flax multi-axis features). Stored tensors are always logical row-major; a
  * PyTorch channels_last input is `NCHW` plus `memoryFormat: 'channels_last'`.
  */
-export const LAYOUTS = ['N', 'NC', 'NCL', 'NLC', 'NCHW', 'NHWC', 'NCDHW', 'NDHWC', 'custom'] as const;
+export const LAYOUTS = ['N', 'NC', 'NCL', 'NLC', 'NCHW', 'NHWC', 'NCDHW', 'NDHWC', 'NC*', 'N*C', 'custom'] as const;
 export type FixtureLayout = (typeof LAYOUTS)[number];
 
 /**
@@ -82,6 +86,8 @@ export const FrameworkSchema = z
     version: z.string().min(1),
     /** ONNX only: the `ai.onnx` opset of the model. */
     opset: z.number().int().positive().optional(),
+    /** Keras 3 only: the backend that ran it (`KERAS_BACKEND`). */
+    backend: z.enum(['tensorflow', 'jax', 'torch', 'numpy']).optional(),
   })
   .strict();
 
@@ -136,8 +142,18 @@ export const StepSchema = z
      * first step, `initialState`), e.g. after an optimiser update between captured steps.
      */
     stateBefore: StateMapSchema.optional(),
-    /** Expected output. Exactly one of `output` and `error`. */
+    /**
+     * Expected output. A step records an `output`, or an `error`, or neither when it is a whole
+     * training step whose result is a `loss` and the `state` (Keras `train_on_batch` / `fit`).
+     */
     output: TensorName.optional(),
+    /**
+     * Training target of a loss step (`train_on_batch(x, y)`: `y`), shaped like the output.
+     * The loss and optimizer are named in `call` (`loss`, `optimizer`).
+     */
+    target: TensorName.optional(),
+    /** The scalar loss the framework reported for the step (shape []). */
+    loss: TensorName.optional(),
     /** Expected state after the step: every variable, by framework name. Optional only for errors. */
     state: StateMapSchema.optional(),
     cotangent: TensorName.optional(),
@@ -149,12 +165,49 @@ export const StepSchema = z
   })
   .strict();
 
+const Tol = z.number().finite().nonnegative();
+
+/** A tolerance for one kind of value; `reason` when it differs from the fixture's own. */
+export const KindToleranceSchema = z.object({ atol: Tol, rtol: Tol, reason: z.string().min(1).optional() }).strict();
+
+/** Kinds of compared values that can each have their own tolerance. */
+export const TOLERANCE_KINDS = ['output', 'state', 'gradients', 'loss'] as const;
+export type ToleranceKind = (typeof TOLERANCE_KINDS)[number];
+
 export const ToleranceSchema = z
   .object({
-    /** Elementwise check: |actual - expected| <= atol + rtol * |expected|. */
-    atol: z.number().finite().nonnegative(),
-    rtol: z.number().finite().nonnegative(),
+    /** Elementwise check: |actual - expected| <= atol + rtol * |expected|; for every kind not given below. */
+    atol: Tol,
+    rtol: Tol,
     reason: z.string().min(1),
+    /** Outputs, when their precision differs from the default (e.g. a capture's printed precision). */
+    output: KindToleranceSchema.optional(),
+    /** Parameters and statistics after each step (a variance of 1e-4 needs a tighter atol than outputs). */
+    state: KindToleranceSchema.optional(),
+    /** Input and parameter gradients. */
+    gradients: KindToleranceSchema.optional(),
+    /** Recorded losses. */
+    loss: KindToleranceSchema.optional(),
+  })
+  .strict();
+
+/** The tolerance a fixture sets for one kind of value: its per-kind entry, else the default. */
+export function toleranceOfKind(t: z.infer<typeof ToleranceSchema>, kind: ToleranceKind): { atol: number; rtol: number } {
+  const own = t[kind];
+  return own ? { atol: own.atol, rtol: own.rtol } : { atol: t.atol, rtol: t.rtol };
+}
+
+/**
+ * A framework bug the fixture records verbatim and normbridge deliberately does not reproduce.
+ * Its presence (not a tag) changes what is compared: the adapter is held to the float64
+ * reference, and the recording must still show the bug.
+ */
+export const FrameworkBugSchema = z
+  .object({
+    /** What the framework gets wrong, with an issue link when there is one. */
+    description: z.string().min(1),
+    /** What the replay is compared with instead of the recording. */
+    compareWith: z.literal('float64-reference'),
   })
   .strict();
 
@@ -180,7 +233,9 @@ const ManifestObject = z
     initialState: StateMapSchema,
     steps: z.array(StepSchema).min(1),
     tolerance: ToleranceSchema,
-    /** Free labels: `framework-bug`, `oracle-limit`, … */
+    /** Set when the recording shows a framework bug that normbridge does not reproduce (see {@link FrameworkBugSchema}). */
+    frameworkBug: FrameworkBugSchema.optional(),
+    /** Free labels (`framework-bug`, `large-mean`, …); they do not change what is compared, except `float32-rounding`. */
     tags: z.array(z.string().min(1)).optional(),
   })
   .strict();
@@ -235,15 +290,32 @@ export const FixtureManifestSchema = ManifestObject.superRefine((m, ctx) => {
       });
     }
   }
+  if (m.framework.backend !== undefined && fw !== 'keras') {
+    ctx.addIssue({ code: 'custom', path: ['framework', 'backend'], message: 'only Keras 3 fixtures name a backend' });
+  }
+  if (m.tags?.includes('framework-bug') && m.frameworkBug === undefined) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['frameworkBug'],
+      message: 'required with the tag "framework-bug": the tag alone no longer changes what is compared; describe the bug here',
+    });
+  }
   checkStateMap(ctx, fw, ['initialState'], m.initialState, undefined);
   const initialKeys = Object.keys(m.initialState);
   const params = new Set(FRAMEWORK_VARIABLES[fw].params);
   m.steps.forEach((step, i) => {
     const at = (...rest: (string | number)[]) => ['steps', i, ...rest];
-    if ((step.output === undefined) === (step.error === undefined)) {
-      ctx.addIssue({ code: 'custom', path: at('output'), message: 'exactly one of "output" and "error" is required' });
+    const lossStep = step.output === undefined && step.error === undefined;
+    if (step.output !== undefined && step.error !== undefined) {
+      ctx.addIssue({ code: 'custom', path: at('output'), message: 'a step has an "output" or an "error", not both' });
     }
-    if (step.output !== undefined && step.state === undefined) {
+    if (lossStep && step.loss === undefined) {
+      ctx.addIssue({ code: 'custom', path: at('output'), message: 'one of "output", "error" or "loss" (with "state") is required' });
+    }
+    if (step.error && (step.loss !== undefined || step.target !== undefined)) {
+      ctx.addIssue({ code: 'custom', path: at('loss'), message: 'an error step records no loss or target' });
+    }
+    if (!step.error && step.state === undefined) {
       ctx.addIssue({ code: 'custom', path: at('state'), message: 'required: the state after the step (every variable)' });
     }
     if (step.state) checkStateMap(ctx, fw, at('state'), step.state, initialKeys);
@@ -251,10 +323,16 @@ export const FixtureManifestSchema = ManifestObject.superRefine((m, ctx) => {
     if ((step.cotangent === undefined) !== (step.gradients === undefined)) {
       ctx.addIssue({ code: 'custom', path: at('gradients'), message: '"cotangent" and "gradients" come together' });
     }
+    if (lossStep && step.cotangent !== undefined) {
+      ctx.addIssue({ code: 'custom', path: at('cotangent'), message: 'a cotangent needs an "output" to apply to' });
+    }
+    if ((step.target === undefined) !== (step.loss === undefined) && !step.error) {
+      ctx.addIssue({ code: 'custom', path: at('target'), message: '"target" and "loss" come together' });
+    }
     if (step.error && step.cotangent !== undefined) {
       ctx.addIssue({ code: 'custom', path: at('cotangent'), message: 'an error step has no gradients' });
     }
-    if (step.mask !== undefined && !fw.startsWith('flax')) {
+    if (step.mask !== undefined && !fw.startsWith('flax') && fw !== 'keras') {
       ctx.addIssue({ code: 'custom', path: at('mask'), message: `${fw} BatchNorm takes no mask` });
     }
     for (const key of Object.keys(step.gradients ?? {})) {
@@ -328,6 +406,8 @@ export function tensorReferences(m: FixtureManifest): { field: string; name: str
     refs.push({ field: `${p}.input`, name: s.input });
     if (s.mask !== undefined) refs.push({ field: `${p}.mask`, name: s.mask });
     if (s.output !== undefined) refs.push({ field: `${p}.output`, name: s.output });
+    if (s.target !== undefined) refs.push({ field: `${p}.target`, name: s.target });
+    if (s.loss !== undefined) refs.push({ field: `${p}.loss`, name: s.loss });
     if (s.cotangent !== undefined) refs.push({ field: `${p}.cotangent`, name: s.cotangent });
     addMap(`${p}.stateBefore`, s.stateBefore);
     addMap(`${p}.state`, s.state);

@@ -9,6 +9,7 @@ function cells(r: MatrixRow): string[] {
   const provenance = [
     r.realFramework ? `${r.realFramework} real` : '',
     r.published ? `${r.published} published` : '',
+    r.crossFramework ? `${r.crossFramework} cross-framework` : '',
     r.oracle ? `${r.oracle} oracle` : '',
   ].filter(Boolean).join(', ');
   return [
@@ -41,8 +42,10 @@ export function formatMatrix(report: ConformanceReport): string {
   const applicable = report.results.filter((r) => r.status !== 'n/a').length;
   lines.push('', `${passed}/${applicable} cases passed on ${report.engines.filter((e) => e.available).map((e) => e.name).join(', ') || 'no engine'}` +
     ` (${report.results.length - applicable} not applicable).`);
-  const oracleOnly = [...new Set(rows.filter((r) => r.oracle > 0 && r.realFramework === 0 && r.published === 0).map((r) => r.profile))];
-  if (oracleOnly.length) lines.push(`Covered by oracles only, float64 or float32 (no real-framework fixtures yet): ${oracleOnly.join(', ')}.`);
+  const oracleOnly = [...new Set(rows.filter((r) => r.oracle + r.crossFramework > 0 && r.realFramework === 0 && r.published === 0).map((r) => r.profile))];
+  if (oracleOnly.length) {
+    lines.push(`Covered only by oracles or another framework's values (no real-framework fixtures yet): ${oracleOnly.join(', ')}.`);
+  }
   const bugRecords = new Set(report.results.filter((r) => r.status === 'pass' && r.reason?.startsWith('framework bug not inherited')).map((r) => r.fixture));
   if (bugRecords.size) lines.push(`Framework bugs recorded and not inherited (checked against the float64 reference): ${[...bugRecords].join(', ')}.`);
   for (const e of report.engines.filter((x) => !x.available)) lines.push(`Engine ${e.name} unavailable: ${e.reason}`);

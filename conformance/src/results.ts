@@ -29,6 +29,8 @@ export interface MatrixRow {
   readonly worstRel: number;
   readonly realFramework: number;
   readonly published: number;
+  /** Expected values computed by another framework: never counted as the framework itself. */
+  readonly crossFramework: number;
   readonly oracle: number;
   readonly gradientsSkipped: number;
 }
@@ -39,7 +41,7 @@ export function summarize(results: readonly CaseResult[]): MatrixRow[] {
     const key = `${r.profile}\u0000${r.engine}`;
     const prev: MatrixRow = rows.get(key) ?? {
       profile: r.profile, engine: r.engine, passed: 0, total: 0, notApplicable: 0, worstAbs: 0, worstRel: 0,
-      realFramework: 0, published: 0, oracle: 0, gradientsSkipped: 0,
+      realFramework: 0, published: 0, crossFramework: 0, oracle: 0, gradientsSkipped: 0,
     };
     const applicable = r.status !== 'n/a';
     const finite = (v: number) => (Number.isFinite(v) ? v : 0);
@@ -52,6 +54,7 @@ export function summarize(results: readonly CaseResult[]): MatrixRow[] {
       worstRel: Math.max(prev.worstRel, ...r.comparisons.map((c) => finite(c.maxRelError))),
       realFramework: prev.realFramework + (r.producerKind === 'real-framework' ? 1 : 0),
       published: prev.published + (r.producerKind === 'published-vector' ? 1 : 0),
+      crossFramework: prev.crossFramework + (r.producerKind === 'cross-framework' ? 1 : 0),
       oracle: prev.oracle + (r.producerKind === 'float64-oracle' || r.producerKind === 'float32-oracle' ? 1 : 0),
       gradientsSkipped: prev.gradientsSkipped + r.gradientsSkipped,
     });

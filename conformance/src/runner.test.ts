@@ -127,13 +127,55 @@ describe('the suite catches semantic errors', () => {
     expect(describeFailure(r)).toMatch(/vs float64 reference/);
   });
 
-  it('a fixture tagged framework-bug whose recording shows no bug fails (the tag is wrong)', async () => {
+  it('a fixture whose frameworkBug field is set but whose recording shows no bug fails (the field is wrong)', async () => {
     const { fixtures } = await loadFixtures([FIXTURES], ['tfjs-layers']);
     const plain = fixtures.find((f) => f.manifest.case === 'tfjs_defaults_semantics_10_2')!;
-    const mislabelled = { ...plain, manifest: { ...plain.manifest, tags: ['framework-bug'] } };
+    const frameworkBug = { description: 'none really', compareWith: 'float64-reference' as const };
+    const mislabelled = { ...plain, manifest: { ...plain.manifest, frameworkBug } };
     const r = await runCase(mislabelled, createReferenceEngine());
     expect(r.status).toBe('fail');
-    expect(describeFailure(r)).toMatch(/recorded framework bug: tagged framework-bug, but every recorded step equals the float64 reference/);
+    expect(describeFailure(r)).toMatch(/recorded framework bug: frameworkBug is set, but every recorded step equals the float64 reference/);
+  });
+
+  it('the tag framework-bug alone changes nothing: the recorded values are compared', async () => {
+    const { fixtures } = await loadFixtures([FIXTURES], ['tfjs-layers']);
+    const axis1 = fixtures.find((f) => f.manifest.case === 'tfjs_axis1_cpu_backend_bug')!;
+    const { frameworkBug: _dropped, ...rest } = axis1.manifest;
+    const r = await runCase({ ...axis1, manifest: rest }, createReferenceEngine());
+    // The adapter computes axis 1 correctly, so the recorded (wrong) outputs are not matched.
+    expect(r.status).toBe('fail');
+    expect(describeFailure(r)).toMatch(/step 0 \(train\) output/);
+  });
+
+  it('each kind of value is held to its own tolerance', async () => {
+    const { fixtures } = await loadFixtures([FIXTURES], ['torch'], ['torch/bn2d_defaults']);
+    const f = fixtures[0]!;
+    // Planted epsilon error: outputs and gradients move by ~1e-3, the running statistics not at all.
+    const wrong = planted(createReferenceEngine(), { epsilon: 2e-3 });
+    const loose = { ...f.manifest.tolerance, output: { atol: 1e-1, rtol: 0 }, gradients: { atol: 1e-1, rtol: 0 } };
+    const passes = await runCase({ ...f, manifest: { ...f.manifest, tolerance: loose } }, wrong);
+    expect(passes.status, describeFailure(passes)).toBe('pass');
+    const tightOutput = { ...f.manifest.tolerance, state: { atol: 1, rtol: 0 } };
+    const fails = await runCase({ ...f, manifest: { ...f.manifest, tolerance: tightOutput } }, wrong);
+    expect(describeFailure(fails)).toMatch(/output/);
+    // Planted momentum error: the running statistics move (and the eval output with them).
+    const drift = planted(createReferenceEngine(), { runningAverage: { kind: 'exponential', oldValueWeight: 0.5 } });
+    const stateLoose = { ...f.manifest.tolerance, state: { atol: 10, rtol: 0 }, output: { atol: 10, rtol: 0 }, gradients: { atol: 10, rtol: 0 } };
+    expect((await runCase({ ...f, manifest: { ...f.manifest, tolerance: stateLoose } }, drift)).status).toBe('pass');
+    const stateTight = { ...f.manifest.tolerance, output: { atol: 10, rtol: 0 }, gradients: { atol: 10, rtol: 0 } };
+    const stateFails = await runCase({ ...f, manifest: { ...f.manifest, tolerance: stateTight } }, drift);
+    expect(describeFailure(stateFails)).toMatch(/state running_(mean|var)/);
+  });
+
+  it('selects cases by pattern and reports a tolerance override', async () => {
+    const { fixtures } = await loadFixtures([FIXTURES], undefined, ['torch/bn2d_*', 'onnx_inference_nchw']);
+    const ids = fixtures.map((f) => `${f.manifest.framework.name}/${f.manifest.case}`);
+    expect(ids.length).toBeGreaterThan(2);
+    expect(ids.every((id) => id.startsWith('torch/bn2d_') || id === 'onnx/onnx_inference_nchw')).toBe(true);
+    expect(ids).toContain('onnx/onnx_inference_nchw');
+    const report = await runConformance({ fixtureDirs: [FIXTURES], engines: ['reference-f64'], cases: ['bn2d_defaults'], tolerance: { atol: 0.5 } });
+    expect(report.results).toHaveLength(1);
+    expect(report.results[0]!.widened).toMatch(/overridden on the command line \(atol 0.5\)/);
   });
 
   it('a float32-rounding fixture fails on tfjs and ONNX Runtime when the engine computes the variance two-pass', async () => {

@@ -3,7 +3,7 @@ import type { Engine } from '@normbridge/core';
 import { compareTensors, type TensorComparison, type Tolerance } from './compare.js';
 import { createEngineByName, type EngineName } from './engines.js';
 import { listFixtureDirs, loadFixture, type LoadedFixture } from './fixture-load.js';
-import type { FixtureStep } from './fixture-schema.js';
+import { TOLERANCE_KINDS, toleranceOfKind, type FixtureStep, type ToleranceKind } from './fixture-schema.js';
 import { referenceTrajectory, type ReferenceStep } from './fixture-crosscheck.js';
 import { bindingFor } from './bindings/index.js';
 import { NotApplicable, tensor, type FrameworkBinding, type StepOutcome } from './bindings/types.js';
@@ -27,13 +27,6 @@ export const FLOAT32_TOLERANCE: Tolerance = { atol: 1e-4, rtol: 1e-4 };
 export const FLOAT32_REDUCTION_FLOOR: Tolerance = { atol: 1e-6, rtol: 1e-5 };
 
 /**
- * Tags meaning the fixture records a framework bug that normbridge deliberately does not
- * reproduce: such a fixture is replayed against the float64 reference instead (and must still
- * show the recorded bug, or the tag is wrong).
- */
-const NOT_REPRODUCED_TAGS = new Set(['framework-bug']);
-
-/**
  * Tag of a fixture whose expected values are float32 rounding effects of the framework's formula
  * (fixtures/README.md: a one-pass variance that cancels to 0 on a large-mean channel). An engine
  * that rounds every operation to float32 must match it. An engine whose arithmetic is float64
@@ -48,8 +41,27 @@ export interface ConformanceOptions {
   readonly engines: readonly EngineName[];
   /** Only fixtures of these frameworks (`torch`, `flax-linen`, …, or a prefix such as `flax`). */
   readonly frameworks?: readonly string[];
+  /**
+   * Only these cases: each pattern is matched against `framework/case` and against `case`;
+   * `*` matches any run of characters. @default every case
+   */
+  readonly cases?: readonly string[];
+  /**
+   * Replaces every fixture's `atol` and/or `rtol` (all kinds) — for exploring how far off an
+   * engine is; each result says it was overridden. @default each fixture's own tolerance
+   */
+  readonly tolerance?: Partial<Tolerance>;
   /** Called before each case runs, for progress display. */
   readonly onCase?: (done: number, total: number, label: string) => void;
+}
+
+/** Per-kind tolerances one case is compared with. */
+export type KindTolerances = Readonly<Record<ToleranceKind, Tolerance>>;
+
+/** Whether a case id `framework/case` is selected by a `--case` pattern. */
+export function caseMatches(id: string, pattern: string): boolean {
+  const re = new RegExp(`^${pattern.split('*').map((p) => p.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`);
+  return re.test(id) || re.test(id.slice(id.indexOf('/') + 1));
 }
 
 export interface ConformanceReport {
@@ -59,7 +71,7 @@ export interface ConformanceReport {
   readonly engines: { readonly name: EngineName; readonly available: boolean; readonly reason?: string }[];
 }
 
-export async function loadFixtures(dirs: readonly string[], frameworks?: readonly string[]) {
+export async function loadFixtures(dirs: readonly string[], frameworks?: readonly string[], cases?: readonly string[]) {
   const fixtures: LoadedFixture[] = [];
   const invalid: { path: string; reason: string }[] = [];
   for (const root of dirs) {
@@ -68,7 +80,9 @@ export async function loadFixtures(dirs: readonly string[], frameworks?: readonl
       try {
         const f = await loadFixture(dir);
         const name = f.manifest.framework.name;
-        if (!frameworks || frameworks.some((w) => name === w || name.startsWith(`${w}-`))) fixtures.push(f);
+        const id = `${name}/${f.manifest.case}`;
+        const frameworkOk = !frameworks || frameworks.some((w) => name === w || name.startsWith(`${w}-`));
+        if (frameworkOk && (!cases || cases.some((p) => caseMatches(id, p)))) fixtures.push(f);
       } catch (err) {
         invalid.push({ path: dir, reason: (err as Error).message });
       }
@@ -78,7 +92,7 @@ export async function loadFixtures(dirs: readonly string[], frameworks?: readonl
 }
 
 export async function runConformance(options: ConformanceOptions): Promise<ConformanceReport> {
-  const { fixtures, invalid } = await loadFixtures(options.fixtureDirs, options.frameworks);
+  const { fixtures, invalid } = await loadFixtures(options.fixtureDirs, options.frameworks, options.cases);
   const results: CaseResult[] = [];
   const engines: ConformanceReport['engines'] = [];
   const total = fixtures.length * options.engines.length;
@@ -94,7 +108,7 @@ export async function runConformance(options: ConformanceOptions): Promise<Confo
     engines.push({ name, available: engine !== undefined, ...(reason ? { reason } : {}) });
     for (const fixture of fixtures) {
       options.onCase?.(done++, total, `${name} ${fixture.manifest.framework.name}/${fixture.manifest.case}`);
-      results.push(engine ? await runCase(fixture, engine) : notApplicable(fixture, name, `engine unavailable: ${reason}`));
+      results.push(engine ? await runCase(fixture, engine, undefined, options.tolerance) : notApplicable(fixture, name, `engine unavailable: ${reason}`));
     }
   }
   options.onCase?.(done, total, 'done');
@@ -116,31 +130,43 @@ function notApplicable(fixture: LoadedFixture, engine: string, reason: string, b
   return { ...caseBase(fixture, engine, binding), status: 'n/a', reason, comparisons: [], gradientsSkipped: 0 };
 }
 
-function toleranceFor(fixture: LoadedFixture, engine: Engine<any>): { tol: Tolerance; widened?: string } {
+function perKind(fixture: LoadedFixture, f: (t: Tolerance) => Tolerance): KindTolerances {
   const own = fixture.manifest.tolerance;
-  if (engine.capabilities.dtypes.includes(fixture.manifest.dtype)) {
-    if (fixture.manifest.dtype !== 'float32' || (own.atol >= FLOAT32_REDUCTION_FLOOR.atol && own.rtol >= FLOAT32_REDUCTION_FLOOR.rtol)) {
+  return Object.fromEntries(TOLERANCE_KINDS.map((k) => [k, f(toleranceOfKind(own, k))])) as KindTolerances;
+}
+
+const atLeast = (t: Tolerance, floor: Tolerance): Tolerance => ({ atol: Math.max(t.atol, floor.atol), rtol: Math.max(t.rtol, floor.rtol) });
+
+/** The tolerances of each kind for a fixture on an engine, and why they were changed, if they were. */
+export function toleranceFor(fixture: LoadedFixture, engine: Engine<any>, override?: Partial<Tolerance>): { tol: KindTolerances; widened?: string } {
+  if (override && (override.atol !== undefined || override.rtol !== undefined)) {
+    const said = [override.atol !== undefined ? `atol ${override.atol}` : '', override.rtol !== undefined ? `rtol ${override.rtol}` : ''].filter(Boolean).join(', ');
+    return { tol: perKind(fixture, (t) => ({ ...t, ...override })), widened: `tolerance overridden on the command line (${said}): exploring, not a verdict` };
+  }
+  const dtype = fixture.manifest.dtype;
+  if (engine.capabilities.dtypes.includes(dtype)) {
+    const own = perKind(fixture, (t) => t);
+    if (dtype !== 'float32' || Object.values(own).every((t) => t.atol >= FLOAT32_REDUCTION_FLOOR.atol && t.rtol >= FLOAT32_REDUCTION_FLOOR.rtol)) {
       return { tol: own };
     }
     return {
-      tol: { atol: Math.max(own.atol, FLOAT32_REDUCTION_FLOOR.atol), rtol: Math.max(own.rtol, FLOAT32_REDUCTION_FLOOR.rtol) },
+      tol: perKind(fixture, (t) => atLeast(t, FLOAT32_REDUCTION_FLOOR)),
       widened: `a float32 fixture's tolerance is below float32 reduction-order rounding (floor atol ${FLOAT32_REDUCTION_FLOOR.atol}, rtol ${FLOAT32_REDUCTION_FLOOR.rtol})`,
     };
   }
   return {
-    tol: { atol: Math.max(own.atol, FLOAT32_TOLERANCE.atol), rtol: Math.max(own.rtol, FLOAT32_TOLERANCE.rtol) },
-    widened: `${engine.name} computes ${fixture.manifest.dtype} fixtures in float32 (atol/rtol at least ${FLOAT32_TOLERANCE.atol})`,
+    tol: perKind(fixture, (t) => atLeast(t, FLOAT32_TOLERANCE)),
+    widened: `${engine.name} computes ${dtype} fixtures in float32 (atol/rtol at least ${FLOAT32_TOLERANCE.atol})`,
   };
 }
 
 /** Replays one fixture on one engine and compares every step. */
-export async function runCase(fixture: LoadedFixture, engine: Engine<any>, layer?: unknown): Promise<CaseResult> {
+export async function runCase(fixture: LoadedFixture, engine: Engine<any>, layer?: unknown, override?: Partial<Tolerance>): Promise<CaseResult> {
   const binding = bindingFor(fixture.manifest.framework.name);
   if (!binding) return notApplicable(fixture, engine.name, `no binding for framework ${fixture.manifest.framework.name}`);
-  const bugRecord = fixture.manifest.tags?.some((t) => NOT_REPRODUCED_TAGS.has(t)) ?? false;
-  // A bug record is held to the float64 reference instead of the recorded (wrong) behaviour.
-  const reference = bugRecord ? referenceTrajectory(fixture) : undefined;
-  const { tol, widened } = toleranceFor(fixture, engine);
+  // A bug record (the manifest's `frameworkBug`) is held to the float64 reference instead of the recorded (wrong) behaviour.
+  const reference = fixture.manifest.frameworkBug ? referenceTrajectory(fixture) : undefined;
+  const { tol, widened } = toleranceFor(fixture, engine, override);
   let bound;
   try {
     bound = await binding.open(fixture, engine, layer);
@@ -165,7 +191,7 @@ export async function runCase(fixture: LoadedFixture, engine: Engine<any>, layer
   } finally {
     bound.dispose();
   }
-  if (reference) comparisons.push(bugShows(fixture, reference, tol));
+  if (reference) comparisons.push(bugShows(fixture, reference, tol.output));
   const ok = comparisons.every((c) => c.ok);
   const result: CaseResult = {
     ...caseBase(fixture, engine.name, binding),
@@ -202,7 +228,7 @@ function compareWithReference(
   i: number,
   outcome: StepOutcome,
   expected: ReferenceStep,
-  tol: Tolerance,
+  tol: KindTolerances,
   out: TensorComparison[],
 ): void {
   const at = `step ${i} (${step.mode}) vs float64 reference`;
@@ -214,10 +240,10 @@ function compareWithReference(
     out.push(verdict(at, false, `raised ${outcome.type}: ${outcome.message}`));
     return;
   }
-  out.push(compareTensors(`${at} output`, outcome.output, expected.output, tol));
+  out.push(compareTensors(`${at} output`, outcome.output, expected.output, tol.output));
   for (const [name, t] of Object.entries(expected.state)) {
     const got = outcome.state[name];
-    out.push(compareTensors(`${at} state ${name}`, got && got.shape.length === 0 ? { ...got, shape: [1] } : got, t, tol));
+    out.push(compareTensors(`${at} state ${name}`, got && got.shape.length === 0 ? { ...got, shape: [1] } : got, t, tol.state));
   }
 }
 
@@ -229,7 +255,7 @@ function bugShows(fixture: LoadedFixture, reference: readonly ReferenceStep[], t
     if (ref.kind !== 'ok' || !step.output) return false;
     return !compareTensors('recorded', tensor(fixture, step.output), ref.output, tol).ok;
   });
-  return verdict('recorded framework bug', shows, shows ? undefined : 'tagged framework-bug, but every recorded step equals the float64 reference');
+  return verdict('recorded framework bug', shows, shows ? undefined : 'frameworkBug is set, but every recorded step equals the float64 reference');
 }
 
 function verdict(label: string, ok: boolean, problem?: string): TensorComparison {
@@ -243,7 +269,7 @@ function compareStep(
   step: FixtureStep,
   i: number,
   outcome: StepOutcome,
-  tol: Tolerance,
+  tol: KindTolerances,
   out: TensorComparison[],
 ): number {
   const at = `step ${i} (${step.mode})`;
@@ -261,9 +287,10 @@ function compareStep(
     out.push(verdict(`${at}`, false, `raised ${outcome.type}: ${outcome.message}`));
     return 0;
   }
-  if (step.output) out.push(compareTensors(`${at} output`, outcome.output, tensor(fixture, step.output), tol));
+  if (step.output) out.push(compareTensors(`${at} output`, outcome.output, tensor(fixture, step.output), tol.output));
+  if (step.loss) out.push(compareTensors(`${at} loss`, outcome.loss, tensor(fixture, step.loss), tol.loss));
   for (const [name, ref] of Object.entries(step.state ?? {})) {
-    out.push(compareTensors(`${at} state ${name}`, outcome.state[name], tensor(fixture, ref), tol));
+    out.push(compareTensors(`${at} state ${name}`, outcome.state[name], tensor(fixture, ref), tol.state));
   }
   for (const name of Object.keys(outcome.state)) {
     if (step.state && !(name in step.state)) out.push(verdict(`${at} state ${name}`, false, 'not a variable the framework has'));
@@ -271,7 +298,7 @@ function compareStep(
   if (!step.gradients) return 0;
   if (!outcome.gradients) return Object.keys(step.gradients).length;
   for (const [name, ref] of Object.entries(step.gradients)) {
-    out.push(compareTensors(`${at} gradient ${name}`, outcome.gradients[name], tensor(fixture, ref), tol));
+    out.push(compareTensors(`${at} gradient ${name}`, outcome.gradients[name], tensor(fixture, ref), tol.gradients));
   }
   return 0;
 }

@@ -6,7 +6,10 @@ import type { FixtureManifest, FixtureStep, FrameworkName } from '../fixture-sch
 export type StepOutcome =
   | {
       readonly kind: 'ok';
-      readonly output: HostTensor;
+      /** Absent only for a loss step (a whole training step: `loss` and `state`). */
+      readonly output?: HostTensor;
+      /** The scalar loss of a loss step (`train_on_batch`). */
+      readonly loss?: HostTensor;
       /** Every variable of the layer after the step, by framework name. */
       readonly state: Readonly<Record<string, CheckpointValue>>;
       /** Present when the step had a cotangent and the engine computes gradients. */

@@ -54,6 +54,24 @@ describe('normbridge CLI', () => {
     expect(out).toMatch(/FAIL torch\/bn2d_defaults on tfjs-cpu: step \d+ \(train\) state running_mean: worst element \[\d+\]/);
   }, 120_000);
 
+  it('conformance --case selects cases; --atol overrides (and says so); progress goes to stderr, the matrix to stdout', async () => {
+    const { code, out, err } = await run('conformance', '--engine', 'reference-f64', '--case', 'torch/bn2d_*', 'onnx_inference_nchw', '--atol', '0.25');
+    expect(code).toBe(0);
+    expect(out).toMatch(/onnx opset-15\s+reference-f64\s+1\/1/);
+    expect(out).toMatch(/torch 1\.13\.0a0\s+reference-f64\s+\d+\/\d+/);
+    expect(out).not.toMatch(/^mlx /m);
+    expect(out).toMatch(/Tolerance widened x\d+: tolerance overridden on the command line \(atol 0.25\)/);
+    expect(out).not.toMatch(/conformance: \d+\/\d+/);
+    expect(err).toMatch(/^conformance: \d+\/\d+$/m);
+  }, 120_000);
+
+  it('conformance rejects a negative --rtol and reports a --case that matches nothing', async () => {
+    expect((await run('conformance', '--rtol', '-1')).code).not.toBe(0);
+    const none = await run('conformance', '--case', 'no_such_case');
+    expect(none.code).toBe(1);
+    expect(none.err).toMatch(/no fixture matched --case no_such_case/);
+  }, 120_000);
+
   it('inspect: lists tensors and BatchNorm layers of a PyTorch checkpoint', async () => {
     const { code, out } = await run('inspect', join(ROOT, 'fixtures/checkpoints/tiny.safetensors'));
     expect(code).toBe(0);

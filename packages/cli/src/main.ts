@@ -1,7 +1,14 @@
-import { Command, Option } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { DEFAULT_ENGINE, ENGINE_NAMES, type EngineName } from '@normbridge/conformance';
 
 const FRAMEWORKS = ['torch', 'flax', 'nnx', 'mlx', 'keras'] as const;
+
+/** A non-negative finite number, or commander's usage error naming the value. */
+function parseTolerance(value: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n) || n < 0) throw new InvalidArgumentError(`expected a non-negative number, got "${value}"`);
+  return n;
+}
 
 /** Parses argv and runs one command; resolves to the process exit code. */
 export async function main(argv: readonly string[]): Promise<number> {
@@ -17,9 +24,12 @@ export async function main(argv: readonly string[]): Promise<number> {
     .option('--fixtures <dir...>', 'fixture folders (default: the committed fixtures/)')
     .addOption(new Option('--engine <name...>', `engines (default: ${DEFAULT_ENGINE})`).choices([...ENGINE_NAMES, 'all']))
     .option('--framework <name...>', 'only these frameworks (e.g. torch, flax-linen, mlx)')
+    .option('--case <pattern...>', 'only these cases: "framework/case" or "case", "*" matches anything (e.g. torch/bn2d_*)')
+    .option('--atol <number>', 'replace every fixture\'s atol (exploring; results say so)', parseTolerance)
+    .option('--rtol <number>', 'replace every fixture\'s rtol (exploring; results say so)', parseTolerance)
     .option('--json <file>', 'write the full results as JSON')
     .option('--markdown <file>', 'write the matrix as Markdown')
-    .action(async (opts: { fixtures?: string[]; engine?: string[]; framework?: string[]; json?: string; markdown?: string }) => {
+    .action(async (opts: { fixtures?: string[]; engine?: string[]; framework?: string[]; case?: string[]; atol?: number; rtol?: number; json?: string; markdown?: string }) => {
       const { conformance } = await import('./commands/conformance.js');
       const engines = opts.engine?.includes('all') ? [...ENGINE_NAMES] : ((opts.engine ?? [DEFAULT_ENGINE]) as EngineName[]);
       exitCode = await conformance({ ...opts, engines });

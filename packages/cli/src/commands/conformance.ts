@@ -8,6 +8,12 @@ export interface ConformanceCommandOptions {
   readonly fixtures?: readonly string[];
   readonly engines: readonly EngineName[];
   readonly framework?: readonly string[];
+  /** Case patterns (`framework/case` or `case`, `*` wildcard). @default every case */
+  readonly case?: readonly string[];
+  /** Overrides every fixture's atol. @default each fixture's own */
+  readonly atol?: number;
+  /** Overrides every fixture's rtol. @default each fixture's own */
+  readonly rtol?: number;
   readonly json?: string;
   readonly markdown?: string;
 }
@@ -24,12 +30,20 @@ export async function conformance(options: ConformanceCommandOptions): Promise<n
     fixtureDirs: options.fixtures?.length ? options.fixtures : [defaultFixtureDir()],
     engines: options.engines,
     ...(options.framework?.length ? { frameworks: options.framework } : {}),
+    ...(options.case?.length ? { cases: options.case } : {}),
+    ...(options.atol !== undefined || options.rtol !== undefined
+      ? { tolerance: { ...(options.atol !== undefined ? { atol: options.atol } : {}), ...(options.rtol !== undefined ? { rtol: options.rtol } : {}) } }
+      : {}),
     onCase: (done, total, label) => {
       bar ??= new ProgressBar(total, 'conformance');
       if (done < total) bar.tick(label);
     },
   });
   bar?.finish();
+  if (report.results.length === 0 && report.invalid.length === 0) {
+    process.stderr.write(`no fixture matched${options.case?.length ? ` --case ${options.case.join(' ')}` : ''}${options.framework?.length ? ` --framework ${options.framework.join(' ')}` : ''}\n`);
+    return 1;
+  }
   process.stdout.write(`${formatMatrix(report)}\n`);
   if (options.json) await writeFile(options.json, `${JSON.stringify(report, null, 2)}\n`);
   if (options.markdown) await writeFile(options.markdown, `${formatMarkdown(report)}\n`);
