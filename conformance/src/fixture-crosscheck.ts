@@ -79,6 +79,7 @@ export function specFor(m: FixtureManifest, step: FixtureStep): BatchNormSpec | 
         runningUpdateForm: 'decay-toward',
         scale: a['scale'] !== false,
         bias: a['center'] !== false,
+        masked: step.mask !== undefined,
       });
     case 'onnx':
       // Attributes are float32 in the model.

@@ -13,7 +13,7 @@ const committed = await listFixtureDirs(FIXTURES);
 describe('committed fixtures', () => {
   it('exist for every framework the generators cover', () => {
     const frameworks = new Set(committed.map((d) => d.split('/')[0]));
-    for (const fw of ['torch', 'tfjs-layers', 'onnx', 'mlx', 'flax-linen', 'flax-nnx', 'flax-legacy']) {
+    for (const fw of ['torch', 'tfjs-layers', 'onnx', 'mlx', 'keras', 'flax-linen', 'flax-nnx', 'flax-legacy']) {
       expect(frameworks, fw).toContain(fw);
     }
   });

@@ -41,9 +41,9 @@ describe('every committed fixture passes', () => {
       // Framework-bug records pass only by matching the float64 reference instead of the bug.
       const bugRecords = report.results.filter((r) => r.reason?.startsWith('framework bug not inherited'));
       expect(bugRecords.map((r) => r.fixture).sort()).toEqual(BUG_RECORDS);
-      // Every framework has a binding now: torch, mlx, tfjs-layers, flax-linen/nnx/legacy, onnx.
+      // Every framework has a binding: torch, mlx, keras, tfjs-layers, flax-linen/nnx/legacy, onnx.
       const frameworks = new Set(report.results.filter((r) => r.status === 'pass').map((r) => r.framework));
-      expect([...frameworks].sort()).toEqual(['flax-legacy', 'flax-linen', 'flax-nnx', 'mlx', 'onnx', 'tfjs-layers', 'torch']);
+      expect([...frameworks].sort()).toEqual(['flax-legacy', 'flax-linen', 'flax-nnx', 'keras', 'mlx', 'onnx', 'tfjs-layers', 'torch']);
       expect(report.results.filter((r) => r.status === 'pass').length).toBeGreaterThan(70);
       expect(exitCodeOf(report)).toBe(0);
       expect(formatMatrix(report)).toMatch(/cases passed/);

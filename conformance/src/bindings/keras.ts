@@ -1,4 +1,4 @@
-import { BatchNormalization, type KerasProfile } from '@normbridge/keras';
+import { BatchNormalization, trainOnBatch, type KerasProfile } from '@normbridge/keras';
 import type { Engine, HostTensor } from '@normbridge/core';
 import type { FrameworkName } from '../fixture-schema.js';
 import { errorOutcome, floatTensor, NotApplicable, tensor, toHost, type FrameworkBinding } from './types.js';
@@ -12,7 +12,7 @@ const WEIGHT_ORDER = ['gamma', 'beta', 'moving_mean', 'moving_variance'] as cons
 function kerasBinding(framework: Extract<FrameworkName, 'keras' | 'tfjs-layers'>, profile: KerasProfile): FrameworkBinding {
   return {
     framework,
-    profile: (m) => `${framework} ${m.framework.version}`,
+    profile: (m) => `${framework} ${m.framework.version}${m.framework.backend ? ` (${m.framework.backend})` : ''}`,
     async open(fixture, engine: Engine<any>, given?: unknown) {
       const { layer, initialState, steps } = fixture.manifest;
       if (layer.class !== 'BatchNormalization') throw new NotApplicable(`no adapter for ${layer.class}`);
@@ -34,20 +34,36 @@ function kerasBinding(framework: Extract<FrameworkName, 'keras' | 'tfjs-layers'>
       return {
         async step(step) {
           if (step.stateBefore) setWeights(step.stateBefore);
-          const training = (step.call as { training?: boolean }).training ?? step.mode === 'train';
+          const call = step.call as { training?: boolean; method?: string; loss?: string; optimizer?: { class_name?: string; learning_rate?: number } };
+          const training = call.training ?? step.mode === 'train';
           try {
             const x = engine.fromHost(floatTensor(fixture, step.input));
+            if (step.loss !== undefined) {
+              if (call.method !== 'train_on_batch' && call.method !== 'fit') throw new NotApplicable(`no replay for a loss step through ${String(call.method)}`);
+              if (call.loss !== 'mean_squared_error' || call.optimizer?.class_name !== 'SGD') {
+                throw new NotApplicable(`loss ${String(call.loss)} with optimizer ${String(call.optimizer?.class_name)} is not implemented (mean_squared_error + SGD are)`);
+              }
+              const loss = await trainOnBatch(bn, x, floatTensor(fixture, step.target!), {
+                loss: 'mean_squared_error',
+                optimizer: { className: 'SGD', learningRate: call.optimizer.learning_rate ?? 0.01 },
+              });
+              const weights = await bn.getWeightsAsync();
+              const state = Object.fromEntries(present.map((k, i) => [k, weights[i]!]));
+              return { kind: 'ok', loss: { shape: [], data: new Float64Array([loss]), dtype: 'float64' }, state };
+            }
+            const mask = step.mask !== undefined ? engine.fromHost(floatTensor(fixture, step.mask)) : undefined;
             let gradients: Record<string, HostTensor> | undefined;
             if (step.cotangent && engine.capabilities.gradients) {
               const g = await bn.vjpAsync(x, engine.fromHost(floatTensor(fixture, step.cotangent)), { training });
               gradients = {};
               for (const [k, t] of Object.entries(g)) gradients[k] = await toHost(engine, t);
             }
-            const output = await toHost(engine, await bn.applyAsync(x, { training }));
+            const output = await toHost(engine, await bn.applyAsync(x, { training, ...(mask !== undefined ? { mask } : {}) }));
             const weights = await bn.getWeightsAsync();
             const state = Object.fromEntries(present.map((k, i) => [k, weights[i]!]));
             return { kind: 'ok', output, state, ...(gradients ? { gradients } : {}) };
           } catch (err) {
+            if (err instanceof NotApplicable) throw err;
             return errorOutcome(err);
           }
         },
