@@ -6,9 +6,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fixtureFeatureShape, listFixtureDirs, loadFixture } from './fixture-load.js';
 import { encodeSafetensors, type TensorToWrite } from './fixture-safetensors.js';
 import { FixtureError, tensorReferences } from './fixture-schema.js';
+import { isModelManifest, loadModelFixture } from './model-fixture-load.js';
+import { modelTensorReferences } from './model-fixture-schema.js';
 
 const FIXTURES = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', 'fixtures');
-const committed = await listFixtureDirs(FIXTURES);
+const all = await listFixtureDirs(FIXTURES);
+/** Model-level fixtures (a whole program) live under models/ and have their own loader. */
+const committed = all.filter((d) => !d.startsWith('models/'));
+const models = all.filter((d) => d.startsWith('models/'));
 
 describe('committed fixtures', () => {
   it('exist for every framework the generators cover', () => {
@@ -53,7 +58,7 @@ describe('committed fixtures', () => {
     const index = JSON.parse(await readFile(join(FIXTURES, 'index.json'), 'utf8')) as {
       fixtures: { path: string; framework: string; producerKind: string }[];
     };
-    expect(index.fixtures.map((e) => e.path).sort()).toEqual(committed.map((d) => `${d}`).sort());
+    expect(index.fixtures.map((e) => e.path).sort()).toEqual(all.map((d) => `${d}`).sort());
     for (const e of index.fixtures) {
       const m = JSON.parse(await readFile(join(FIXTURES, e.path, 'manifest.json'), 'utf8'));
       expect(e.framework).toBe(m.framework.name);
@@ -61,9 +66,22 @@ describe('committed fixtures', () => {
     }
   });
 
+  it.each(models)('%s (model-level) loads, with every named tensor and one shape per state path', async (rel) => {
+    const raw = JSON.parse(await readFile(join(FIXTURES, rel, 'manifest.json'), 'utf8'));
+    expect(isModelManifest(raw)).toBe(true);
+    const f = await loadModelFixture(join(FIXTURES, rel, 'manifest.json'), raw);
+    expect(f.manifest.producer.kind).toBe('real-framework');
+    const named = new Set(modelTensorReferences(f.manifest).map((r) => r.name));
+    expect([...f.tensors.keys()].filter((k) => !named.has(k))).toEqual([]);
+  });
+
+  it('hold the three seed programs as model-level fixtures from real Flax', () => {
+    expect(models).toEqual(expect.arrayContaining(['models/flax_guide_train_state', 'models/nnx_writeup_batchnorm', 'models/linen_docstring_usage']));
+  });
+
   it('stay under 5 MB in total', async () => {
     let total = 0;
-    for (const rel of committed) {
+    for (const rel of all) {
       total += (await stat(join(FIXTURES, rel, 'manifest.json'))).size;
       total += (await stat(join(FIXTURES, rel, 'tensors.safetensors'))).size;
     }

@@ -1,8 +1,12 @@
 import { join } from 'node:path';
+import { readFile } from 'node:fs/promises';
 import type { Engine } from '@normbridge/core';
 import { compareTensors, type TensorComparison, type Tolerance } from './compare.js';
 import { createEngineByName, type EngineName } from './engines.js';
-import { listFixtureDirs, loadFixture, type LoadedFixture } from './fixture-load.js';
+import { listFixtureDirs, loadFixture, MANIFEST_FILE, type LoadedFixture } from './fixture-load.js';
+import { isModelManifest, loadModelFixture, type LoadedModelFixture } from './model-fixture-load.js';
+import { modelBindingFor } from './bindings/models.js';
+import type { ModelStepOutcome } from './bindings/model-types.js';
 import { TOLERANCE_KINDS, toleranceOfKind, type FixtureStep, type ToleranceKind } from './fixture-schema.js';
 import { referenceTrajectory, type ReferenceStep } from './fixture-crosscheck.js';
 import { bindingFor } from './bindings/index.js';
@@ -71,31 +75,53 @@ export interface ConformanceReport {
   readonly engines: { readonly name: EngineName; readonly available: boolean; readonly reason?: string }[];
 }
 
+/** Reads a manifest's JSON once to tell a model-level fixture from a layer one (a broken file is left to the layer loader to report). */
+async function peekManifest(dir: string): Promise<unknown> {
+  try {
+    return JSON.parse(await readFile(join(dir, MANIFEST_FILE), 'utf8'));
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Every fixture under `dirs` (layer fixtures and model-level ones), filtered by framework and
+ * case pattern; fixtures that fail to load are listed in `invalid` with the reason.
+ */
 export async function loadFixtures(dirs: readonly string[], frameworks?: readonly string[], cases?: readonly string[]) {
   const fixtures: LoadedFixture[] = [];
+  const models: LoadedModelFixture[] = [];
   const invalid: { path: string; reason: string }[] = [];
+  const selected = (m: { framework: { name: string }; case: string }) => {
+    const name = m.framework.name;
+    const frameworkOk = !frameworks || frameworks.some((w) => name === w || name.startsWith(`${w}-`));
+    return frameworkOk && (!cases || cases.some((p) => caseMatches(`${name}/${m.case}`, p)));
+  };
   for (const root of dirs) {
     for (const rel of await listFixtureDirs(root)) {
       const dir = join(root, rel);
       try {
+        const raw = await peekManifest(dir);
+        if (isModelManifest(raw)) {
+          const f = await loadModelFixture(join(dir, MANIFEST_FILE), raw);
+          if (selected(f.manifest)) models.push(f);
+          continue;
+        }
         const f = await loadFixture(dir);
-        const name = f.manifest.framework.name;
-        const id = `${name}/${f.manifest.case}`;
-        const frameworkOk = !frameworks || frameworks.some((w) => name === w || name.startsWith(`${w}-`));
-        if (frameworkOk && (!cases || cases.some((p) => caseMatches(id, p)))) fixtures.push(f);
+        if (selected(f.manifest)) fixtures.push(f);
       } catch (err) {
         invalid.push({ path: dir, reason: (err as Error).message });
       }
     }
   }
-  return { fixtures, invalid };
+  return { fixtures, models, invalid };
 }
 
 export async function runConformance(options: ConformanceOptions): Promise<ConformanceReport> {
-  const { fixtures, invalid } = await loadFixtures(options.fixtureDirs, options.frameworks, options.cases);
+  const { fixtures, models, invalid } = await loadFixtures(options.fixtureDirs, options.frameworks, options.cases);
   const results: CaseResult[] = [];
   const engines: ConformanceReport['engines'] = [];
-  const total = fixtures.length * options.engines.length;
+  const total = (fixtures.length + models.length) * options.engines.length;
   let done = 0;
   for (const name of options.engines) {
     let engine: Engine<any> | undefined;
@@ -109,6 +135,10 @@ export async function runConformance(options: ConformanceOptions): Promise<Confo
     for (const fixture of fixtures) {
       options.onCase?.(done++, total, `${name} ${fixture.manifest.framework.name}/${fixture.manifest.case}`);
       results.push(engine ? await runCase(fixture, engine, undefined, options.tolerance) : notApplicable(fixture, name, `engine unavailable: ${reason}`));
+    }
+    for (const model of models) {
+      options.onCase?.(done++, total, `${name} model ${model.manifest.case}`);
+      results.push(engine ? await runModelCase(model, engine, options.tolerance) : modelResult(model, name, 'n/a', [], `engine unavailable: ${reason}`));
     }
   }
   options.onCase?.(done, total, 'done');
@@ -130,7 +160,12 @@ function notApplicable(fixture: LoadedFixture, engine: string, reason: string, b
   return { ...caseBase(fixture, engine, binding), status: 'n/a', reason, comparisons: [], gradientsSkipped: 0 };
 }
 
-function perKind(fixture: LoadedFixture, f: (t: Tolerance) => Tolerance): KindTolerances {
+/** What {@link toleranceFor} reads of a fixture (layer or model). */
+interface TolerancedFixture {
+  readonly manifest: { readonly tolerance: LoadedFixture['manifest']['tolerance']; readonly dtype: LoadedFixture['manifest']['dtype'] };
+}
+
+function perKind(fixture: TolerancedFixture, f: (t: Tolerance) => Tolerance): KindTolerances {
   const own = fixture.manifest.tolerance;
   return Object.fromEntries(TOLERANCE_KINDS.map((k) => [k, f(toleranceOfKind(own, k))])) as KindTolerances;
 }
@@ -138,7 +173,7 @@ function perKind(fixture: LoadedFixture, f: (t: Tolerance) => Tolerance): KindTo
 const atLeast = (t: Tolerance, floor: Tolerance): Tolerance => ({ atol: Math.max(t.atol, floor.atol), rtol: Math.max(t.rtol, floor.rtol) });
 
 /** The tolerances of each kind for a fixture on an engine, and why they were changed, if they were. */
-export function toleranceFor(fixture: LoadedFixture, engine: Engine<any>, override?: Partial<Tolerance>): { tol: KindTolerances; widened?: string } {
+export function toleranceFor(fixture: TolerancedFixture, engine: Engine<any>, override?: Partial<Tolerance>): { tol: KindTolerances; widened?: string } {
   if (override && (override.atol !== undefined || override.rtol !== undefined)) {
     const said = [override.atol !== undefined ? `atol ${override.atol}` : '', override.rtol !== undefined ? `rtol ${override.rtol}` : ''].filter(Boolean).join(', ');
     return { tol: perKind(fixture, (t) => ({ ...t, ...override })), widened: `tolerance overridden on the command line (${said}): exploring, not a verdict` };
@@ -301,4 +336,62 @@ function compareStep(
     out.push(compareTensors(`${at} gradient ${name}`, outcome.gradients[name], tensor(fixture, ref), tol.gradients));
   }
   return 0;
+}
+
+function modelResult(model: LoadedModelFixture, engine: string, status: CaseResult['status'], comparisons: TensorComparison[], reason?: string, widened?: string): CaseResult {
+  const m = model.manifest;
+  return {
+    fixture: `models/${m.case}`,
+    framework: m.framework.name,
+    profile: `${m.framework.name} ${m.framework.version} model ${m.program.name}`,
+    engine,
+    producerKind: m.producer.kind,
+    status,
+    comparisons,
+    gradientsSkipped: 0,
+    ...(reason ? { reason } : {}),
+    ...(widened ? { widened } : {}),
+  };
+}
+
+/**
+ * Replays a model-level fixture through its program's TypeScript port, step after step from the
+ * initial state (not teacher-forced: the port's own state carries over, as in a real training
+ * run), comparing every output (`loss` with the loss tolerance) and every state path.
+ */
+export async function runModelCase(model: LoadedModelFixture, engine: Engine<any>, override?: Partial<Tolerance>): Promise<CaseResult> {
+  const { tol, widened } = toleranceFor(model, engine, override);
+  const comparisons: TensorComparison[] = [];
+  let bound;
+  try {
+    bound = await modelBindingFor(model.manifest.program.name).open(model, engine);
+  } catch (err) {
+    if (err instanceof NotApplicable) return modelResult(model, engine.name, 'n/a', [], err.message);
+    return modelResult(model, engine.name, 'fail', [], `could not build the program: ${(err as Error).message}`);
+  }
+  try {
+    for (const [i, step] of model.manifest.steps.entries()) {
+      let outcome: ModelStepOutcome;
+      try {
+        outcome = await bound.step(step, i);
+      } catch (err) {
+        if (err instanceof NotApplicable) return modelResult(model, engine.name, 'n/a', [], `step ${i}: ${err.message}`);
+        comparisons.push(verdict(`step ${i} (${step.method})`, false, `raised ${(err as Error).name}: ${(err as Error).message}`));
+        break;
+      }
+      const at = `step ${i} (${step.method})`;
+      for (const [name, ref] of Object.entries(step.outputs)) {
+        comparisons.push(compareTensors(`${at} ${name}`, outcome.outputs[name], model.tensors.get(ref)!, name === 'loss' ? tol.loss : tol.output));
+      }
+      for (const [path, ref] of Object.entries(step.state)) {
+        comparisons.push(compareTensors(`${at} state ${path}`, outcome.state[path], model.tensors.get(ref)!, tol.state));
+      }
+      for (const path of Object.keys(outcome.state)) {
+        if (!(path in step.state)) comparisons.push(verdict(`${at} state ${path}`, false, 'not in the recorded state'));
+      }
+    }
+  } finally {
+    bound.dispose();
+  }
+  return modelResult(model, engine.name, comparisons.every((c) => c.ok) ? 'pass' : 'fail', comparisons, undefined, widened);
 }

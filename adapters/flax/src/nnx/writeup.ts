@@ -1,5 +1,5 @@
 import { defineSpec, fromDecayMomentum, type BatchNormSpec, type BatchNormState, type Engine } from '@normbridge/core';
-import { resolveEngine, runBatchNorm } from '../backend.js';
+import { resolveAnyEngine, resolveEngine, runBatchNorm, runBatchNormAsync } from '../backend.js';
 import { hostFull, reshapeLeaf, shapeOf, toEngine } from '../leaf.js';
 import { Module } from './module.js';
 import { BatchStat, Param } from './variables.js';
@@ -55,7 +55,7 @@ export class WriteupBatchNorm<T = any> extends Module {
    */
   constructor(nFeatures: number, options: { eps?: number; momentum?: number; engine?: Engine<T> } = {}) {
     super();
-    const engine = resolveEngine<T>(options.engine);
+    const engine = resolveAnyEngine<T>(options.engine);
     this.#engine = engine;
     const shape = [1, 1, 1, nFeatures];
     this.gamma = new Param(toEngine(engine, hostFull(shape, 1, 'float32')));
@@ -70,8 +70,25 @@ export class WriteupBatchNorm<T = any> extends Module {
   /** `bn(x_bhwc)`. */
   call(x: T): T {
     const engine = resolveEngine<T>(this.#engine);
+    const out = runBatchNorm(engine, this.#spec(), this.#state(), x, this.useRunningAverage ? 'eval' : 'train');
+    this.#update(out.state);
+    return out.y;
+  }
+
+  /** {@link call} on any engine (required for asynchronous ones). */
+  async callAsync(x: T): Promise<T> {
+    const engine = resolveAnyEngine<T>(this.#engine);
+    const out = await runBatchNormAsync(engine, this.#spec(), this.#state(), x, this.useRunningAverage ? 'eval' : 'train');
+    this.#update(out.state);
+    return out.y;
+  }
+
+  #spec(): BatchNormSpec {
+    return writeupSpec(this.eps, this.momentum);
+  }
+
+  #state(): BatchNormState<T> {
     const c = shapeOf(this.gamma.value)[3]!;
-    const spec = writeupSpec(this.eps, this.momentum);
     const flat = (v: T) => reshapeLeaf(v, [c]);
     const state: BatchNormState<T> = {
       scale: flat(this.gamma.value),
@@ -80,11 +97,14 @@ export class WriteupBatchNorm<T = any> extends Module {
       runningVar: flat(this.moving_var.value),
       numBatchesTracked: 0,
     };
-    const out = runBatchNorm(engine, spec, state, x, this.useRunningAverage ? 'eval' : 'train');
-    if (!this.useRunningAverage) {
-      this.moving_mean.value = reshapeLeaf(out.state.runningMean!, [1, 1, 1, c]);
-      this.moving_var.value = reshapeLeaf(out.state.runningVar!, [1, 1, 1, c]);
-    }
-    return out.y;
+    return state;
+  }
+
+  /** The write-up assigns the new moving statistics after a training call only. */
+  #update(state: BatchNormState<T>): void {
+    if (this.useRunningAverage) return;
+    const c = shapeOf(this.gamma.value)[3]!;
+    this.moving_mean.value = reshapeLeaf(state.runningMean!, [1, 1, 1, c]);
+    this.moving_var.value = reshapeLeaf(state.runningVar!, [1, 1, 1, c]);
   }
 }

@@ -50,6 +50,8 @@ export interface Batch {
 export interface Metrics {
   readonly loss: tf.Scalar;
   readonly accuracy: tf.Scalar;
+  /** The step's logits (the guide computes them for the accuracy; kept for inspection and fixtures). */
+  readonly logits: tf.Tensor;
 }
 
 /** The loss and accuracy of a step (the guide: softmax cross-entropy over integer labels, argmax accuracy). */
@@ -64,7 +66,7 @@ const argmaxCorrect = (logits: tf.Tensor, labels: tf.Tensor) => tf.equal(tf.argM
 
 function metricsOf(loss: tf.Scalar, logits: tf.Tensor, labels: tf.Tensor, options: StepOptions): Metrics {
   const correct = options.correct ?? argmaxCorrect;
-  return { loss, accuracy: tf.tidy(() => tf.mean(tf.cast(correct(logits, labels), 'float32'))) as tf.Scalar };
+  return { loss, accuracy: tf.tidy(() => tf.mean(tf.cast(correct(logits, labels), 'float32'))) as tf.Scalar, logits };
 }
 
 /**

@@ -6,7 +6,9 @@ import * as tf from '@tensorflow/tfjs-core';
 export function softmaxCrossEntropyWithIntegerLabels(logits: tf.Tensor, labels: tf.Tensor): tf.Tensor {
   return tf.tidy(() => {
     const k = logits.shape[logits.rank - 1]!;
-    const picked = tf.sum(tf.mul(tf.oneHot(tf.cast(labels, 'int32'), k), logits), -1);
+    // One-hot by comparison (tf.oneHot refuses a depth of 1, which the guide's one-logit head has).
+    const hot = tf.cast(tf.equal(tf.range(0, k, 1, 'int32'), tf.expandDims(tf.cast(labels, 'int32'), -1)), logits.dtype);
+    const picked = tf.sum(tf.mul(hot, logits), -1);
     return tf.sub(tf.logSumExp(logits, -1), picked);
   });
 }

@@ -28,11 +28,32 @@ export function applyUpdates(params: Tree<tf.Tensor>, updates: Tree<tf.Tensor>):
   return zip(params, updates, (p, u) => tf.add(p, u));
 }
 
-/** `optax.sgd(learning_rate)`. */
-export function sgd(learningRate: number): GradientTransformation<null> {
+/** `optax.sgd`'s state with momentum: `(TraceState(trace), EmptyState())`. */
+export interface SgdState {
+  readonly trace: Tree<tf.Tensor>;
+}
+
+/**
+ * `optax.sgd(learning_rate, momentum=None, nesterov=False)`. With a momentum, optax keeps a
+ * trace: `trace = g + momentum * trace`, update `-lr * trace` (Nesterov:
+ * `-lr * (g + momentum * trace)`). Without one, no state (`null`).
+ */
+export function sgd(learningRate: number): GradientTransformation<null>;
+export function sgd(learningRate: number, momentum: number, nesterov?: boolean): GradientTransformation<SgdState>;
+export function sgd(learningRate: number, momentum?: number, nesterov = false): GradientTransformation<SgdState | null> {
+  if (momentum === undefined) {
+    return {
+      init: () => null,
+      update: (grads) => [map(grads, (g) => tf.mul(g, -learningRate)), null],
+    };
+  }
   return {
-    init: () => null,
-    update: (grads) => [map(grads, (g) => tf.mul(g, -learningRate)), null],
+    init: (params) => ({ trace: map(params, tf.zerosLike) }),
+    update(grads, state) {
+      const trace = zip(grads, (state as SgdState).trace, (g, t) => tf.add(g, tf.mul(t, momentum)));
+      const direction = nesterov ? zip(grads, trace, (g, t) => tf.add(g, tf.mul(t, momentum))) : trace;
+      return [map(direction, (d) => tf.mul(d, -learningRate)), { trace }];
+    },
   };
 }
 
