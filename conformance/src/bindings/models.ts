@@ -37,9 +37,14 @@ const scalar = (v: number): HostTensor => ({ shape: [], data: Float64Array.of(v)
  * around the BatchNorm, so it runs where BatchNorm tensors are tf.Tensors: the tfjs engines, and
  * the float64 reference seen through TF.js (`hostEngineOnTf`, BatchNorm in float64).
  */
-function tfEngineFor(engine: Engine<any>): SyncEngine<any> {
+async function tfEngineFor(engine: Engine<any>): Promise<SyncEngine<any>> {
   if (engine.name.startsWith('tfjs-')) return engine as SyncEngine<any>;
-  if (engine.name === 'reference-f64' && engine.synchronous) return hostEngineOnTf(engine as SyncEngine<HostTensor>);
+  if (engine.name === 'reference-f64' && engine.synchronous) {
+    // TF.js must have a backend (and its gradients) for the ops around the BatchNorm: its CPU one.
+    const { createTfjsEngine } = await import('@normbridge/tfjs');
+    await createTfjsEngine('cpu');
+    return hostEngineOnTf(engine as SyncEngine<HostTensor>);
+  }
   throw new NotApplicable(
     `the Flax training port (Dense, relu, loss and gradients in TF.js around the BatchNorm) needs tf.Tensor values; ${engine.name} is not a TF.js engine`,
   );
@@ -60,7 +65,7 @@ function withDefault<R>(engine: Engine<any>, f: () => R): R {
 const flaxGuide: ModelBinding = {
   program: 'flax-guide-train-state',
   async open(fixture, anyEngine) {
-    const engine = tfEngineFor(anyEngine);
+    const engine = await tfEngineFor(anyEngine);
     const { config } = fixture.manifest.program;
     const optimizer = config['optimizer'] as { name?: string; learning_rate?: number; momentum?: number };
     const init = fixture.manifest.initialState;
