@@ -161,7 +161,8 @@ describe('running statistics and the counter', () => {
   });
 
   it('eps and momentum may be changed between calls, as attributes in PyTorch', () => {
-    const bn = new BatchNorm1d(3);
+    // torch 1.13's profile: torch 2 refuses eps = 0 in training (version.test.ts).
+    const bn = new BatchNorm1d(3, { version: '1.13' });
     bn.momentum = 1;
     bn.eps = 0;
     bn.forward(x);

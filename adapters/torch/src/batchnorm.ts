@@ -29,6 +29,7 @@ import {
   type RankRule,
 } from './checks.js';
 import { checkEps, checkMomentum, torchSpec, type TorchSpecArgs } from './spec.js';
+import { checkTrainingEps, TorchVersion, torchVersionTraits, type TorchVersionTraits } from './version.js';
 import {
   CANONICAL_KEY,
   planLoad,
@@ -83,6 +84,12 @@ export interface BatchNormOptions<T> {
    * @default 'float32'
    */
   dtype?: TorchDtype;
+  /**
+   * Which PyTorch to reproduce where versions differ (see {@link TorchVersion}): `'1.13'`
+   * accepts `eps = 0` in training, `'2.13'` raises PyTorch 2's `ValueError`.
+   * @default '2.13' (the newest)
+   */
+  version?: TorchVersion;
 }
 
 /** How a concrete class differs from `_BatchNorm`. */
@@ -120,6 +127,10 @@ export abstract class _BatchNorm<T> {
   training = true;
   /** PyTorch `dtype` of parameters and buffers. */
   readonly dtype: TorchDtype;
+  /** The PyTorch version reproduced where versions differ. */
+  readonly version: TorchVersion;
+  /** What {@link version} changes (read by subclasses that call F.batch_norm's checks). */
+  protected readonly _versionTraits: TorchVersionTraits;
 
   protected readonly _config: ModuleConfig;
   /** Whether `running_mean`/`running_var`/`num_batches_tracked` exist (fixed at construction). */
@@ -136,6 +147,8 @@ export abstract class _BatchNorm<T> {
     this.momentum = checkMomentum(options.momentum === undefined ? 0.1 : options.momentum);
     this.affine = options.affine ?? true;
     this.dtype = options.dtype ?? 'float32';
+    this.version = options.version ?? TorchVersion.latest;
+    this._versionTraits = torchVersionTraits(this.version);
     this.trackRunningStats = options.trackRunningStats ?? true;
     this._hasBuffers = this.trackRunningStats;
     this.numFeatures = numFeatures === undefined ? 0 : checkNumFeatures(numFeatures);
@@ -381,6 +394,7 @@ export abstract class _BatchNorm<T> {
     if (this._usesBatchStatistics()) {
       try {
         verifyBatchSize(shape);
+        checkTrainingEps(this._versionTraits, this.eps, true);
       } catch (err) {
         // PyTorch counts the call (`num_batches_tracked += 1`) before F.batch_norm raises.
         if (counting && this.training && this._hasBuffers && this.trackRunningStats && this.#stateful) {

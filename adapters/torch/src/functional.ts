@@ -17,6 +17,7 @@ import {
 import { channelCount, checkFeatureCounts, requireForEval, verifyBatchSize } from './checks.js';
 import { TorchTypeError } from './errors.js';
 import { checkEps, torchSpec } from './spec.js';
+import { checkTrainingEps, TorchVersion, torchVersionTraits } from './version.js';
 
 /** Options of {@link batchNorm}, PyTorch's keyword arguments. */
 export interface BatchNormFunctionalOptions<T> {
@@ -53,6 +54,11 @@ export interface BatchNormFunctionalOptions<T> {
    * @default getDefaultEngine() from `@normbridge/core`
    */
   engine?: Engine<T>;
+  /**
+   * Which PyTorch to reproduce where versions differ (see {@link TorchVersion}).
+   * @default '2.13' (the newest)
+   */
+  version?: TorchVersion;
 }
 
 /**
@@ -92,6 +98,7 @@ function prepare<T>(
   checkEps(eps);
   const shape = engine.shapeOf(input);
   if (training) verifyBatchSize(shape);
+  checkTrainingEps(torchVersionTraits(options.version ?? TorchVersion.latest), eps, training);
   const channels = channelCount(shape);
   // ATen returns an empty output for an empty input before checking or updating anything.
   if (numel(shape) === 0) return { empty: engine.fromHost(hostTensor(shape, new Float32Array(0))) };

@@ -30,3 +30,4 @@ export {
 } from './errors.js';
 export type { IncompatibleKeys, LoadStateDictOptions, StateDict, StateDictOptions } from './state-dict.js';
 export { torchSpec, type TorchSpecArgs } from './spec.js';
+export { TORCH_VERSIONS, TorchVersion, torchVersionTraits, type TorchVersionTraits } from './version.js';

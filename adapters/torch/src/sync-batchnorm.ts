@@ -16,6 +16,7 @@ import {
 } from '@normbridge/core';
 import { _BatchNorm, type BatchNormOptions } from './batchnorm.js';
 import { verifyBatchSize } from './checks.js';
+import { checkTrainingEps } from './version.js';
 import { TorchValueError } from './errors.js';
 
 /** Replica groups: a partition of the replica indices `0..R-1`. */
@@ -210,6 +211,7 @@ export class SyncBatchNorm<T = HostTensor> extends _BatchNorm<T> {
         if (group.length >= 2) continue;
         const r = group[0]!;
         verifyBatchSize([batchSizes?.[r] ?? local[0]!, ...local.slice(1)]);
+        checkTrainingEps(this._versionTraits, this.eps, true);
       }
     }
     if (numel(shape) === 0) return { empty: true as const, shape };

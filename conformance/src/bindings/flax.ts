@@ -1,4 +1,4 @@
-import { linen, nn, nnx, random } from '@normbridge/flax';
+import { linen, nn, nnx, pmap, random } from '@normbridge/flax';
 import { StateError, type Engine, type HostTensor } from '@normbridge/core';
 import type { LoadedFixture } from '../fixture-load.js';
 import type { FixtureStep } from '../fixture-schema.js';
@@ -109,6 +109,41 @@ interface LinenCall {
   readonly method?: 'init';
   /** Collections left out of the variables passed to `apply`. */
   readonly omit_collections?: readonly string[];
+  /** `jax.pmap(apply, axis_name=…)` over the input's leading (device) axis, variables replicated. */
+  readonly pmap?: { readonly axis_name: string };
+}
+
+/**
+ * A pmapped step holds its variables replicated, one copy per device on a leading axis; the
+ * adapter's `pmap` emulation shares one copy between replicas and returns the training
+ * statistics stacked per replica. Replica 0 of each variable, when every replica holds the same
+ * values (else the step cannot be replayed: n/a).
+ */
+async function unreplicate(engine: Engine<any>, variables: linen.Variables, replicas: number): Promise<linen.Variables> {
+  const out: linen.Variables = {};
+  for (const [col, vars] of Object.entries(variables)) {
+    out[col] = {};
+    for (const [k, t] of Object.entries(vars as Record<string, unknown>)) {
+      const host = await toHost(engine, t);
+      const size = host.data.length / replicas;
+      const first = host.data.subarray(0, size);
+      for (let r = 1; r < replicas; r++) {
+        const copy = host.data.subarray(r * size, (r + 1) * size);
+        if (copy.some((v, i) => !Object.is(v, first[i]))) {
+          throw new NotApplicable(`${col}/${k} differs between replicas: the adapter's pmap emulation holds one copy of the variables for every replica`);
+        }
+      }
+      out[col]![k] = engine.fromHost({ ...host, shape: host.shape.slice(1), data: host.data.slice(0, size) });
+    }
+  }
+  return out;
+}
+
+/** A variable shared by every replica, stacked `replicas` times as a pmapped step returns it. */
+function replicate(t: HostTensor, replicas: number): HostTensor {
+  const data = new (t.data.constructor as Float32ArrayConstructor)(t.data.length * replicas);
+  for (let r = 0; r < replicas; r++) data.set(t.data, r * t.data.length);
+  return { ...t, shape: [replicas, ...t.shape], data };
 }
 
 export const flaxLinenBinding: FrameworkBinding = {
@@ -142,30 +177,46 @@ export const flaxLinenBinding: FrameworkBinding = {
           engine,
         };
         const omitted = new Set(call.omit_collections ?? []);
-        const passed = Object.fromEntries(Object.entries(variables).filter(([col]) => !omitted.has(col)));
+        const replicas = call.pmap ? engine.shapeOf(x)[0]! : 1;
+        const kept = Object.fromEntries(Object.entries(variables).filter(([col]) => !omitted.has(col)));
+        const passed = call.pmap ? await unreplicate(engine, kept, replicas) : kept;
+        const inPmap = <R>(fn: () => R): R => (call.pmap ? pmap(fn, { axisName: call.pmap.axis_name })() : fn());
         const mutable = call.mutable ?? false;
         try {
           // jax.vjp of the step's own apply, at the variables it was given.
           let gradients: Record<string, HostTensor> | undefined;
           if (dy !== undefined && call.method !== 'init') {
-            const g = await bn.vjpAsync(passed, x, dy, { ...kwargs, ...(mutable !== false ? { mutable } : {}) });
-            gradients = await hostAll(engine, { input: g.input, 'params/scale': g.params.scale, 'params/bias': g.params.bias });
+            const g = await inPmap(() => bn.vjpAsync(passed, x, dy, { ...kwargs, ...(mutable !== false ? { mutable } : {}) }));
+            // Under pmap JAX's parameter gradients are per device; the fixture records the input's only.
+            const params = call.pmap ? {} : { 'params/scale': g.params.scale, 'params/bias': g.params.bias };
+            gradients = await hostAll(engine, { input: g.input, ...params });
           }
           let y: unknown;
           if (call.method === 'init') {
             [y, variables] = await bn.initWithOutputAsync(random.key(0), x, kwargs);
           } else if (mutable !== false) {
-            const [out, updates] = await bn.applyAsync(passed, x, { ...kwargs, mutable });
+            const [out, updates] = await inPmap(() => bn.applyAsync(passed, x, { ...kwargs, mutable }));
             y = out;
-            variables = { ...variables, ...updates };
+            variables = { ...(call.pmap ? passed : variables), ...updates };
           } else {
-            y = await bn.applyAsync(passed, x, kwargs);
+            y = await inPmap(() => bn.applyAsync(passed, x, kwargs));
+            if (call.pmap) variables = passed;
           }
-          const state: Record<string, unknown> = {};
+          const state: Record<string, HostTensor> = {};
           for (const col of ['params', 'batch_stats']) {
-            for (const [k, v] of Object.entries(variables[col] ?? {})) state[`${col}/${k}`] = v;
+            for (const [k, v] of Object.entries(variables[col] ?? {})) state[`${col}/${k}`] = await toHost(engine, v);
           }
-          return { kind: 'ok', output: await toHost(engine, y), state: await hostAll(engine, state), ...(gradients ? { gradients } : {}) };
+          if (call.pmap) {
+            // Back to the pmapped form: every variable replicated on the device axis (stacked statistics already are).
+            const fixtureRank = engine.shapeOf(x).length - 1;
+            for (const [key, t] of Object.entries(state)) if (t.shape.length < fixtureRank) state[key] = replicate(t, replicas);
+            variables = {};
+            for (const [key, t] of Object.entries(state)) {
+              const [col, k] = key.split('/') as [string, string];
+              (variables[col] ??= {})[k] = engine.fromHost(t);
+            }
+          }
+          return { kind: 'ok', output: await toHost(engine, y), state, ...(gradients ? { gradients } : {}) };
         } catch (err) {
           return errorOutcome(err);
         }

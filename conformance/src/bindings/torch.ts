@@ -1,10 +1,22 @@
-import { BatchNorm1d, BatchNorm2d, BatchNorm3d, type _BatchNorm } from '@normbridge/torch';
+import { BatchNorm1d, BatchNorm2d, BatchNorm3d, TORCH_VERSIONS, type _BatchNorm, type TorchVersion } from '@normbridge/torch';
 import type { Engine } from '@normbridge/core';
 import { errorOutcome, floatTensor, NotApplicable, stateValues, toHost, type FrameworkBinding } from './types.js';
 
 const CLASSES = { BatchNorm1d, BatchNorm2d, BatchNorm3d } as const;
 
-/** PyTorch fixtures drive `@normbridge/torch` modules exactly as the generator drove `torch.nn`. */
+/** The adapter's version profile for the torch that wrote the fixture (`1.13.0a0` → `'1.13'`, `2.13.0+cpu` → `'2.13'`). */
+function versionProfile(version: string): TorchVersion {
+  const profile = /^(\d+\.\d+)/.exec(version)?.[1];
+  if (!TORCH_VERSIONS.includes(profile as TorchVersion)) {
+    throw new NotApplicable(`torch ${version} has no version profile in @normbridge/torch (profiles: ${TORCH_VERSIONS.join(', ')})`);
+  }
+  return profile as TorchVersion;
+}
+
+/**
+ * PyTorch fixtures drive `@normbridge/torch` modules exactly as the generator drove `torch.nn`,
+ * with the version profile of the torch that wrote them.
+ */
 export const torchBinding: FrameworkBinding = {
   framework: 'torch',
   profile: (m) => `torch ${m.framework.version}`,
@@ -22,6 +34,7 @@ export const torchBinding: FrameworkBinding = {
       trackRunningStats: a.track_running_stats as boolean,
       // The generator records `dtype` as Python prints it, e.g. "torch.float64".
       dtype: a.dtype === 'torch.float64' ? 'float64' : 'float32',
+      version: versionProfile(fixture.manifest.framework.version),
       engine,
     });
     module.loadStateDict(stateValues(fixture, initialState), { strict: true });
