@@ -10,6 +10,8 @@ export interface ConformanceCommandOptions {
   readonly framework?: readonly string[];
   readonly json?: string;
   readonly markdown?: string;
+  /** Run the fixtures in headless Chromium instead of Node. @default false */
+  readonly browser?: boolean;
 }
 
 /** The committed fixtures, found relative to this file (packages/cli/dist/commands → repo root). */
@@ -20,15 +22,18 @@ export function defaultFixtureDir(): string {
 /** Runs the suite, prints the matrix, writes the requested reports; resolves to the exit code. */
 export async function conformance(options: ConformanceCommandOptions): Promise<number> {
   let bar: ProgressBar | undefined;
-  const report = await runConformance({
+  const run = {
     fixtureDirs: options.fixtures?.length ? options.fixtures : [defaultFixtureDir()],
     engines: options.engines,
     ...(options.framework?.length ? { frameworks: options.framework } : {}),
-    onCase: (done, total, label) => {
-      bar ??= new ProgressBar(total, 'conformance');
+    onCase: (done: number, total: number, label: string) => {
+      bar ??= new ProgressBar(total, options.browser ? 'conformance (chromium)' : 'conformance');
       if (done < total) bar.tick(label);
     },
-  });
+  };
+  const report = options.browser
+    ? await (await import('@normbridge/conformance/browser-mode')).runConformanceInBrowser(run)
+    : await runConformance(run);
   bar?.finish();
   process.stdout.write(`${formatMatrix(report)}\n`);
   if (options.json) await writeFile(options.json, `${JSON.stringify(report, null, 2)}\n`);
