@@ -1,28 +1,45 @@
-import { createReferenceEngine, type Engine } from '@normbridge/core';
+import { createReferenceEngine, UnsupportedError, type Engine } from '@normbridge/core';
+
+/** Engines that run in Node on the CPU: the default set of `--engine all` before GPUs. */
+export const CPU_ENGINE_NAMES = ['tfjs-cpu', 'tfjs-wasm', 'ort-node', 'ort-web-wasm', 'reference-f64'] as const;
+/** GPU engines that run in Node: tfjs WebGPU through Dawn (the `webgpu` npm package), ONNX Runtime's WebGPU EP. */
+export const NODE_GPU_ENGINE_NAMES = ['tfjs-webgpu', 'ort-node-webgpu'] as const;
+/** Engines the browser mode (`--browser`, headless Chromium) runs. */
+export const BROWSER_ENGINE_NAMES = ['tfjs-webgl', 'tfjs-webgpu', 'ort-web-wasm', 'ort-web-webgpu'] as const;
 
 /** Engines the conformance suite knows by name. `tfjs-cpu` is the default embedded one. */
-export const ENGINE_NAMES = ['tfjs-cpu', 'tfjs-wasm', 'ort-node', 'ort-web-wasm', 'reference-f64'] as const;
-export type EngineName = (typeof ENGINE_NAMES)[number];
+export const ENGINE_NAMES = [...new Set([...CPU_ENGINE_NAMES, ...NODE_GPU_ENGINE_NAMES, ...BROWSER_ENGINE_NAMES])] as readonly EngineName[];
+export type EngineName =
+  | (typeof CPU_ENGINE_NAMES)[number]
+  | (typeof NODE_GPU_ENGINE_NAMES)[number]
+  | (typeof BROWSER_ENGINE_NAMES)[number];
 export const DEFAULT_ENGINE: EngineName = 'tfjs-cpu';
 
 /**
  * Creates an engine by name. Engines load their backends lazily so that a missing optional
- * backend only affects its own row of the matrix.
+ * backend only affects its own row of the matrix. The same code runs in Node and in the
+ * browser mode's page.
  */
 export async function createEngineByName(name: EngineName): Promise<Engine<any>> {
   switch (name) {
     case 'tfjs-cpu':
-    case 'tfjs-wasm': {
+    case 'tfjs-wasm':
+    case 'tfjs-webgl':
+    case 'tfjs-webgpu': {
       const { createTfjsEngine } = await import('@normbridge/tfjs');
-      return createTfjsEngine(name === 'tfjs-cpu' ? 'cpu' : 'wasm');
+      return createTfjsEngine(name.slice('tfjs-'.length) as 'cpu' | 'wasm' | 'webgl' | 'webgpu');
     }
     case 'ort-node':
-    case 'ort-web-wasm': {
+    case 'ort-node-webgpu':
+    case 'ort-web-wasm':
+    case 'ort-web-webgpu': {
       const { createOrtEngine } = await import('@normbridge/onnx');
-      return createOrtEngine({ backend: name === 'ort-node' ? 'node' : 'web-wasm' });
+      return createOrtEngine({ backend: name.slice('ort-'.length) as 'node' | 'node-webgpu' | 'web-wasm' | 'web-webgpu' });
     }
     case 'reference-f64':
       return createReferenceEngine();
+    default:
+      throw new UnsupportedError(`engine ${JSON.stringify(name)}`, `known engines are ${ENGINE_NAMES.join(', ')}`);
   }
 }
 

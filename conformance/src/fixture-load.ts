@@ -51,10 +51,45 @@ export async function loadFixture(dirOrManifest: string): Promise<LoadedFixture>
   } catch (e) {
     throw new FixtureError('tensors', `names a file that cannot be read: ${(e as Error).message}`, manifestPath);
   }
-  const file = decodeSafetensors(bytes, tensorsPath);
+  return withTensors(manifest, bytes, { dir, manifestPath, tensorsPath });
+}
+
+/** What {@link loadFixtureFromBytes} reads: a fixture's two files, already in memory. */
+export interface FixtureBytes {
+  /** `manifest.json`, as text or UTF-8 bytes. */
+  readonly manifest: string | Uint8Array;
+  /** The safetensors file the manifest's `tensors` field names. */
+  readonly tensors: Uint8Array;
+  /** How errors name the fixture (a URL or path). @default '(bytes)' */
+  readonly label?: string | undefined;
+}
+
+/**
+ * Loads a fixture from its bytes, with the checks of {@link loadFixture}: for a browser (the
+ * files fetched from a server or dropped on a page) or any source that is not a folder.
+ */
+export function loadFixtureFromBytes(source: FixtureBytes): LoadedFixture {
+  const label = source.label ?? '(bytes)';
+  const text = typeof source.manifest === 'string' ? source.manifest : new TextDecoder().decode(source.manifest);
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (e) {
+    throw new FixtureError('(manifest)', `cannot be read as JSON: ${(e as Error).message}`, label);
+  }
+  const manifest = parseFixtureManifest(raw, label);
+  return withTensors(manifest, source.tensors, { dir: label, manifestPath: label, tensorsPath: `${label} ${manifest.tensors}` });
+}
+
+function withTensors(
+  manifest: FixtureManifest,
+  bytes: Uint8Array,
+  where: { readonly dir: string; readonly manifestPath: string; readonly tensorsPath: string },
+): LoadedFixture {
+  const file = decodeSafetensors(bytes, where.tensorsPath);
   if (manifest.dtype === 'float32') widenCompactFloat32(file.tensors);
-  checkFixtureTensors(manifest, file.tensors, manifestPath, file.storedDtypes);
-  return { manifest, tensors: file.tensors, metadata: file.metadata, dir, manifestPath };
+  checkFixtureTensors(manifest, file.tensors, where.manifestPath, file.storedDtypes);
+  return { manifest, tensors: file.tensors, metadata: file.metadata, dir: where.dir, manifestPath: where.manifestPath };
 }
 
 /**

@@ -12,6 +12,7 @@ import { referenceTrajectory, type ReferenceStep } from './fixture-crosscheck.js
 import { bindingFor } from './bindings/index.js';
 import { NotApplicable, tensor, type FrameworkBinding, type StepOutcome } from './bindings/types.js';
 import { describeFailure, type CaseResult } from './results.js';
+import { trackTensors } from './tensor-tracking.js';
 
 /**
  * When an engine computes in float32 a fixture made in float64, the fixture's own tolerance
@@ -202,10 +203,13 @@ export async function runCase(fixture: LoadedFixture, engine: Engine<any>, layer
   // A bug record (the manifest's `frameworkBug`) is held to the float64 reference instead of the recorded (wrong) behaviour.
   const reference = fixture.manifest.frameworkBug ? referenceTrajectory(fixture) : undefined;
   const { tol, widened } = toleranceFor(fixture, engine, override);
+  // Every tensor the case makes is freed when it ends (GPU buffers on a GPU backend).
+  const tracked = trackTensors(engine);
   let bound;
   try {
-    bound = await binding.open(fixture, engine, layer);
+    bound = await binding.open(fixture, tracked.engine, layer);
   } catch (err) {
+    tracked.disposeAll();
     if (err instanceof NotApplicable) return notApplicable(fixture, engine.name, err.message, binding);
     return { ...caseBase(fixture, engine.name, binding), status: 'fail', reason: `could not build the layer: ${(err as Error).message}`, comparisons: [], gradientsSkipped: 0 };
   }
@@ -225,6 +229,7 @@ export async function runCase(fixture: LoadedFixture, engine: Engine<any>, layer
     }
   } finally {
     bound.dispose();
+    tracked.disposeAll();
   }
   if (reference) comparisons.push(bugShows(fixture, reference, tol.output));
   const ok = comparisons.every((c) => c.ok);

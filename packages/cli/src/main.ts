@@ -1,5 +1,5 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { DEFAULT_ENGINE, ENGINE_NAMES, type EngineName } from '@normbridge/conformance';
+import { BROWSER_ENGINE_NAMES, DEFAULT_ENGINE, ENGINE_NAMES, type EngineName } from '@normbridge/conformance';
 
 const FRAMEWORKS = ['torch', 'flax', 'nnx', 'mlx', 'keras'] as const;
 
@@ -29,9 +29,11 @@ export async function main(argv: readonly string[]): Promise<number> {
     .option('--rtol <number>', 'replace every fixture\'s rtol (exploring; results say so)', parseTolerance)
     .option('--json <file>', 'write the full results as JSON')
     .option('--markdown <file>', 'write the matrix as Markdown')
-    .action(async (opts: { fixtures?: string[]; engine?: string[]; framework?: string[]; case?: string[]; atol?: number; rtol?: number; json?: string; markdown?: string }) => {
+    .option('--browser', `run in headless Chromium (Debian's chromium, or CHROMIUM_PATH) (default engines: ${BROWSER_ENGINE_NAMES.join(', ')})`)
+    .action(async (opts: { fixtures?: string[]; engine?: string[]; framework?: string[]; case?: string[]; atol?: number; rtol?: number; json?: string; markdown?: string; browser?: boolean }) => {
       const { conformance } = await import('./commands/conformance.js');
-      const engines = opts.engine?.includes('all') ? [...ENGINE_NAMES] : ((opts.engine ?? [DEFAULT_ENGINE]) as EngineName[]);
+      const fallback = opts.browser ? [...BROWSER_ENGINE_NAMES] : [DEFAULT_ENGINE];
+      const engines = opts.engine?.includes('all') ? [...ENGINE_NAMES] : ((opts.engine ?? fallback) as EngineName[]);
       exitCode = await conformance({ ...opts, engines });
     });
 

@@ -1,4 +1,4 @@
-export { availableOrtBackends, ORT_BACKENDS, type OrtBackend, type BackendOptions } from './backends.js';
+export { availableOrtBackends, ORT_BACKENDS, provideOnnxruntimeNode, type OrtBackend, type BackendOptions } from './backends.js';
 export { createOrtEngine, type GraphQuery, type OrtEngine, type OrtEngineOptions } from './engine/engine.js';
 export type { GraphChoice, GraphKind, StepOp } from './graph/plan.js';
 export type { CacheStats } from './session-cache.js';

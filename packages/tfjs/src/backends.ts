@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { UnsupportedError } from '@normbridge/core';
-import { importNodeBuiltin, isNode } from './node.js';
+import { provideNodeWebGpu } from './node-webgpu.js';
+import { importNodeBuiltin, importNodePackage, isNode } from './node.js';
 
 export const TFJS_BACKENDS = ['cpu', 'wasm', 'webgl', 'webgpu'] as const;
 export type TfjsBackendName = (typeof TFJS_BACKENDS)[number];
@@ -21,48 +22,117 @@ export interface TfjsBackendOptions {
   readonly wasmSimd?: boolean | undefined;
 }
 
-/** Packages that are not dependencies of normbridge: loaded only if the application installed them. */
-const OPTIONAL_PACKAGES: Partial<Record<TfjsBackendName, { pkg: string; needs: string }>> = {
+/**
+ * Backends whose packages are not dependencies of normbridge. A page registers them with a
+ * static import (`import '@normbridge/tfjs/webgpu'`, or the tfjs package itself), which any
+ * bundler resolves; in Node they are loaded by name when the application installed them.
+ */
+const OPTIONAL_PACKAGES: Partial<Record<TfjsBackendName, { pkg: string; entry: string; needs: string }>> = {
   webgl: {
     pkg: '@tensorflow/tfjs-backend-webgl',
-    needs: 'a browser (or worker) with WebGL 2 and @tensorflow/tfjs-backend-webgl installed; Node has no WebGL',
+    entry: '@normbridge/tfjs/webgl',
+    needs: 'a browser (or worker) with WebGL 2; Node has no WebGL',
   },
   webgpu: {
     pkg: '@tensorflow/tfjs-backend-webgpu',
-    needs: 'a runtime with navigator.gpu (a WebGPU browser, or Dawn bindings in Node) and @tensorflow/tfjs-backend-webgpu installed',
+    entry: '@normbridge/tfjs/webgpu',
+    needs: 'navigator.gpu: a WebGPU browser, or in Node the `webgpu` npm package (Dawn) and a Vulkan driver',
   },
 };
 
-/** Registers and initialises a backend, leaving it active. Throws UnsupportedError if it cannot start. */
+/**
+ * Registers and initialises a backend, leaving it active. A backend the caller has already
+ * initialised (or registered) is used as it is. Throws UnsupportedError with the real cause
+ * (the factory's own error) if it cannot start.
+ */
 export async function initialiseBackend(name: TfjsBackendName, options: TfjsBackendOptions = {}): Promise<void> {
   if (!(TFJS_BACKENDS as readonly string[]).includes(name)) {
-    throw new UnsupportedError(`tfjs backend ${JSON.stringify(name)}`, `known backends are ${TFJS_BACKENDS.join(', ')}`);
+    throw new UnsupportedError(`tfjs backend "${name}"`, `known backends are ${TFJS_BACKENDS.join(', ')}`);
   }
-  if (name === 'cpu') await import('@tensorflow/tfjs-backend-cpu');
-  else if (name === 'wasm') await prepareWasm(options);
-  else await importOptional(name);
-
-  const previous = tf.engine().backendName;
-  let ok = false;
-  let cause: unknown;
-  try {
-    ok = await tf.setBackend(name);
-  } catch (error) {
-    cause = error;
+  if (!isInitialised(name)) {
+    let starting = startingBackends.get(name);
+    if (!starting) {
+      starting = (async () => {
+        // wasm's paths and flags must be set before its factory runs, whoever registered it.
+        if (name === 'wasm') await prepareWasm(options);
+        else if (tf.findBackendFactory(name) === null) await register(name, options);
+        if (!isInitialised(name)) await startRegistered(name);
+      })().finally(() => startingBackends.delete(name));
+      startingBackends.set(name, starting);
+    }
+    await starting;
   }
-  if (!ok) {
-    // A failed setBackend leaves tfjs pointing at a backend with no instance.
-    if (previous && previous !== name && tf.findBackend(previous) !== null) await tf.setBackend(previous);
-    const needs = OPTIONAL_PACKAGES[name]?.needs ?? 'its initialisation failed';
-    throw new UnsupportedError(`tfjs backend "${name}"`, `${needs}${cause ? ` (${String(cause)})` : ''}`);
-  }
+  const ok = await tf.setBackend(name);
+  if (!ok) throw new UnsupportedError(`tfjs backend "${name}"`, 'tfjs could not make it the active backend');
   if (name === 'cpu') silenceNodeBanner();
+}
+
+/** Start-ups in flight, so that concurrent engines on one backend share one instance. */
+const startingBackends = new Map<TfjsBackendName, Promise<void>>();
+
+/**
+ * Whether tfjs holds an instance of the backend. (tf.findBackend would itself start a
+ * registered factory, and for an asynchronous one return null meanwhile.)
+ */
+function isInitialised(name: TfjsBackendName): boolean {
+  const registry = (tf.engine() as unknown as { registry?: Record<string, unknown> }).registry;
+  return registry?.[name] != null;
+}
+
+/** Loads the module that registers `name`'s factory with tfjs. */
+async function register(name: TfjsBackendName, options: TfjsBackendOptions): Promise<void> {
+  if (name === 'cpu') {
+    await import('@tensorflow/tfjs-backend-cpu');
+    return;
+  }
+  const optional = OPTIONAL_PACKAGES[name]!;
+  const fail = (why: string) => new UnsupportedError(`tfjs backend "${name}"`, `${why}; it needs ${optional.needs}`);
+  if (!isNode()) {
+    throw fail(`no "${name}" backend is registered: import '${optional.entry}' (or '${optional.pkg}') in the page before creating the engine`);
+  }
+  // tfjs-backend-webgpu registers its factory only if navigator.gpu exists when it loads.
+  if (name === 'webgpu') await provideNodeWebGpu().catch((error: unknown) => Promise.reject(fail(String(error))));
+  try {
+    await importNodePackage(optional.pkg);
+  } catch (error) {
+    throw fail(`${optional.pkg} could not be loaded (${String(error)})`);
+  }
+  if (tf.findBackendFactory(name) === null) throw fail(`${optional.pkg} loaded but registered no backend`);
+}
+
+/**
+ * Runs the registered factory ourselves and registers the instance it made, so that a factory
+ * that throws reports its own error (tfjs's setBackend only logs it and returns false).
+ */
+async function startRegistered(name: TfjsBackendName): Promise<void> {
+  const factory = tf.findBackendFactory(name)!;
+  let instance: tf.KernelBackend;
+  try {
+    instance = await factory();
+  } catch (error) {
+    const needs = OPTIONAL_PACKAGES[name]?.needs;
+    throw new UnsupportedError(`tfjs backend "${name}"`, `it failed to start: ${describe(error)}${needs ? ` (it needs ${needs})` : ''}`);
+  }
+  const priority = registeredPriority(name);
+  tf.removeBackend(name);
+  tf.registerBackend(name, () => instance, priority);
+}
+
+function describe(error: unknown): string {
+  if (error instanceof Error) return error.message || error.name;
+  return error === null ? 'null (no adapter or context)' : String(error);
+}
+
+/** The priority the backend was registered with (tfjs keeps it on its registry). */
+function registeredPriority(name: string): number {
+  const registry = (tf.engine() as unknown as { registryFactory?: Record<string, { priority?: number }> }).registryFactory;
+  return registry?.[name]?.priority ?? 1;
 }
 
 async function prepareWasm(options: TfjsBackendOptions): Promise<void> {
   const wasm = await import('@tensorflow/tfjs-backend-wasm');
   // Paths and flags are read once, when the module first initialises.
-  if (tf.findBackend('wasm') !== null) return;
+  if (isInitialised('wasm')) return;
   tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
   if (options.wasmSimd === false) tf.env().set('WASM_HAS_SIMD_SUPPORT', false);
   const paths = options.wasmPaths ?? (await defaultWasmFolder());
@@ -76,17 +146,6 @@ async function defaultWasmFolder(): Promise<string | undefined> {
   const path = await importNodeBuiltin<typeof import('node:path')>('node:path');
   const entry = createRequire(import.meta.url).resolve('@tensorflow/tfjs-backend-wasm');
   return path.dirname(entry) + path.sep;
-}
-
-async function importOptional(name: TfjsBackendName): Promise<void> {
-  const optional = OPTIONAL_PACKAGES[name]!;
-  // A variable specifier keeps bundlers and TypeScript from requiring the package at build time.
-  const specifier = optional.pkg;
-  try {
-    await import(/* @vite-ignore */ specifier);
-  } catch (error) {
-    throw new UnsupportedError(`tfjs backend "${name}"`, `${optional.needs} (${String(error)})`);
-  }
 }
 
 /**

@@ -1,17 +1,26 @@
 import type * as tf from '@tensorflow/tfjs-core';
-import type { BatchNormSpec, EngineCapabilities, Mode, Support, SyncEngine } from '@normbridge/core';
+import type { AsyncEngine, BatchNormSpec, EngineBase, EngineCapabilities, Mode, Support, SyncEngine } from '@normbridge/core';
 import { activate, initialiseBackend, type TfjsBackendName, type TfjsBackendOptions } from './backends.js';
-import { downloadTensor, uploadState, uploadTensor } from './host.js';
+import { downloadTensor, downloadTensorAsync, uploadState, uploadTensor } from './host.js';
 import { batchNormEvalOp, batchNormTrainOp, batchNormVjp } from './ops.js';
 import { registerTfjsGradients } from './register-extras.js';
 
 /** Options of {@link createTfjsEngine}. */
 export type TfjsEngineOptions = TfjsBackendOptions;
 
-/** A normbridge engine over one tfjs backend. */
+/** A normbridge engine over one tfjs backend whose results can be read back synchronously. */
 export interface TfjsEngine extends SyncEngine<tf.Tensor> {
   readonly backend: TfjsBackendName;
 }
+
+/** A normbridge engine over one tfjs backend that reads results back asynchronously (WebGPU). */
+export interface AsyncTfjsEngine extends AsyncEngine<tf.Tensor> {
+  readonly backend: TfjsBackendName;
+}
+
+/** Backends that cannot read a GPU result back synchronously: `dataSync()` is wrong there. */
+export type AsyncReadbackBackend = 'webgpu';
+const ASYNC_READBACK: readonly TfjsBackendName[] = ['webgpu'];
 
 /** tfjs kernels (webgl and wasm transposes, broadcasting) are written for rank ≤ 6. */
 const MAX_RANK = 6;
@@ -27,9 +36,69 @@ const CAPABILITIES: EngineCapabilities = {
 /**
  * Registers and initialises a tfjs backend (plus tfjs's gradients and chained ops), then
  * returns an engine named `tfjs-<backend>`. Each engine call first makes its backend the
- * active one, so engines over different backends can live in one process.
+ * active one, so engines over different backends can live in one process. On `webgpu` the
+ * engine is asynchronous (`toHost` returns a promise): WebGPU has no synchronous readback.
  */
-export async function createTfjsEngine(backend: TfjsBackendName, options: TfjsEngineOptions = {}): Promise<TfjsEngine> {
+export function createTfjsEngine(backend: AsyncReadbackBackend, options?: TfjsEngineOptions): Promise<AsyncTfjsEngine>;
+export function createTfjsEngine(backend: Exclude<TfjsBackendName, AsyncReadbackBackend>, options?: TfjsEngineOptions): Promise<TfjsEngine>;
+export function createTfjsEngine(backend: TfjsBackendName, options?: TfjsEngineOptions): Promise<TfjsEngine | AsyncTfjsEngine>;
+export async function createTfjsEngine(backend: TfjsBackendName, options: TfjsEngineOptions = {}): Promise<TfjsEngine | AsyncTfjsEngine> {
+  return ASYNC_READBACK.includes(backend) ? createAsyncTfjsEngine(backend, options) : createSyncEngine(backend, options);
+}
+
+/**
+ * An asynchronous engine on any backend: the same kernels, read back with `await t.data()`,
+ * which never blocks a page's main thread on a GPU.
+ */
+export async function createAsyncTfjsEngine(backend: TfjsBackendName, options: TfjsEngineOptions = {}): Promise<AsyncTfjsEngine> {
+  const base = await engineBase(backend, options);
+  const use = () => activate(backend);
+  return {
+    ...base,
+    synchronous: false,
+    toHost: (t) => downloadTensorAsync(t),
+    async train(spec, state, x, o) {
+      use();
+      return batchNormTrainOp(spec, state, x, o);
+    },
+    async evaluate(spec, state, x, o) {
+      use();
+      return batchNormEvalOp(spec, state, x, o);
+    },
+    async vjp(spec, state, x, dy, mode, o) {
+      use();
+      return batchNormVjp(spec, state, x, dy, mode, o);
+    },
+  };
+}
+
+async function createSyncEngine(backend: TfjsBackendName, options: TfjsEngineOptions): Promise<TfjsEngine> {
+  const base = await engineBase(backend, options);
+  const use = () => activate(backend);
+  return {
+    ...base,
+    synchronous: true,
+    toHost: (t) => downloadTensor(t),
+    train(spec, state, x, o) {
+      use();
+      return batchNormTrainOp(spec, state, x, o);
+    },
+    evaluate(spec, state, x, o) {
+      use();
+      return batchNormEvalOp(spec, state, x, o);
+    },
+    vjp(spec, state, x, dy, mode, o) {
+      use();
+      return batchNormVjp(spec, state, x, dy, mode, o);
+    },
+  };
+}
+
+/** What both kinds of engine share: name, capabilities, uploads, shapes and disposal. */
+async function engineBase(
+  backend: TfjsBackendName,
+  options: TfjsEngineOptions,
+): Promise<EngineBase<tf.Tensor> & { readonly backend: TfjsBackendName }> {
   await registerTfjsGradients();
   await initialiseBackend(backend, options);
   const use = () => activate(backend);
@@ -37,7 +106,6 @@ export async function createTfjsEngine(backend: TfjsBackendName, options: TfjsEn
   return {
     name: `tfjs-${backend}`,
     backend,
-    synchronous: true,
     capabilities: CAPABILITIES,
     supports(_spec: BatchNormSpec, _mode: Mode, inputShape: readonly number[]): Support {
       if (inputShape.length > MAX_RANK) {
@@ -49,26 +117,13 @@ export async function createTfjsEngine(backend: TfjsBackendName, options: TfjsEn
       use();
       return uploadTensor(t);
     },
-    toHost: (t) => downloadTensor(t),
     shapeOf: (t) => t.shape,
     stateFromHost(state) {
       use();
       return uploadState(state);
     },
     dispose(...tensors) {
-      for (const t of tensors) t?.dispose();
-    },
-    train(spec, state, x, options) {
-      use();
-      return batchNormTrainOp(spec, state, x, options);
-    },
-    evaluate(spec, state, x, options) {
-      use();
-      return batchNormEvalOp(spec, state, x, options);
-    },
-    vjp(spec, state, x, dy, mode, options) {
-      use();
-      return batchNormVjp(spec, state, x, dy, mode, options);
+      for (const t of tensors) if (t && !t.isDisposed) t.dispose();
     },
   };
 }

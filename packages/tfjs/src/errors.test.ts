@@ -57,10 +57,10 @@ describe('spec and convention checks (before any engine)', () => {
 });
 
 describe('backend selection', () => {
-  it.each(['webgl', 'webgpu'] as const)('%s cannot start in Node and says what it needs', async (backend) => {
-    const error = await createTfjsEngine(backend).catch((e: unknown) => e);
+  it('webgl cannot start in Node and says what it needs', async () => {
+    const error = await createTfjsEngine('webgl').catch((e: unknown) => e);
     expect(error).toBeInstanceOf(UnsupportedError);
-    expect((error as Error).message).toContain(backend);
+    expect((error as Error).message).toMatch(/webgl.*WebGL 2/);
   });
 
   it('an unknown backend name is an UnsupportedError', async () => {

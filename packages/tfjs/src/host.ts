@@ -11,7 +11,18 @@ export function uploadTensor(t: HostTensor): tf.Tensor {
 
 /** Downloads a tensor; the array is a copy (the CPU backend would otherwise hand out its own storage). */
 export function downloadTensor(t: tf.Tensor): HostTensor {
-  const values = t.dataSync();
+  return asHost(t, t.dataSync());
+}
+
+/**
+ * Downloads a tensor without blocking: the only correct readback on WebGPU, where
+ * `dataSync()` goes through a canvas (missing in Node, zeros on SwiftShader in Chromium).
+ */
+export async function downloadTensorAsync(t: tf.Tensor): Promise<HostTensor> {
+  return asHost(t, await t.data());
+}
+
+function asHost(t: tf.Tensor, values: tf.TypedArray | string[] | Uint8Array[]): HostTensor {
   const data = values instanceof Float32Array ? values.slice() : Float32Array.from(values as ArrayLike<number>);
   return { shape: [...t.shape], data, dtype: 'float32' };
 }

@@ -1,4 +1,11 @@
-export { createTfjsEngine, type TfjsEngine, type TfjsEngineOptions } from './engine.js';
+export {
+  createAsyncTfjsEngine,
+  createTfjsEngine,
+  type AsyncReadbackBackend,
+  type AsyncTfjsEngine,
+  type TfjsEngine,
+  type TfjsEngineOptions,
+} from './engine.js';
 export {
   availableTfjsBackends,
   TFJS_BACKENDS,

@@ -7,3 +7,11 @@ export function isNode(): boolean {
 export function importNodeBuiltin<T>(specifier: string): Promise<T> {
   return import(/* @vite-ignore */ specifier) as Promise<T>;
 }
+
+/**
+ * A package that is not a dependency (an optional peer), loaded by name in Node only; pages
+ * register such packages with their own static imports instead.
+ */
+export function importNodePackage<T = unknown>(specifier: string): Promise<T> {
+  return import(/* @vite-ignore */ specifier) as Promise<T>;
+}

@@ -16,6 +16,8 @@ export interface ConformanceCommandOptions {
   readonly rtol?: number;
   readonly json?: string;
   readonly markdown?: string;
+  /** Run the fixtures in headless Chromium instead of Node. @default false */
+  readonly browser?: boolean;
 }
 
 /** The committed fixtures, found relative to this file (packages/cli/dist/commands → repo root). */
@@ -26,7 +28,7 @@ export function defaultFixtureDir(): string {
 /** Runs the suite, prints the matrix, writes the requested reports; resolves to the exit code. */
 export async function conformance(options: ConformanceCommandOptions): Promise<number> {
   let bar: ProgressBar | undefined;
-  const report = await runConformance({
+  const run = {
     fixtureDirs: options.fixtures?.length ? options.fixtures : [defaultFixtureDir()],
     engines: options.engines,
     ...(options.framework?.length ? { frameworks: options.framework } : {}),
@@ -34,11 +36,14 @@ export async function conformance(options: ConformanceCommandOptions): Promise<n
     ...(options.atol !== undefined || options.rtol !== undefined
       ? { tolerance: { ...(options.atol !== undefined ? { atol: options.atol } : {}), ...(options.rtol !== undefined ? { rtol: options.rtol } : {}) } }
       : {}),
-    onCase: (done, total, label) => {
-      bar ??= new ProgressBar(total, 'conformance');
+    onCase: (done: number, total: number, label: string) => {
+      bar ??= new ProgressBar(total, options.browser ? 'conformance (chromium)' : 'conformance');
       if (done < total) bar.tick(label);
     },
-  });
+  };
+  const report = options.browser
+    ? await (await import('@normbridge/conformance/browser-mode')).runConformanceInBrowser(run)
+    : await runConformance(run);
   bar?.finish();
   if (report.results.length === 0 && report.invalid.length === 0) {
     process.stderr.write(`no fixture matched${options.case?.length ? ` --case ${options.case.join(' ')}` : ''}${options.framework?.length ? ` --framework ${options.framework.join(' ')}` : ''}\n`);

@@ -2,7 +2,7 @@ import {
   defineSpec, fromBatchWeightMomentum, hostTensor, initialState, referenceEval, referenceTrain, referenceVjp,
   type BatchNormSpec, type Engine, type HostState, type HostTensor,
 } from '@normbridge/core';
-import { createEngineByName, ENGINE_NAMES, type EngineName } from '@normbridge/conformance';
+import { CPU_ENGINE_NAMES, createEngineByName, type EngineName } from '@normbridge/conformance';
 import { formatError, renderTable } from '../table.js';
 
 /** PyTorch `BatchNorm2d(4)` semantics on NCHW input: the spec the demo runs everywhere. */
@@ -65,7 +65,7 @@ async function runOn(engine: Engine<any>): Promise<string[]> {
   return [formatError(trainErr), formatError(statsErr), formatError(evalErr), gradErr];
 }
 
-export async function demo(engineNames: readonly EngineName[] = ENGINE_NAMES): Promise<string> {
+export async function demo(engineNames: readonly EngineName[] = CPU_ENGINE_NAMES): Promise<string> {
   const rows: string[][] = [];
   for (const name of engineNames) {
     try {

@@ -21,7 +21,7 @@ import {
   type TrainOutput,
 } from '@normbridge/core';
 import type { Tensor } from 'onnxruntime-node';
-import { loadBackend, type LoadedBackend, type OrtBackend } from '../backends.js';
+import { checkBackendRuns, loadBackend, type LoadedBackend, type OrtBackend } from '../backends.js';
 import { NAMES } from '../graph/io.js';
 import { chooseGraph, type GraphChoice, type StepOp } from '../graph/plan.js';
 import { buildStepGraph } from '../graph/step.js';
@@ -37,7 +37,7 @@ const CAPABILITIES: EngineCapabilities = { gradients: true, dtypes: ['float32', 
 
 /**
  * Loads the backend (lazily: the other backend and its native or WebAssembly code are never
- * touched) and returns an engine named `ort-node` or `ort-web-wasm`.
+ * touched) and returns an engine named `ort-<backend>` (`ort-node`, `ort-web-wasm`, …).
  */
 export async function createOrtEngine(options: OrtEngineOptions = {}): Promise<OrtEngine> {
   const maxSessions = options.maxCachedSessions ?? 64;
@@ -45,6 +45,8 @@ export async function createOrtEngine(options: OrtEngineOptions = {}): Promise<O
     throw new SpecError('maxCachedSessions', maxSessions, 'must be a positive integer');
   }
   const backend = await loadBackend(options.backend ?? 'node', options);
+  // A GPU provider with no adapter loads fine and fails on its first session: say so now.
+  if (backend.backend.endsWith('webgpu')) await checkBackendRuns(backend);
   return new OrtEngineImpl({ ort: backend, primitiveOnly: options.graph === 'primitive' }, new SessionCache(backend, maxSessions));
 }
 
@@ -52,7 +54,7 @@ type StateIn = BatchNormState<Tensor>;
 
 class OrtEngineImpl implements OrtEngine {
   readonly synchronous = false;
-  readonly capabilities = CAPABILITIES;
+  readonly capabilities: EngineCapabilities;
   readonly name: string;
   readonly backend: OrtBackend;
   readonly #ort: LoadedBackend;
@@ -64,6 +66,7 @@ class OrtEngineImpl implements OrtEngine {
     this.#ort = ctx.ort;
     this.name = ctx.ort.engineName;
     this.backend = ctx.ort.backend;
+    this.capabilities = ctx.ort.float64 ? CAPABILITIES : { ...CAPABILITIES, dtypes: ['float32'] };
   }
 
   get cacheStats(): CacheStats {
@@ -86,6 +89,7 @@ class OrtEngineImpl implements OrtEngine {
       masked: query.masked ?? false,
       replicated: query.replicated ?? false,
       primitiveOnly: this.ctx.primitiveOnly,
+      trainingNode: this.ctx.ort.trainingNode,
     });
   }
 

@@ -89,7 +89,7 @@ export function prepareCall(
     }
   }
   const replicated = options.replicas !== undefined;
-  const choice = chooseGraph(spec, op, mode, { dtype, masked: mask !== undefined, replicated: replicated && batch, primitiveOnly: ctx.primitiveOnly });
+  const choice = chooseGraph(spec, op, mode, { dtype, masked: mask !== undefined, replicated: replicated && batch, primitiveOnly: ctx.primitiveOnly, trainingNode: ctx.ort.trainingNode });
   if (choice.kind === 'batchnorm-node' && batch) {
     // Fresh buffers on every call: ORT writes the batch statistics into them (see graph/step.ts).
     const seed = () => new ctx.ort.Tensor(dtype, dtype === 'float64' ? new Float64Array(layout.channels) : new Float32Array(layout.channels), [layout.channels]);

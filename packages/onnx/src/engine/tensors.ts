@@ -36,12 +36,14 @@ export function checkStateType(key: StateTensorKey, t: Tensor): number {
 }
 
 /**
- * Uploads a host tensor: float64 stays float64, every other dtype (float16 and bfloat16 are held
- * widened) becomes float32. The data is copied, so later host writes do not leak in.
+ * Uploads a host tensor: float64 stays float64 where the backend has float64 kernels, every
+ * other dtype (float16 and bfloat16 are held widened) becomes float32. The data is copied, so
+ * later host writes do not leak in.
  */
 export function tensorFromHost(backend: LoadedBackend, t: HostTensor): Tensor {
-  const data = t.dtype === 'float64' ? Float64Array.from(t.data) : Float32Array.from(t.data);
-  return new backend.Tensor(t.dtype === 'float64' ? 'float64' : 'float32', data, [...t.shape]);
+  const wide = t.dtype === 'float64' && backend.float64;
+  const data = wide ? Float64Array.from(t.data) : Float32Array.from(t.data);
+  return new backend.Tensor(wide ? 'float64' : 'float32', data, [...t.shape]);
 }
 
 export async function tensorToHost(t: Tensor): Promise<HostTensor> {

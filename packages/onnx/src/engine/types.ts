@@ -7,8 +7,9 @@ import type { FloatType } from './tensors.js';
 
 export interface OrtEngineOptions extends BackendOptions {
   /**
-   * Which ONNX Runtime runs the graphs: the native CPU library of onnxruntime-node, or
-   * onnxruntime-web's WebAssembly build (single-threaded, loaded from node_modules).
+   * Which ONNX Runtime runs the graphs: the native CPU library of onnxruntime-node (`node`) or
+   * its WebGPU provider (`node-webgpu`), onnxruntime-web's WebAssembly build (`web-wasm`,
+   * single-threaded) or its WebGPU provider (`web-webgpu`, in a browser).
    * @default 'node'
    */
   readonly backend?: OrtBackend | undefined;

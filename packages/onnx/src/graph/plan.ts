@@ -21,6 +21,12 @@ export interface CallTraits {
   readonly replicated: boolean;
   /** Force the primitive graph (for tests and comparisons). */
   readonly primitiveOnly: boolean;
+  /**
+   * Whether the execution provider runs BatchNormalization in training mode (ONNX Runtime's
+   * WebGPU provider does not).
+   * @default true
+   */
+  readonly trainingNode?: boolean;
 }
 
 export function chooseGraph(spec: BatchNormSpec, op: StepOp, mode: Mode, traits: CallTraits): GraphChoice {
@@ -33,6 +39,9 @@ export function chooseGraph(spec: BatchNormSpec, op: StepOp, mode: Mode, traits:
     return primitive(`epsilon ${spec.epsilon} is not exactly a float32, and the node stores it as one (float64 parity)`);
   }
   if (!usesBatchStatistics(spec, mode)) return { kind: 'batchnorm-node', reason: 'inference with running statistics' };
+  if (traits.trainingNode === false) {
+    return primitive('the execution provider has no BatchNormalization training mode (ONNX Runtime WebGPU: "trainingMode is not supported yet")');
+  }
   if (spec.varianceAlgorithm !== 'two-pass') {
     return primitive(`variance "${spec.varianceAlgorithm}": the node computes the two-pass variance`);
   }
