@@ -3,6 +3,7 @@ import type { BatchNormSpec, EngineCapabilities, Mode, Support, SyncEngine } fro
 import { activate, initialiseBackend, type TfjsBackendName, type TfjsBackendOptions } from './backends.js';
 import { downloadTensor, uploadState, uploadTensor } from './host.js';
 import { batchNormEvalOp, batchNormTrainOp, batchNormVjp } from './ops.js';
+import { registerFusedKernels } from './kernels/register.js';
 import { registerTfjsGradients } from './register-extras.js';
 
 /** Options of {@link createTfjsEngine}. */
@@ -32,6 +33,7 @@ const CAPABILITIES: EngineCapabilities = {
 export async function createTfjsEngine(backend: TfjsBackendName, options: TfjsEngineOptions = {}): Promise<TfjsEngine> {
   await registerTfjsGradients();
   await initialiseBackend(backend, options);
+  await registerFusedKernels(backend);
   const use = () => activate(backend);
   const ok: Support = { ok: true };
   return {

@@ -1,4 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { fusedNormalize } from './kernels/fused-ops.js';
+import { fusedKernelsActive } from './kernels/register.js';
 import { broadcastParam, flatParam, rowsParam, rowsView, type Plan } from './plan.js';
 
 /**
@@ -25,6 +27,7 @@ export interface Normalization {
 /** y = (x − mean) · rsqrt(var + eps) · scale + bias. */
 export function normalize(n: Normalization, x: tf.Tensor, scale: tf.Tensor | undefined, bias: tf.Tensor | undefined): tf.Tensor {
   const { plan } = n;
+  if (n.rows && fusedKernelsActive()) return fusedNormalize(n, x, scale, bias);
   if (n.rows) {
     // The fused kernel, as tfjs-layers calls it: one pass, one rounding per element on CPU.
     // Rank-1 statistics broadcast along the last axis, which every backend's kernel handles.
