@@ -1,3 +1,5 @@
+import type { BatchNormSpec } from '@normbridge/core';
+
 /**
  * Fused BatchNorm kernels, registered per backend (see `cpu/` and `wasm/`). Every kernel sees
  * its input in memory order as `[outer, channels, inner]`: NHWC is `inner = 1`, NCHW is
@@ -20,7 +22,7 @@ export interface ChannelBlocks {
  * (float64 sums shifted by each channel's first value, as accurate as two passes); the one-pass
  * forms are E[x²] − E[x]² rounded to float32, because that cancellation is what they mean.
  */
-export type MomentsAlgorithm = 'two-pass' | 'one-pass' | 'one-pass-clamped';
+export type MomentsAlgorithm = BatchNormSpec['varianceAlgorithm'];
 
 export interface MomentsAttrs extends ChannelBlocks {
   readonly algorithm: MomentsAlgorithm;

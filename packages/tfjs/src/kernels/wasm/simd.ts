@@ -11,7 +11,7 @@ interface SimdExports {
 
 /** Bytes of scratch per channel each function needs (float64 accumulators and factors). */
 const SCRATCH_BYTES_PER_CHANNEL = { moments: 3 * 8, normalize: 3 * 4, grad: 5 * 8 };
-const ALGORITHM_CODE: Record<MomentsAlgorithm, number> = { 'two-pass': 0, 'one-pass': 1, 'one-pass-clamped': 2 };
+const ALGORITHM_CODE: Record<MomentsAlgorithm, number> = { 'two-pass': 0, 'one-pass-unclamped': 1, 'one-pass-clamped': 2 };
 
 export interface SimdKernels {
   moments(x: number, blocks: ChannelBlocks, algorithm: MomentsAlgorithm, mean: number, variance: number): void;
