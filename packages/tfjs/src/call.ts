@@ -11,6 +11,8 @@ import {
   type StepOptions,
 } from '@normbridge/core';
 import { preferRowsView } from './channel-ops.js';
+import { fusedStatistics } from './kernels/fused-ops.js';
+import { fusedKernelsActive } from './kernels/register.js';
 import { replicaGroups, type ReplicaGroups } from './groups.js';
 import type { Normalization } from './normalize.js';
 import { broadcastParam, flatParam, makePlan, rowsView, type Plan } from './plan.js';
@@ -50,7 +52,9 @@ export function normalizationFor(
   const base = { plan, epsilon: spec.epsilon };
   // Trailing features always take the rows view (tfjs-layers' ops, hence its bits); other
   // consecutive features take it where that backend runs it faster than broadcasting.
-  const rowsViewable = plan.channelsLast || (plan.block !== undefined && preferRowsView());
+  // Where the backend has the fused kernels, every consecutive-feature layout uses them.
+  const fused = plan.block !== undefined && fusedKernelsActive();
+  const rowsViewable = fused || plan.channelsLast || (plan.block !== undefined && preferRowsView());
   if (!usesBatchStatistics(spec, call.mode)) {
     const rows = rowsViewable;
     const view = rows ? flatParam : broadcastParam;
@@ -68,6 +72,9 @@ export function normalizationFor(
   let rows = false;
   if (plan.replicated || call.mask !== undefined) {
     stats = weightedStatistics(spec, plan, x, call.mask, call.groups);
+  } else if (fused) {
+    rows = true;
+    stats = fusedStatistics(spec, plan, x);
   } else if (plan.channelsLast) {
     rows = true;
     stats = plainStatistics(spec, rowsView(plan, x), [0], false, n);

@@ -3,6 +3,7 @@ import type { AsyncEngine, BatchNormSpec, EngineBase, EngineCapabilities, Mode, 
 import { activate, initialiseBackend, type TfjsBackendName, type TfjsBackendOptions } from './backends.js';
 import { downloadTensor, downloadTensorAsync, uploadState, uploadTensor } from './host.js';
 import { batchNormEvalOp, batchNormTrainOp, batchNormVjp } from './ops.js';
+import { registerFusedKernels } from './kernels/register.js';
 import { registerTfjsGradients } from './register-extras.js';
 
 /** Options of {@link createTfjsEngine}. */
@@ -101,6 +102,7 @@ async function engineBase(
 ): Promise<EngineBase<tf.Tensor> & { readonly backend: TfjsBackendName }> {
   await registerTfjsGradients();
   await initialiseBackend(backend, options);
+  await registerFusedKernels(backend);
   const use = () => activate(backend);
   const ok: Support = { ok: true };
   return {

@@ -1,6 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { ReplicaGroups } from './groups.js';
 import { centred, centredProduct, channelAffine, channelCombine, channelSums } from './channel-ops.js';
+import { fusedGradient } from './kernels/fused-ops.js';
+import { fusedKernelsActive } from './kernels/register.js';
 import type { Normalization } from './normalize.js';
 import { broadcastParam, flatParam, rowsView, toFeatureShape } from './plan.js';
 
@@ -26,7 +28,7 @@ export function normalizationGradient(
   dy: tf.Tensor,
   scale: tf.Tensor | undefined,
 ): ParamGradients {
-  if (n.rows) return rowsGradient(n, x, dy, scale);
+  if (n.rows) return fusedKernelsActive() ? fusedGradient(n, x, dy, scale) : rowsGradient(n, x, dy, scale);
   if (n.batchWeight === undefined || (typeof n.batchWeight === 'number' && !n.plan.replicated)) {
     return uniformGradient(n, x, dy, scale);
   }

@@ -1,4 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { fusedNormalize } from './kernels/fused-ops.js';
+import { fusedKernelsActive } from './kernels/register.js';
 import { broadcastParam, flatParam, rowsParam, rowsView, type Plan } from './plan.js';
 
 /**
@@ -33,6 +35,7 @@ const FUSED_KERNEL_CENTRES_FIRST: ReadonlySet<string> = new Set(['cpu', 'wasm'])
 /** y = (x − mean) · rsqrt(var + eps) · scale + bias. */
 export function normalize(n: Normalization, x: tf.Tensor, scale: tf.Tensor | undefined, bias: tf.Tensor | undefined): tf.Tensor {
   const { plan } = n;
+  if (n.rows && fusedKernelsActive()) return fusedNormalize(n, x, scale, bias);
   if (n.rows && !FUSED_KERNEL_CENTRES_FIRST.has(tf.getBackend())) {
     // The same rows view, centred first with plain broadcasting ops.
     const columns = (t: tf.Tensor) => rowsParam(plan, t as tf.Tensor1D);

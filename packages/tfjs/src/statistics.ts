@@ -46,7 +46,7 @@ export function rowsBlockStatistics(spec: BatchNormSpec, plan: Plan, x2: tf.Tens
   return { mean, variance, runningInput: runningVarianceInput(spec, variance, n), weight: 1 / n };
 }
 
-function runningVarianceInput(spec: BatchNormSpec, variance: tf.Tensor, n: number): tf.Tensor {
+export function runningVarianceInput(spec: BatchNormSpec, variance: tf.Tensor, n: number): tf.Tensor {
   const offset = runningVarianceCorrection(spec);
   return offset === 0 ? variance : tf.mul(variance, n / (n - offset));
 }

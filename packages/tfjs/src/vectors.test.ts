@@ -16,8 +16,15 @@ import { expectClose, mismatch, type Tolerance } from './test-support/compare.js
 import { TEST_BACKENDS, useEngine } from './test-support/engines.js';
 import { normals } from './test-support/random.js';
 
-/** Bit for bit: the engine runs the very kernels tfjs-layers runs, in the same order. */
+/** Bit for bit. */
 const EXACT: Tolerance = { atol: 0, rtol: 0 };
+/**
+ * The engine against tfjs-layers on random data: the fused kernels sum the statistics in
+ * float64 without tfjs's per-element division by n (tf.mean on cpu) or float32 running
+ * sums (wasm), and normalise in float64 (cpu) or float32 SIMD (wasm), so results differ
+ * from tfjs-layers by a float32 ulp or two where its reductions round.
+ */
+const LAYERS_ULPS: Tolerance = { atol: 1e-6, rtol: 1e-6 };
 /**
  * TF.js's vectors come from its CPU backend, whose kernels accumulate and normalise in
  * float64; the wasm kernels work in float32, so they differ by a few float32 ulps of values
@@ -112,25 +119,25 @@ describe.each(TEST_BACKENDS)('published and derived vectors on tfjs-%s', (backen
         numBatchesTracked: 0,
       });
 
-    it('inference is bit-exact', () => {
+    it('inference matches to a few ulps', () => {
       const s = state(); // activates the engine's backend, where the layer then runs too
       expect(tf.getBackend()).toBe(backend);
       const bn = layer();
       const expected = bn.apply(tf.tensor(x.data, shape), { training: false }) as tf.Tensor;
       const y = engine().evaluate(spec, s, engine().fromHost(x));
-      expectClose(engine().toHost(y), engine().toHost(expected), EXACT, 'y');
+      expectClose(engine().toHost(y), engine().toHost(expected), LAYERS_ULPS, 'y');
     });
 
-    it('training is bit-exact, updated moving statistics included', () => {
+    it('training matches to a few ulps, updated moving statistics included', () => {
       const s = state();
       expect(tf.getBackend()).toBe(backend);
       const bn = layer();
       const expected = bn.apply(tf.tensor(x.data, shape), { training: true }) as tf.Tensor;
       const [, , movingMean, movingVar] = bn.getWeights();
       const out = engine().train(spec, s, engine().fromHost(x));
-      expectClose(engine().toHost(out.y), engine().toHost(expected), EXACT, 'y');
-      expectClose(engine().toHost(out.state.runningMean!), engine().toHost(movingMean!), EXACT, 'moving_mean');
-      expectClose(engine().toHost(out.state.runningVar!), engine().toHost(movingVar!), EXACT, 'moving_variance');
+      expectClose(engine().toHost(out.y), engine().toHost(expected), LAYERS_ULPS, 'y');
+      expectClose(engine().toHost(out.state.runningMean!), engine().toHost(movingMean!), LAYERS_ULPS, 'moving_mean');
+      expectClose(engine().toHost(out.state.runningVar!), engine().toHost(movingVar!), LAYERS_ULPS, 'moving_variance');
     });
   });
 

@@ -1,0 +1,205 @@
+// Fused BatchNorm kernels for tfjs's wasm backend, WebAssembly SIMD (wasm32 + simd128).
+// The module imports tfjs's own memory and works on its tensors in place: every pointer is a
+// byte offset into that heap. Nothing here uses a shadow stack or static data, so the module
+// never writes outside the buffers it is given. The input is [outer, channels, inner] in
+// memory order (NHWC: inner = 1; NCHW: inner = H*W). Built by scripts/build-wasm.mjs.
+#include <wasm_simd128.h>
+
+typedef unsigned long size;
+
+// Statistics: float64 sums of d = x - shift (shift = the channel's first value) and d^2, as
+// accurate as two passes; one-pass algorithms (1, 2 = clamped): float64 sums of x and of
+// x^2 rounded to float32, then float32 E[x^2] - E[x]^2 (Flax's cancellation).
+// scratch: 3 * channels doubles.
+void bn_moments(const float *x, int outer, int channels, int inner, int algorithm, float *mean, float *var,
+                double *scratch) {
+  double *sum = scratch, *sq = scratch + channels, *shift = scratch + 2 * channels;
+  const int one_pass = algorithm != 0;
+  const long n = (long)outer * inner;
+  for (int c = 0; c < channels; c++) {
+    sum[c] = 0;
+    sq[c] = 0;
+    shift[c] = (one_pass || n == 0) ? 0 : x[(long)c * inner];
+  }
+  if (inner == 1) {
+    for (int o = 0; o < outer; o++) {
+      const float *row = x + (long)o * channels;
+      int c = 0;
+      for (; c + 2 <= channels; c += 2) {
+        v128_t v = wasm_f64x2_promote_low_f32x4(wasm_v128_load64_zero(row + c));
+        v128_t sh = wasm_v128_load(shift + c);
+        v128_t d = one_pass ? v : wasm_f64x2_sub(v, sh);
+        v128_t s2 = one_pass ? wasm_f64x2_promote_low_f32x4(wasm_f32x4_mul(wasm_v128_load64_zero(row + c), wasm_v128_load64_zero(row + c)))
+                             : wasm_f64x2_mul(d, d);
+        wasm_v128_store(sum + c, wasm_f64x2_add(wasm_v128_load(sum + c), d));
+        wasm_v128_store(sq + c, wasm_f64x2_add(wasm_v128_load(sq + c), s2));
+      }
+      for (; c < channels; c++) {
+        double v = row[c];
+        double d = v - shift[c];
+        sum[c] += d;
+        sq[c] += one_pass ? (double)(row[c] * row[c]) : d * d;
+      }
+    }
+  } else {
+    for (int o = 0; o < outer; o++) {
+      for (int c = 0; c < channels; c++) {
+        const float *run = x + ((long)o * channels + c) * inner;
+        v128_t sh = wasm_f64x2_splat(shift[c]);
+        v128_t s1a = wasm_f64x2_splat(0), s1b = s1a, s2a = s1a, s2b = s1a;
+        int i = 0;
+        for (; i + 4 <= inner; i += 4) {
+          v128_t v = wasm_v128_load(run + i);
+          v128_t lo = wasm_f64x2_promote_low_f32x4(v);
+          v128_t hi = wasm_f64x2_promote_low_f32x4(wasm_i32x4_shuffle(v, v, 2, 3, 2, 3));
+          if (one_pass) {
+            v128_t v2 = wasm_f32x4_mul(v, v);
+            s1a = wasm_f64x2_add(s1a, lo);
+            s1b = wasm_f64x2_add(s1b, hi);
+            s2a = wasm_f64x2_add(s2a, wasm_f64x2_promote_low_f32x4(v2));
+            s2b = wasm_f64x2_add(s2b, wasm_f64x2_promote_low_f32x4(wasm_i32x4_shuffle(v2, v2, 2, 3, 2, 3)));
+          } else {
+            v128_t dl = wasm_f64x2_sub(lo, sh), dh = wasm_f64x2_sub(hi, sh);
+            s1a = wasm_f64x2_add(s1a, dl);
+            s1b = wasm_f64x2_add(s1b, dh);
+            s2a = wasm_f64x2_add(s2a, wasm_f64x2_mul(dl, dl));
+            s2b = wasm_f64x2_add(s2b, wasm_f64x2_mul(dh, dh));
+          }
+        }
+        v128_t s1 = wasm_f64x2_add(s1a, s1b), s2 = wasm_f64x2_add(s2a, s2b);
+        double t1 = wasm_f64x2_extract_lane(s1, 0) + wasm_f64x2_extract_lane(s1, 1);
+        double t2 = wasm_f64x2_extract_lane(s2, 0) + wasm_f64x2_extract_lane(s2, 1);
+        for (; i < inner; i++) {
+          double v = run[i];
+          double d = v - shift[c];
+          t1 += d;
+          t2 += one_pass ? (double)(run[i] * run[i]) : d * d;
+        }
+        sum[c] += t1;
+        sq[c] += t2;
+      }
+    }
+  }
+  for (int c = 0; c < channels; c++) {
+    if (!one_pass) {
+      double m = sum[c] / n;
+      double v = sq[c] / n - m * m;
+      mean[c] = (float)(shift[c] + m);
+      var[c] = (float)(v < 0 ? 0 : v); // NaN stays NaN
+    } else {
+      float m = (float)(sum[c] / n);
+      float v = (float)(sq[c] / n) - m * m;
+      mean[c] = m;
+      var[c] = (algorithm == 2 && v < 0) ? 0 : v;
+    }
+  }
+}
+
+// y = (x - mean) * k + b per channel in float32 SIMD, k = scale / sqrt(var + eps) computed in
+// float64 and rounded once. scale and bias are 0 when absent. scratch: 3 * channels floats.
+void bn_normalize(const float *x, int outer, int channels, int inner, float eps, const float *mean, const float *var,
+                  const float *scale, const float *bias, float *y, float *scratch) {
+  float *m = scratch, *k = scratch + channels, *b = scratch + 2 * channels;
+  for (int c = 0; c < channels; c++) {
+    m[c] = mean[c];
+    k[c] = (float)((scale ? (double)scale[c] : 1.0) / __builtin_sqrt((double)var[c] + (double)eps));
+    b[c] = bias ? bias[c] : 0.0f;
+  }
+  if (inner == 1) {
+    for (int o = 0; o < outer; o++) {
+      const float *row = x + (long)o * channels;
+      float *out = y + (long)o * channels;
+      int c = 0;
+      for (; c + 4 <= channels; c += 4) {
+        v128_t d = wasm_f32x4_sub(wasm_v128_load(row + c), wasm_v128_load(m + c));
+        wasm_v128_store(out + c, wasm_f32x4_add(wasm_f32x4_mul(d, wasm_v128_load(k + c)), wasm_v128_load(b + c)));
+      }
+      for (; c < channels; c++) out[c] = (row[c] - m[c]) * k[c] + b[c];
+    }
+    return;
+  }
+  for (int o = 0; o < outer; o++) {
+    for (int c = 0; c < channels; c++) {
+      const long start = ((long)o * channels + c) * inner;
+      const float *run = x + start;
+      float *out = y + start;
+      v128_t mv = wasm_f32x4_splat(m[c]), kv = wasm_f32x4_splat(k[c]), bv = wasm_f32x4_splat(b[c]);
+      int i = 0;
+      for (; i + 4 <= inner; i += 4) {
+        v128_t d = wasm_f32x4_sub(wasm_v128_load(run + i), mv);
+        wasm_v128_store(out + i, wasm_f32x4_add(wasm_f32x4_mul(d, kv), bv));
+      }
+      for (; i < inner; i++) out[i] = (run[i] - m[c]) * k[c] + b[c];
+    }
+  }
+}
+
+// Backward in two passes. Pass 1: float64 sums of dy and dy * (x - mean). Pass 2, float32
+// SIMD: dx = k * (dy - c0) - c1 * (x - mean) with k = inv * scale, c0 = dBias / n and
+// c1 = k * inv * dScale / n (batch statistics), or dx = k * dy (fixed statistics).
+// scratch: 5 * channels doubles.
+void bn_grad(const float *x, const float *dy, int outer, int channels, int inner, float eps, int batch, const float *mean,
+             const float *var, const float *scale, float *dx, float *dscale, float *dbias, double *scratch) {
+  double *sdy = scratch, *sdx = scratch + channels;
+  float *m = (float *)(scratch + 2 * channels), *k = m + channels, *c0 = k + channels, *c1 = c0 + channels;
+  for (int c = 0; c < channels; c++) {
+    sdy[c] = 0;
+    sdx[c] = 0;
+    m[c] = mean[c];
+  }
+  for (int o = 0; o < outer; o++) {
+    for (int c = 0; c < channels; c++) {
+      const long start = ((long)o * channels + c) * inner;
+      const float *xr = x + start, *gr = dy + start;
+      double mc = m[c];
+      v128_t mv = wasm_f64x2_splat(mc);
+      v128_t a = wasm_f64x2_splat(0), bsum = a, a2 = a, b2 = a;
+      int i = 0;
+      for (; i + 4 <= inner; i += 4) {
+        v128_t g = wasm_v128_load(gr + i), v = wasm_v128_load(xr + i);
+        v128_t gl = wasm_f64x2_promote_low_f32x4(g), gh = wasm_f64x2_promote_low_f32x4(wasm_i32x4_shuffle(g, g, 2, 3, 2, 3));
+        v128_t dl = wasm_f64x2_sub(wasm_f64x2_promote_low_f32x4(v), mv);
+        v128_t dh = wasm_f64x2_sub(wasm_f64x2_promote_low_f32x4(wasm_i32x4_shuffle(v, v, 2, 3, 2, 3)), mv);
+        a = wasm_f64x2_add(a, gl);
+        a2 = wasm_f64x2_add(a2, gh);
+        bsum = wasm_f64x2_add(bsum, wasm_f64x2_mul(gl, dl));
+        b2 = wasm_f64x2_add(b2, wasm_f64x2_mul(gh, dh));
+      }
+      v128_t s1 = wasm_f64x2_add(a, a2), s2 = wasm_f64x2_add(bsum, b2);
+      double t1 = wasm_f64x2_extract_lane(s1, 0) + wasm_f64x2_extract_lane(s1, 1);
+      double t2 = wasm_f64x2_extract_lane(s2, 0) + wasm_f64x2_extract_lane(s2, 1);
+      for (; i < inner; i++) {
+        t1 += gr[i];
+        t2 += (double)gr[i] * ((double)xr[i] - mc);
+      }
+      sdy[c] += t1;
+      sdx[c] += t2;
+    }
+  }
+  const double w = 1.0 / ((double)outer * inner);
+  for (int c = 0; c < channels; c++) {
+    double inv = 1.0 / __builtin_sqrt((double)var[c] + (double)eps);
+    double ds = sdx[c] * inv;
+    double kc = inv * (scale ? (double)scale[c] : 1.0);
+    dbias[c] = (float)sdy[c];
+    dscale[c] = (float)ds;
+    k[c] = (float)kc;
+    c0[c] = batch ? (float)(w * sdy[c]) : 0.0f;
+    c1[c] = batch ? (float)(kc * inv * w * ds) : 0.0f;
+  }
+  for (int o = 0; o < outer; o++) {
+    for (int c = 0; c < channels; c++) {
+      const long start = ((long)o * channels + c) * inner;
+      const float *xr = x + start, *gr = dy + start;
+      float *out = dx + start;
+      v128_t mv = wasm_f32x4_splat(m[c]), kv = wasm_f32x4_splat(k[c]), c0v = wasm_f32x4_splat(c0[c]), c1v = wasm_f32x4_splat(c1[c]);
+      int i = 0;
+      for (; i + 4 <= inner; i += 4) {
+        v128_t t = wasm_f32x4_mul(kv, wasm_f32x4_sub(wasm_v128_load(gr + i), c0v));
+        v128_t u = wasm_f32x4_mul(c1v, wasm_f32x4_sub(wasm_v128_load(xr + i), mv));
+        wasm_v128_store(out + i, wasm_f32x4_sub(t, u));
+      }
+      for (; i < inner; i++) out[i] = k[c] * (gr[i] - c0[c]) - c1[c] * (xr[i] - m[c]);
+    }
+  }
+}
