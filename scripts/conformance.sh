@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
 # The main job: replays every committed fixture through its framework's adapter on the default
-# engine (tfjs cpu) and prints the conformance matrix. Extra arguments go to the CLI.
+# engine (tfjs cpu) and prints the conformance matrix. Extra arguments go to the CLI, which runs
+# in the caller's directory, so `--fixtures rel/dir` means the caller's rel/dir.
 set -euo pipefail
+CALLER_DIR=$PWD
 cd "$(dirname "$0")/.."
+REPO_DIR=$PWD
 source scripts/ensure-pnpm.sh
 pnpm exec turbo run build --filter=@normbridge/cli... --output-logs=errors-only
-node packages/cli/dist/bin.js conformance "$@"
+cd "$CALLER_DIR"
+node "$REPO_DIR/packages/cli/dist/bin.js" conformance "$@"
