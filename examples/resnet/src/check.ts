@@ -10,7 +10,8 @@ import { resnetForward, toNchw, toNhwc, type ResNetLayers } from './resnet.js';
 import type { TorchPort } from './torch-port.js';
 
 export interface Tolerances {
-  readonly logits: { readonly atol: number };
+  /** |port − torch| ≤ scaled_atol · max(1, |torch|) for every logit. */
+  readonly logits: { readonly scaled_atol: number };
   readonly running_stats: { readonly atol: number; readonly rtol: number };
 }
 
@@ -44,6 +45,8 @@ export async function maxAbsDiff(a: tf.Tensor, b: tf.Tensor): Promise<number> {
 export interface EvalReport {
   /** max |port − torch| of the logits. */
   readonly logits: number;
+  /** max |port − torch| / max(1, |torch|) of the logits. */
+  readonly logitsScaled: number;
   /** max |port − torch| of each stage's output, in model order. */
   readonly stages: readonly (readonly [string, number])[];
 }
@@ -58,12 +61,14 @@ export async function evalReport(layers: ResNetLayers, expected: Expected): Prom
   });
   const out: [string, number][] = [];
   for (let i = 0; i < names.length; i++) out.push([names[i]!, await maxAbsDiff(stages[i]!, expected.tensor(`act/${names[i]}`))]);
-  return { logits: await maxAbsDiff(logits, expected.tensor('logits')), stages: out };
+  const torchLogits = expected.tensor('logits');
+  const scaled = tf.max(tf.div(tf.abs(tf.sub(logits, torchLogits)), tf.maximum(1, tf.abs(torchLogits))));
+  return { logits: await maxAbsDiff(logits, torchLogits), logitsScaled: (await scaled.data())[0]!, stages: out };
 }
 
 /** One line per stage: where a port starts to differ. */
 export function formatEvalReport(r: EvalReport): string {
-  return [...r.stages.map(([s, d]) => `  ${s.padEnd(9)} ${d.toExponential(2)}`), `  ${'logits'.padEnd(9)} ${r.logits.toExponential(2)}`].join('\n');
+  return [...r.stages.map(([s, d]) => `  ${s.padEnd(9)} ${d.toExponential(2)}`), `  ${'logits'.padEnd(9)} ${r.logits.toExponential(2)} (${r.logitsScaled.toExponential(2)} of max(1, |logit|))`].join('\n');
 }
 
 export interface StatsRow {
