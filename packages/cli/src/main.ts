@@ -19,8 +19,14 @@ export async function main(argv: readonly string[]): Promise<number> {
     .option('--framework <name...>', 'only these frameworks (e.g. torch, flax-linen, mlx)')
     .option('--json <file>', 'write the full results as JSON')
     .option('--markdown <file>', 'write the matrix as Markdown')
-    .action(async (opts: { fixtures?: string[]; engine?: string[]; framework?: string[]; json?: string; markdown?: string }) => {
-      const { conformance } = await import('./commands/conformance.js');
+    .option('--as <framework...>', 'translate each fixture into these frameworks (flax-linen, mlx, keras, torch; comma-separated or repeated), replay it there, and say per layer what differs and which convention explains it')
+    .action(async (opts: { fixtures?: string[]; engine?: string[]; framework?: string[]; json?: string; markdown?: string; as?: string[] }) => {
+      const { conformance, defaultFixtureDir } = await import('./commands/conformance.js');
+      if (opts.as) {
+        const { cross } = await import('./commands/cross.js');
+        exitCode = await cross({ fixtures: opts.fixtures?.length ? opts.fixtures : [defaultFixtureDir()], as: opts.as, framework: opts.framework });
+        return;
+      }
       const engines = opts.engine?.includes('all') ? [...ENGINE_NAMES] : ((opts.engine ?? [DEFAULT_ENGINE]) as EngineName[]);
       exitCode = await conformance({ ...opts, engines });
     });

@@ -104,3 +104,19 @@ describe('normbridge inspect options', () => {
     expect(report.totals.tensors).toBe(9);
   });
 });
+
+describe('normbridge conformance --as', () => {
+  it('translates torch fixtures into other frameworks and explains every difference by a convention', async () => {
+    const fixtures = fileURLToPath(new URL('../../../../fixtures/torch', import.meta.url));
+    const r = await run('conformance', '--fixtures', fixtures, '--as', 'flax-linen,keras', '--as', 'mlx');
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/torch\/bn2d_defaults\s+flax-linen\s+differs \(explained\).*runningVarianceEstimator: "unbiased" → "biased"/);
+    expect(r.out).toMatch(/torch\/bn2d_defaults\s+mlx\s+reproduces/);
+    expect(r.out).toMatch(/torch\/bn1d_momentum_none\s+keras\s+cannot-express/);
+    expect(r.out).toMatch(/0 unexplained difference\(s\)\./);
+  }, 120_000);
+
+  it('refuses an unknown framework', async () => {
+    expect((await run('conformance', '--as', 'caffe')).code).toBe(2);
+  });
+});
