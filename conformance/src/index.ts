@@ -8,3 +8,5 @@ export * from './matrix.js';
 export { bindingFor, registerBinding } from './bindings/index.js';
 export { NotApplicable, type BoundCase, type FrameworkBinding, type StepOutcome } from './bindings/types.js';
 export { normbridgeMatchers } from './matcher.js';
+export * from './translate/index.js';
+export { crosscheckFixture } from './fixture-crosscheck.js';

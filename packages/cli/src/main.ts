@@ -30,8 +30,14 @@ export async function main(argv: readonly string[]): Promise<number> {
     .option('--json <file>', 'write the full results as JSON')
     .option('--markdown <file>', 'write the matrix as Markdown')
     .option('--browser', `run in headless Chromium (Debian's chromium, or CHROMIUM_PATH) (default engines: ${BROWSER_ENGINE_NAMES.join(', ')})`)
-    .action(async (opts: { fixtures?: string[]; engine?: string[]; framework?: string[]; case?: string[]; atol?: number; rtol?: number; json?: string; markdown?: string; browser?: boolean }) => {
-      const { conformance } = await import('./commands/conformance.js');
+    .option('--as <framework...>', 'translate each fixture into these frameworks (flax-linen, mlx, keras, torch; comma-separated or repeated), replay it there, and say per layer what differs and which convention explains it')
+    .action(async (opts: { fixtures?: string[]; engine?: string[]; framework?: string[]; case?: string[]; atol?: number; rtol?: number; json?: string; markdown?: string; browser?: boolean; as?: string[] }) => {
+      const { conformance, defaultFixtureDir } = await import('./commands/conformance.js');
+      if (opts.as) {
+        const { cross } = await import('./commands/cross.js');
+        exitCode = await cross({ fixtures: opts.fixtures?.length ? opts.fixtures : [defaultFixtureDir()], as: opts.as, framework: opts.framework });
+        return;
+      }
       const fallback = opts.browser ? [...BROWSER_ENGINE_NAMES] : [DEFAULT_ENGINE];
       const engines = opts.engine?.includes('all') ? [...ENGINE_NAMES] : ((opts.engine ?? fallback) as EngineName[]);
       exitCode = await conformance({ ...opts, engines });
@@ -49,22 +55,28 @@ export async function main(argv: readonly string[]): Promise<number> {
     .command('inspect')
     .description('list the tensors of a safetensors file and the BatchNorm layers it holds')
     .argument('<file>', 'a .safetensors file or a model.safetensors.index.json')
-    .action(async (file: string) => {
-      const { inspectCheckpoint, formatInspectReport } = await import('@normbridge/safetensors');
-      process.stdout.write(`${formatInspectReport(await inspectCheckpoint(file))}\n`);
+    .option('--summary', 'BatchNorm layers and totals only, no tensor list')
+    .option('--json', 'the whole report as JSON')
+    .action(async (file: string, opts: { summary?: boolean; json?: boolean }) => {
+      const { inspect } = await import('./commands/inspect.js');
+      exitCode = await inspect(file, opts);
     });
 
   program
     .command('convert')
-    .description('convert a BatchNorm-bearing checkpoint between frameworks and report what was mapped')
+    .description('convert a BatchNorm-bearing checkpoint between frameworks and report what was mapped; exits 1 when the report has problems')
     .addOption(new Option('--from <framework>', 'source framework').choices(FRAMEWORKS).makeOptionMandatory())
     .addOption(new Option('--to <framework>', 'target framework').choices(FRAMEWORKS).makeOptionMandatory())
+    .option('--eps <number>', "eps of BatchNorms without eps in the file's metadata (default: the source framework's)")
+    .option('--momentum <number>', "momentum, in the source framework's convention, of BatchNorms without one in the metadata; 'none' = PyTorch's cumulative average")
+    .option('--rename <FROM=TO...>', "rename module paths: FROM a regular expression over the path joined with '/', e.g. '^(layer\\d)/(\\d+)=$1_$2'")
+    .option('--dry-run', 'report only; write nothing')
+    .option('--allow-problems', 'exit 0 even when tensors are missing, unexpected or mis-shaped')
     .argument('<input>', 'source safetensors file')
-    .argument('<output>', 'target safetensors file (written atomically)')
-    .action(async (input: string, output: string, opts: { from: (typeof FRAMEWORKS)[number]; to: (typeof FRAMEWORKS)[number] }) => {
-      const { convertCheckpoint, formatConversionReport } = await import('@normbridge/safetensors');
-      const report = await convertCheckpoint({ from: opts.from, to: opts.to, input, output });
-      process.stdout.write(`${formatConversionReport(report)}\n`);
+    .argument('[output]', 'target safetensors file (written atomically)')
+    .action(async (input: string, output: string | undefined, opts: import('./commands/convert.js').ConvertCommandOptions) => {
+      const { convert } = await import('./commands/convert.js');
+      exitCode = await convert(input, output, opts);
     });
 
   try {

@@ -221,7 +221,7 @@ function addPolicyNotes(
   if (assumed > 0) {
     issues.notes.push(
       `${assumed} BatchNorm layer(s) carry no eps/momentum in the input's metadata; assumed ${describeAssumption(bn, source)}. ` +
-        'Pass `assume` if the model was built with other values.',
+        'Pass `assume` (CLI: --eps, --momentum) if the model was built with other values.',
     );
   }
   const hadCounter = bn.filter((l) => l.count !== undefined).length;

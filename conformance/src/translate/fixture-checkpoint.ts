@@ -1,0 +1,69 @@
+/**
+ * A fixture's layer as a one-layer checkpoint in its own framework's names (module `bn`), with
+ * the layer's eps and momentum in the `normbridge` metadata: what `normbridge convert` and
+ * `batchNormsFromCheckpoint` read, so that a fixture reaches another framework through the
+ * same mapping as a user's checkpoint does.
+ */
+import type { CheckpointValue } from '@normbridge/core';
+import { NAMINGS, parseSafetensors, serializeSafetensors, type Framework, type TensorReader } from '@normbridge/safetensors';
+import type { LoadedFixture } from '../fixture-load.js';
+import type { FrameworkName } from '../fixture-schema.js';
+import { NotApplicable } from '../bindings/types.js';
+
+/** Fixture framework → the checkpoint naming its variables use. */
+export const FIXTURE_NAMING: Partial<Record<FrameworkName, Framework>> = {
+  torch: 'torch',
+  mlx: 'mlx',
+  keras: 'keras',
+  'tfjs-layers': 'keras',
+  'flax-linen': 'flax',
+};
+
+export const MODULE = 'bn';
+
+/** eps and momentum as the layer's constructor got them (`eps` in PyTorch/MLX, `epsilon` elsewhere). */
+export function layerConfig(fixture: LoadedFixture): { epsilon?: number; momentum?: number | null } {
+  const a = fixture.manifest.layer.args as Record<string, unknown>;
+  const eps = a['eps'] ?? a['epsilon'];
+  const momentum = a['momentum'];
+  return {
+    ...(typeof eps === 'number' ? { epsilon: eps } : {}),
+    ...(typeof momentum === 'number' || momentum === null ? { momentum: momentum as number | null } : {}),
+  };
+}
+
+/** A fixture's state map (framework variable → tensor name) as checkpoint keys under module `bn`. */
+function keyOf(naming: Framework, variable: string): string {
+  if (naming === 'flax') {
+    const [collection, leaf] = variable.split('/') as [string, string];
+    return `${collection}/${MODULE}/${leaf}`;
+  }
+  return naming === 'keras' ? `${MODULE}/${variable}` : `${MODULE}.${variable}`;
+}
+
+export function fixtureCheckpoint(fixture: LoadedFixture, stateMap: Readonly<Record<string, string>>): { reader: TensorReader; naming: Framework } {
+  const naming = FIXTURE_NAMING[fixture.manifest.framework.name];
+  if (naming === undefined) throw new NotApplicable(`no checkpoint naming for ${fixture.manifest.framework.name} fixtures`);
+  const tensors: Record<string, CheckpointValue> = {};
+  for (const [variable, name] of Object.entries(stateMap)) {
+    const t = fixture.tensors.get(name);
+    if (t === undefined) throw new NotApplicable(`tensor "${name}" is missing`);
+    tensors[keyOf(naming, variable)] = t;
+  }
+  const config = layerConfig(fixture);
+  const metadata = {
+    normbridge: JSON.stringify({ version: 1, framework: naming, batchNorm: { [MODULE]: config } }),
+  };
+  const bytes = serializeSafetensors(tensors, { metadata });
+  return { reader: parseSafetensors(bytes, { name: `${fixture.manifest.framework.name}/${fixture.manifest.case}` }), naming };
+}
+
+/** Where a fixture framework keeps running mean and variance in its state map. */
+export function statsVariables(naming: Framework): { mean: string; variance: string } {
+  const n = NAMINGS[naming];
+  const name = (role: 'mean' | 'variance') => {
+    const c = n.collectionOf?.(role);
+    return c === undefined ? n.leaves[role] : `${c}/${n.leaves[role]}`;
+  };
+  return { mean: name('mean'), variance: name('variance') };
+}
