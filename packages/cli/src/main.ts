@@ -3,6 +3,14 @@ import { DEFAULT_ENGINE, ENGINE_NAMES, type EngineName } from '@normbridge/confo
 
 const FRAMEWORKS = ['torch', 'flax', 'nnx', 'mlx', 'keras'] as const;
 
+/**
+ * Exit codes: 0 success; 1 the command ran but found problems (a conformance failure or no case
+ * run at all, a conversion that left keys missing, unexpected, mis-shaped or invalid); 2 the
+ * command could not run (bad input file, refused output, usage error printed by commander is
+ * commander's own code).
+ */
+export const EXIT_PROBLEMS = 1;
+
 /** Parses argv and runs one command; resolves to the process exit code. */
 export async function main(argv: readonly string[]): Promise<number> {
   let exitCode = 0;
@@ -53,6 +61,8 @@ export async function main(argv: readonly string[]): Promise<number> {
       const { convertCheckpoint, formatConversionReport } = await import('@normbridge/safetensors');
       const report = await convertCheckpoint({ from: opts.from, to: opts.to, input, output });
       process.stdout.write(`${formatConversionReport(report)}\n`);
+      // Written, but not everything was carried: a script must not read this as success.
+      if (!report.ok) exitCode = EXIT_PROBLEMS;
     });
 
   try {

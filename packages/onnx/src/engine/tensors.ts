@@ -1,5 +1,5 @@
 /** Moving tensors between the host and ONNX Runtime, and reading their dtypes. */
-import { StateError, UnsupportedError, type HostTensor, type StateTensorKey } from '@normbridge/core';
+import { checkHostTensor, StateError, UnsupportedError, type HostTensor, type StateTensorKey } from '@normbridge/core';
 import { TensorProto_DataType } from 'onnx-buf';
 import type { Tensor } from 'onnxruntime-node';
 import type { LoadedBackend } from '../backends.js';
@@ -40,6 +40,7 @@ export function checkStateType(key: StateTensorKey, t: Tensor): number {
  * widened) becomes float32. The data is copied, so later host writes do not leak in.
  */
 export function tensorFromHost(backend: LoadedBackend, t: HostTensor): Tensor {
+  checkHostTensor('tensor', t);
   const data = t.dtype === 'float64' ? Float64Array.from(t.data) : Float32Array.from(t.data);
   return new backend.Tensor(t.dtype === 'float64' ? 'float64' : 'float32', data, [...t.shape]);
 }

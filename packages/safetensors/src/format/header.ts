@@ -4,7 +4,7 @@
  * byte ranges tile the data region exactly, with no gap, overlap or trailing byte.
  */
 import { SafetensorsError, type SafetensorsErrorCode } from '../errors.js';
-import { MAX_HEADER_BYTES, MAX_RANK } from '../limits.js';
+import { MAX_DIMS_PRODUCT, MAX_HEADER_BYTES, MAX_RANK, MAX_TENSORS } from '../limits.js';
 import { dtypeInfo, isSafetensorsDtype, type SafetensorsDtype } from './dtypes.js';
 import { isJsonObject, JsonDecimal, JsonSyntaxError, parseStrictJson, type JsonValue } from './strict-json.js';
 
@@ -92,9 +92,22 @@ export function parseHeader(headerBytes: Uint8Array, dataLength: number, file: s
   if (!text.startsWith('{')) {
     throw new SafetensorsError('header-not-object', 'header does not start with "{"', { file, offset: PREFIX_BYTES });
   }
+  let metadata: Record<string, string> | undefined;
+  const tensors: TensorInfo[] = [];
+  // Entries are validated as they are parsed and only the compact TensorInfo is kept.
+  const onEntry = (key: string, value: JsonValue) => {
+    if (key === METADATA_KEY) {
+      metadata = parseMetadata(value, file);
+      return;
+    }
+    if (tensors.length >= MAX_TENSORS) {
+      throw new SafetensorsError('too-many-tensors', `header lists more than the limit of ${MAX_TENSORS} tensors`, { file, key });
+    }
+    tensors.push(parseTensorInfo(key, value, file));
+  };
   let root: JsonValue;
   try {
-    root = parseStrictJson(text);
+    root = parseStrictJson(text, undefined, onEntry);
   } catch (e) {
     if (!(e instanceof JsonSyntaxError)) throw e;
     const offset = PREFIX_BYTES + byteOffsetOf(text, e.position);
@@ -106,13 +119,6 @@ export function parseHeader(headerBytes: Uint8Array, dataLength: number, file: s
   }
   if (!isJsonObject(root)) {
     throw new SafetensorsError('header-not-object', 'header JSON is not an object', { file, offset: PREFIX_BYTES });
-  }
-
-  let metadata: Record<string, string> | undefined;
-  const tensors: TensorInfo[] = [];
-  for (const [key, value] of root) {
-    if (key === METADATA_KEY) metadata = parseMetadata(value, file);
-    else tensors.push(parseTensorInfo(key, value, file));
   }
 
   // Stable sort: zero-length tensors may share an offset with their neighbour.
@@ -201,18 +207,26 @@ function parseTensorInfo(name: string, value: JsonValue, file: string): TensorIn
   if (!Array.isArray(shapeValue)) return fail('invalid-shape', `shape must be an array, got ${jsonKind(shapeValue)}`);
   if (shapeValue.length > MAX_RANK) return fail('invalid-shape', `rank ${shapeValue.length} exceeds the limit of ${MAX_RANK}`);
   const shape: number[] = [];
-  let numel = 1n;
   for (const [i, d] of shapeValue.entries()) {
     if (typeof d === 'bigint') {
       if (d < 0n) fail('invalid-shape', `dimension ${i} is negative (${d})`);
       fail('size-overflow', `dimension ${i} (${d}) exceeds 2^53 - 1`);
     }
-    if (typeof d !== 'number') return fail('invalid-shape', `dimension ${i} must be a non-negative integer, got ${jsonText(d)}`);
-    if (d < 0 || Object.is(d, -0)) fail('invalid-shape', `dimension ${i} is negative (${jsonText(d)})`);
+    if (typeof d !== 'number' || Object.is(d, -0)) return fail('invalid-shape', `dimension ${i} must be a non-negative integer, got ${jsonText(d)}`);
+    if (d < 0) fail('invalid-shape', `dimension ${i} is negative (${d})`);
     shape.push(d);
-    numel *= BigInt(d);
   }
-  const byteLength = numel * BigInt(dtypeInfo(dtype).size);
+  // Every partial product is checked, in order: the Rust reference refuses a shape whose
+  // product overflows on the way even when a later 0 would bring it back to 0.
+  let numel = 1;
+  for (const [i, d] of shape.entries()) {
+    const next = numel * d;
+    if (next > MAX_DIMS_PRODUCT) {
+      fail('size-overflow', `shape [${shape.join(', ')}]: the product of dimensions 0..${i} exceeds ${MAX_DIMS_PRODUCT} (2^53 - 1)`);
+    }
+    numel = next;
+  }
+  const byteLength = BigInt(numel) * BigInt(dtypeInfo(dtype).size);
   if (byteLength > BigInt(Number.MAX_SAFE_INTEGER)) {
     fail('size-overflow', `shape [${shape.join(', ')}] of ${dtype} needs ${byteLength} bytes, more than 2^53 - 1`);
   }
@@ -233,7 +247,7 @@ function parseTensorInfo(name: string, value: JsonValue, file: string): TensorIn
   if (end - begin !== Number(byteLength)) {
     fail('size-mismatch', `data_offsets [${begin}, ${end}] span ${end - begin} bytes but ${dtype}[${shape.join(', ')}] needs ${byteLength}`);
   }
-  return { name, dtype, shape, numel: Number(numel), begin, end, byteLength: Number(byteLength) };
+  return { name, dtype, shape, numel, begin, end, byteLength: Number(byteLength) };
 }
 
 function jsonKind(v: JsonValue | undefined): string {
