@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import {
+  checkStateValues,
   getDefaultEngine,
   UnsupportedError,
   type BatchNormSpec,
@@ -96,6 +97,16 @@ export function engineFor<T>(engine: Engine<T>, x: unknown): Engine<any> {
 /** A host-tensor state seen by a tf engine: host leaves uploaded, tf leaves kept. */
 function stateOnTf<T>(tfEngine: SyncEngine<tf.Tensor>, state: BatchNormState<T>, options: StepOptions<T>) {
   const up = <L>(v: L): L => (isHostTensor(v) ? (tfEngine.fromHost(v) as L) : v);
+  // Host leaves enter an engine here: the same value checks as stateFromHost (a NaN running
+  // variance is a StateError on every engine, not NaN outputs on some).
+  const host = <L>(v: L) => (isHostTensor(v) ? v : undefined);
+  checkStateValues({
+    scale: host(state.scale),
+    bias: host(state.bias),
+    runningMean: host(state.runningMean),
+    runningVar: host(state.runningVar),
+    numBatchesTracked: state.numBatchesTracked,
+  });
   const tfState = {
     scale: up(state.scale),
     bias: up(state.bias),
