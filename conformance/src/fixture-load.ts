@@ -53,8 +53,26 @@ export async function loadFixture(dirOrManifest: string): Promise<LoadedFixture>
     throw new FixtureError('tensors', `names a file that cannot be read: ${(e as Error).message}`, manifestPath);
   }
   const file = decodeSafetensors(bytes, tensorsPath);
+  checkSizeArguments(manifest, file.tensors, manifestPath);
   checkFixtureTensors(manifest, file.tensors, manifestPath, file.storedDtypes);
   return { manifest, tensors: file.tensors, metadata: file.metadata, dir, manifestPath };
+}
+
+/**
+ * Layer arguments that size allocations (`num_features`) are checked against the tensors before
+ * any binding passes them to a constructor: every real fixture's feature count is the size of
+ * one of its tensors (its statistics, or an input's channels), so a larger one is refused and a
+ * 40-byte manifest cannot make a layer allocate gigabytes.
+ */
+function checkSizeArguments(manifest: FixtureManifest, tensors: ReadonlyMap<string, FixtureTensor>, file: string): void {
+  const args = manifest.layer.args as Record<string, unknown>;
+  const n = args['num_features'];
+  if (typeof n !== 'number') return;
+  let largest = 0;
+  for (const t of tensors.values()) largest = Math.max(largest, t.data.length, ...t.shape);
+  if (n > largest) {
+    throw new FixtureError('layer.args.num_features', `is ${n}, more than any tensor of the fixture holds (${largest}); a layer that size would be allocated for nothing`, file);
+  }
 }
 
 /**
