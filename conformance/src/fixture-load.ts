@@ -2,9 +2,10 @@
  * Loading fixtures: the manifest (validated by {@link FixtureManifestSchema}), its safetensors
  * file, and a check that every tensor the manifest names exists with a sane shape and dtype.
  */
-import { readFile, readdir, stat } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { open, readdir, stat } from 'node:fs/promises';
 import { basename, dirname, join, relative, resolve, sep } from 'node:path';
-import type { HostTensor, Int64Tensor } from '@normbridge/core';
+import { MAX_FIXTURE_BYTES, MAX_MANIFEST_BYTES, type HostTensor, type Int64Tensor } from '@normbridge/core';
 import {
   FixtureError,
   parseFixtureManifest,
@@ -36,7 +37,7 @@ export async function loadFixture(dirOrManifest: string): Promise<LoadedFixture>
   const dir = dirname(manifestPath);
   let raw: unknown;
   try {
-    raw = JSON.parse(await readFile(manifestPath, 'utf8'));
+    raw = JSON.parse(new TextDecoder().decode(await readRegularFile(manifestPath, MAX_MANIFEST_BYTES)));
   } catch (e) {
     throw new FixtureError('(manifest)', `cannot be read as JSON: ${(e as Error).message}`, manifestPath);
   }
@@ -47,7 +48,7 @@ export async function loadFixture(dirOrManifest: string): Promise<LoadedFixture>
   const tensorsPath = join(dir, manifest.tensors);
   let bytes: Uint8Array;
   try {
-    bytes = new Uint8Array(await readFile(tensorsPath));
+    bytes = await readRegularFile(tensorsPath, MAX_FIXTURE_BYTES);
   } catch (e) {
     throw new FixtureError('tensors', `names a file that cannot be read: ${(e as Error).message}`, manifestPath);
   }
@@ -88,6 +89,7 @@ function withTensors(
 ): LoadedFixture {
   const file = decodeSafetensors(bytes, where.tensorsPath);
   if (manifest.dtype === 'float32') widenCompactFloat32(file.tensors);
+  checkSizeArguments(manifest, file.tensors, where.manifestPath);
   checkFixtureTensors(manifest, file.tensors, where.manifestPath, file.storedDtypes);
   return { manifest, tensors: file.tensors, metadata: file.metadata, dir: where.dir, manifestPath: where.manifestPath };
 }
@@ -100,6 +102,47 @@ function withTensors(
 function widenCompactFloat32(tensors: Map<string, HostTensor | Int64Tensor>): void {
   for (const [name, t] of tensors) {
     if (t.dtype === 'float16' || t.dtype === 'bfloat16') tensors.set(name, { ...t, dtype: 'float32' });
+  }
+}
+
+/**
+ * Layer arguments that size allocations (`num_features`) are checked against the tensors before
+ * any binding passes them to a constructor: every real fixture's feature count is the size of
+ * one of its tensors (its statistics, or an input's channels), so a larger one is refused and a
+ * 40-byte manifest cannot make a layer allocate gigabytes.
+ */
+function checkSizeArguments(manifest: FixtureManifest, tensors: ReadonlyMap<string, FixtureTensor>, file: string): void {
+  const args = manifest.layer.args as Record<string, unknown>;
+  const n = args['num_features'];
+  if (typeof n !== 'number') return;
+  let largest = 0;
+  for (const t of tensors.values()) largest = Math.max(largest, t.data.length, ...t.shape);
+  if (n > largest) {
+    throw new FixtureError('layer.args.num_features', `is ${n}, more than any tensor of the fixture holds (${largest}); a layer that size would be allocated for nothing`, file);
+  }
+}
+
+/**
+ * Reads a whole fixture file after checking that it is a regular file (a FIFO would block, a
+ * link to /dev/zero never ends) no larger than `maxBytes`. Symbolic links to regular files are
+ * followed. O_NONBLOCK keeps `open` of a FIFO from waiting for a writer.
+ */
+async function readRegularFile(path: string, maxBytes: number): Promise<Uint8Array> {
+  const fh = await open(path, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0));
+  try {
+    const s = await fh.stat();
+    if (!s.isFile()) throw new Error(`${path} is not a regular file (a directory, FIFO, device or socket)`);
+    if (s.size > maxBytes) throw new Error(`${path} is ${s.size} bytes, more than the limit of ${maxBytes}`);
+    const out = new Uint8Array(s.size);
+    let done = 0;
+    while (done < out.length) {
+      const { bytesRead } = await fh.read(out, done, out.length - done, done);
+      if (bytesRead === 0) throw new Error(`${path} ended early (it changed while being read)`);
+      done += bytesRead;
+    }
+    return out;
+  } finally {
+    await fh.close();
   }
 }
 
@@ -219,7 +262,9 @@ export async function listFixtureDirs(root: string): Promise<string[]> {
   const out: string[] = [];
   const walk = async (dir: string): Promise<void> => {
     const entries = await readdir(dir, { withFileTypes: true });
-    if (entries.some((e) => e.isFile() && e.name === MANIFEST_FILE)) {
+    // Any entry named manifest.json makes a fixture folder, whatever it is (a directory, FIFO or
+    // dangling link): loading it then reports the problem instead of skipping the fixture.
+    if (entries.some((e) => e.name === MANIFEST_FILE)) {
       out.push(relative(root, dir).split(sep).join('/'));
       return;
     }

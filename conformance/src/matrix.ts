@@ -73,5 +73,7 @@ export function formatMarkdown(report: ConformanceReport): string {
 
 /** Non-zero when anything failed or a fixture was invalid. */
 export function exitCodeOf(report: ConformanceReport): number {
+  // No case at all (an empty folder, a framework no fixture has) is a failure, not "0/0 passed".
+  if (report.results.length === 0) return 1;
   return report.invalid.length > 0 || report.results.some((r) => r.status === 'fail') ? 1 : 0;
 }

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import {
+  checkStateValues,
   getDefaultEngine,
   UnsupportedError,
   type BatchNormSpec,
@@ -96,6 +97,16 @@ export function engineFor<T>(engine: Engine<T>, x: unknown): Engine<any> {
 /** A host-tensor state seen by a tf engine: host leaves uploaded, tf leaves kept. */
 function stateOnTf<T>(tfEngine: SyncEngine<tf.Tensor>, state: BatchNormState<T>, options: StepOptions<T>) {
   const up = <L>(v: L): L => (isHostTensor(v) ? (tfEngine.fromHost(v) as L) : v);
+  // Host leaves enter an engine here: the same value checks as stateFromHost (a NaN running
+  // variance is a StateError on every engine, not NaN outputs on some).
+  const host = <L>(v: L) => (isHostTensor(v) ? v : undefined);
+  checkStateValues({
+    scale: host(state.scale),
+    bias: host(state.bias),
+    runningMean: host(state.runningMean),
+    runningVar: host(state.runningVar),
+    numBatchesTracked: state.numBatchesTracked,
+  });
   const tfState = {
     scale: up(state.scale),
     bias: up(state.bias),
@@ -105,6 +116,56 @@ function stateOnTf<T>(tfEngine: SyncEngine<tf.Tensor>, state: BatchNormState<T>,
   } as unknown as BatchNormState<tf.Tensor>;
   const tfOptions = { ...options, mask: up(options.mask) } as unknown as StepOptions<tf.Tensor>;
   return { tfState, tfOptions, up };
+}
+
+/**
+ * Running statistics whose values were checked (or computed by an engine). Engine tensors are
+ * immutable, so each is read back once: a NaN or negative variance set by the user is then a
+ * `StateError` on every engine, as it is on the float64 reference, not silent NaN outputs.
+ */
+const checkedStatistics = new WeakSet<object>();
+
+type StatKey = 'runningMean' | 'runningVar';
+const STAT_KEYS: readonly StatKey[] = ['runningMean', 'runningVar'];
+
+function uncheckedStatistics<T>(state: BatchNormState<T>): [StatKey, T][] {
+  const out: [StatKey, T][] = [];
+  for (const k of STAT_KEYS) {
+    const t = state[k];
+    if (t !== undefined && !isHostTensor(t) && !checkedStatistics.has(t as object)) out.push([k, t]);
+  }
+  return out;
+}
+
+function checkStatistics(pending: readonly [StatKey, unknown][], hosts: readonly HostTensor[], numBatchesTracked: number): void {
+  const host: { runningMean?: HostTensor; runningVar?: HostTensor; numBatchesTracked: number } = { numBatchesTracked };
+  pending.forEach(([k], i) => (host[k] = hosts[i]!));
+  checkStateValues(host);
+  for (const [, t] of pending) checkedStatistics.add(t as object);
+}
+
+const tfToHost = (t: tf.Tensor): HostTensor => ({ shape: [...t.shape], data: Float32Array.from(t.dataSync() as ArrayLike<number>), dtype: 'float32' });
+
+/** Checks statistics not seen before, reading them back from a synchronous engine. */
+function verifyStatistics<T>(engine: SyncEngine<T>, state: BatchNormState<T>): void {
+  const pending = uncheckedStatistics(state);
+  if (pending.length === 0) return;
+  checkStatistics(pending, pending.map(([, t]) => (isTfTensor(t) ? tfToHost(t) : engine.toHost(t))), state.numBatchesTracked);
+}
+
+async function verifyStatisticsAsync<T>(engine: Engine<T>, state: BatchNormState<T>): Promise<void> {
+  const pending = uncheckedStatistics(state);
+  if (pending.length === 0) return;
+  const hosts = await Promise.all(pending.map(([, t]) => (isTfTensor(t) ? tfToHost(t) : engine.toHost(t))));
+  checkStatistics(pending, hosts, state.numBatchesTracked);
+}
+
+/** Statistics an engine computed need no check. */
+function trustComputed<T>(state: BatchNormState<T>): void {
+  for (const k of STAT_KEYS) {
+    const t = state[k];
+    if (t !== undefined && typeof t === 'object' && !isHostTensor(t)) checkedStatistics.add(t as object);
+  }
 }
 
 /**
@@ -120,6 +181,7 @@ export function runBatchNorm<T>(
   options: StepOptions<T> = {},
 ): BatchNormOutput<T> {
   const engine = requireSync(anyEngine);
+  verifyStatistics(engine, state);
   if (isTfTensor(x)) {
     const tfEngine = engineFor(engine, x) as SyncEngine<tf.Tensor>;
     const ops = differentiableOps(tfEngine);
@@ -128,11 +190,13 @@ export function runBatchNorm<T>(
     const out = ops.train(spec, tfState, x, tfOptions);
     // A call inside tf.tidy / tf.grad must not take the new statistics down with its scope.
     keepNew(out.state, tfState);
+    trustComputed(out.state);
     return out as unknown as BatchNormOutput<T>;
   }
   if (mode === 'eval') return { y: engine.evaluate(spec, state, x, options), state };
   const out = engine.train(spec, state, x, options);
   engine.dispose(out.batchMean, out.batchVar);
+  trustComputed(out.state);
   return { y: out.y, state: out.state };
 }
 
@@ -151,9 +215,11 @@ export async function runBatchNormAsync<T>(
   if (engine.synchronous) return runBatchNorm(engine, spec, state, x, mode, options);
   // A tf.Tensor input on an asynchronous engine raises as engineFor says.
   if (isTfTensor(x)) engineFor(engine, x);
+  await verifyStatisticsAsync(engine, state);
   if (mode === 'eval') return { y: await engine.evaluate(spec, state, x, options), state };
   const out = await engine.train(spec, state, x, options);
   engine.dispose(out.batchMean, out.batchVar);
+  trustComputed(out.state);
   return { y: out.y, state: out.state };
 }
 

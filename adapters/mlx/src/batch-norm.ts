@@ -1,4 +1,5 @@
 import {
+  checkFeatureCountLimit,
   checkValuesPerChannel,
   defineSpec,
   fromBatchWeightMomentum,
@@ -110,6 +111,7 @@ export class BatchNorm<T = any> extends Module<T> {
     if (!Number.isInteger(numFeatures) || numFeatures < 0) {
       throw new MlxError('ValueError', `[BatchNorm] num_features must be a non-negative integer but got ${String(numFeatures)}.`);
     }
+    checkFeatureCountLimit('num_features', numFeatures);
     const traits = versionTraits(version);
     if (traits.positiveEps && !(eps > 0)) {
       throw new MlxError('ValueError', `[BatchNorm] 'eps' must be positive but got ${pyFloat(eps)}.`);

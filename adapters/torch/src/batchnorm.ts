@@ -391,20 +391,21 @@ export abstract class _BatchNorm<T> {
   /** `_BatchNorm.forward` up to the kernel call: every check in PyTorch's order, then the spec. */
   protected _prepare(shape: readonly number[], counting = true): { mode: Mode; spec: BatchNormSpec } {
     this._checkInputDim(shape);
-    if (this._usesBatchStatistics()) {
-      try {
+    try {
+      if (this._usesBatchStatistics()) {
         verifyBatchSize(shape);
         checkTrainingEps(this._versionTraits, this.eps, true);
-      } catch (err) {
-        // PyTorch counts the call (`num_batches_tracked += 1`) before F.batch_norm raises.
-        if (counting && this.training && this._hasBuffers && this.trackRunningStats && this.#stateful) {
-          const state = this.#stateful.state;
-          this.#stateful.replaceState({ ...state, numBatchesTracked: state.numBatchesTracked + 1 });
-        }
-        throw err;
       }
+      if (numel(shape) > 0) this._checkFeatures(shape);
+    } catch (err) {
+      // PyTorch counts the call (`num_batches_tracked += 1`) before F.batch_norm raises, for
+      // a batch of one value per channel and for a wrong channel count alike.
+      if (counting && this.training && this._hasBuffers && this.trackRunningStats && this.#stateful) {
+        const state = this.#stateful.state;
+        this.#stateful.replaceState({ ...state, numBatchesTracked: state.numBatchesTracked + 1 });
+      }
+      throw err;
     }
-    if (numel(shape) > 0) this._checkFeatures(shape);
     return { mode: this.training ? 'train' : 'eval', spec: this._spec() };
   }
 

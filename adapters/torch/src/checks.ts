@@ -2,7 +2,7 @@
  * PyTorch's argument checks, in the order PyTorch runs them. Shape bookkeeping only: no
  * statistic is computed here.
  */
-import { numel } from '@normbridge/core';
+import { checkFeatureCountLimit, numel } from '@normbridge/core';
 import {
   TorchIndexError,
   TorchRuntimeError,
@@ -73,6 +73,8 @@ export function checkNumFeatures(numFeatures: unknown): number {
   if (numFeatures < 0) {
     throw new TorchRuntimeError(`Trying to create tensor with negative dimension ${numFeatures}: [${numFeatures}]`);
   }
+  // PyTorch would try to allocate; normbridge refuses first (a typed SpecError naming the field).
+  checkFeatureCountLimit('num_features', numFeatures);
   return numFeatures;
 }
 

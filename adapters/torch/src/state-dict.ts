@@ -3,7 +3,7 @@
  * core's canonical state. Values are copied and converted to float32 / int64 (what PyTorch's
  * `copy_` into float32 parameters and an int64 counter does); nothing else is computed.
  */
-import { int64Scalar, type CheckpointValue, type HostTensor } from '@normbridge/core';
+import { hostTensorProblem, int64Scalar, type CheckpointValue, type HostTensor } from '@normbridge/core';
 import { StateDictLoadError } from './errors.js';
 
 /** A PyTorch-style state dict: key → float32 tensor or int64 scalar. */
@@ -85,6 +85,22 @@ function isCheckpointValue(v: unknown): v is CheckpointValue {
   );
 }
 
+/**
+ * Why a tensor-like value cannot be copied although it has the right shape: its data does not
+ * hold one value per element (a [3] tensor with 2 values would load NaN), or a counter does not
+ * fit a JavaScript number exactly. Undefined when it can.
+ */
+function valueProblem(v: CheckpointValue): string | undefined {
+  const problem = hostTensorProblem({ shape: v.shape, data: v.data instanceof BigInt64Array ? new Float64Array(v.data.length) : v.data });
+  if (problem !== undefined) return `the tensor ${problem}`;
+  if (v.data instanceof BigInt64Array) {
+    for (const x of v.data) {
+      if (x > BigInt(Number.MAX_SAFE_INTEGER) || x < -BigInt(Number.MAX_SAFE_INTEGER)) return `the value ${x} is beyond 2^53 - 1 and cannot be held exactly`;
+    }
+  }
+  return undefined;
+}
+
 function typeName(v: unknown): string {
   if (v === null) return 'null';
   if (Array.isArray(v)) return 'Array';
@@ -164,6 +180,11 @@ export function planLoad(target: LoadTarget, dict: Readonly<Record<string, unkno
       errorMsgs.push(
         `While copying the parameter named "${key}", expected torch.Tensor or Tensor-like object from checkpoint but received ${typeName(value)}`,
       );
+      continue;
+    }
+    const problem = valueProblem(value);
+    if (problem !== undefined) {
+      errorMsgs.push(`While copying the parameter named "${key}", ${problem}.`);
       continue;
     }
     if (name === 'num_batches_tracked') {

@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { escapeControl } from '@normbridge/safetensors';
 import { main } from './main.js';
 
 main(process.argv).then(
@@ -6,7 +7,8 @@ main(process.argv).then(
     process.exitCode = code;
   },
   (err: unknown) => {
-    process.stderr.write(`normbridge: ${err instanceof Error ? err.message : String(err)}\n`);
+    // Messages quote file names, keys and paths from the input: no control character reaches the terminal.
+    process.stderr.write(`normbridge: ${escapeControl(err instanceof Error ? err.message : String(err))}\n`);
     process.exitCode = 2;
   },
 );

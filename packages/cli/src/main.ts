@@ -10,6 +10,14 @@ function parseTolerance(value: string): number {
   return n;
 }
 
+/**
+ * Exit codes: 0 success; 1 the command ran but found problems (a conformance failure or no case
+ * run at all, a conversion that left keys missing, unexpected, mis-shaped or invalid); 2 the
+ * command could not run (bad input file, refused output, usage error printed by commander is
+ * commander's own code).
+ */
+export const EXIT_PROBLEMS = 1;
+
 /** Parses argv and runs one command; resolves to the process exit code. */
 export async function main(argv: readonly string[]): Promise<number> {
   let exitCode = 0;

@@ -2,7 +2,7 @@ import type { SyncEngine, Support } from './engine.js';
 import { checkStateValues } from './layout.js';
 import { referenceEval, referenceTrain, referenceVjp } from './reference.js';
 import type { HostState } from './state.js';
-import type { HostTensor } from './tensor.js';
+import { checkHostTensor, type HostTensor } from './tensor.js';
 
 /**
  * The float64 reference as an engine: slow, exact, dependency-free. Useful as an oracle in the
@@ -15,7 +15,7 @@ export function createReferenceEngine(): SyncEngine<HostTensor> {
     synchronous: true,
     capabilities: { gradients: true, dtypes: ['float64', 'float32'], masks: true, crossReplica: true, arithmetic: 'float64' },
     supports: () => ok,
-    fromHost: (t) => t,
+    fromHost: (t) => (checkHostTensor('tensor', t), t),
     toHost: (t) => t,
     shapeOf: (t) => t.shape,
     stateFromHost(state: HostState) {
@@ -23,8 +23,13 @@ export function createReferenceEngine(): SyncEngine<HostTensor> {
       return state;
     },
     dispose: () => {},
-    train: (spec, state, x, options) => referenceTrain(spec, state, x, options),
-    evaluate: (spec, state, x, options) => referenceEval(spec, state, x, options),
-    vjp: (spec, state, x, dy, mode, options) => referenceVjp(spec, state, x, dy, mode, options),
+    // Host tensors reach this engine directly (fromHost is the identity), so inputs are checked here.
+    train: (spec, state, x, options) => (checkHostTensor('input', x), referenceTrain(spec, state, x, options)),
+    evaluate: (spec, state, x, options) => (checkHostTensor('input', x), referenceEval(spec, state, x, options)),
+    vjp: (spec, state, x, dy, mode, options) => {
+      checkHostTensor('input', x);
+      checkHostTensor('cotangent', dy);
+      return referenceVjp(spec, state, x, dy, mode, options);
+    },
   };
 }

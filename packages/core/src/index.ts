@@ -9,3 +9,4 @@ export * from './reference.js';
 export * from './host-engine.js';
 export * from './default-engine.js';
 export * from './runner.js';
+export * from './limits.js';

@@ -1,7 +1,8 @@
 import { ShapeError, SingleValuePerChannelError, SpecError, StateError } from './errors.js';
 import type { BatchNormSpec } from './spec.js';
 import type { HostState, Mode, ReplicaOptions, StateTensorKey } from './state.js';
-import { numel, sameShape, type HostTensor } from './tensor.js';
+import { MAX_NUM_FEATURES } from './limits.js';
+import { hostTensorProblem, numel, sameShape, type HostTensor } from './tensor.js';
 
 /** Everything about an input's shape that the maths needs, resolved once (as Keras 3 does). */
 export interface Layout {
@@ -128,6 +129,12 @@ export function checkStateShapes(
  * (loading a checkpoint, building a layer), not on every step.
  */
 export function checkStateValues(state: HostState): void {
+  for (const key of ['scale', 'bias', 'runningMean', 'runningVar'] as const) {
+    const t = state[key];
+    if (t === undefined) continue;
+    const problem = hostTensorProblem(t);
+    if (problem !== undefined) throw new StateError(key, problem);
+  }
   const check = (key: StateTensorKey, t: HostTensor | undefined, allowNegative: boolean) => {
     if (!t) return;
     for (let i = 0; i < t.data.length; i++) {
@@ -140,6 +147,16 @@ export function checkStateValues(state: HostState): void {
   check('runningVar', state.runningVar, false);
   if (!Number.isInteger(state.numBatchesTracked) || state.numBatchesTracked < 0) {
     throw new StateError('numBatchesTracked', `must be a non-negative integer, got ${state.numBatchesTracked}`);
+  }
+}
+
+/**
+ * Refuses a feature count above {@link MAX_NUM_FEATURES} before any state of that size is
+ * allocated (a constructor argument is not backed by data that would bound it).
+ */
+export function checkFeatureCountLimit(field: string, count: number): void {
+  if (count > MAX_NUM_FEATURES) {
+    throw new SpecError(field, count, `exceeds the limit of ${MAX_NUM_FEATURES} features per layer (MAX_NUM_FEATURES); nothing was allocated`);
   }
 }
 

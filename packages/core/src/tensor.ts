@@ -1,5 +1,6 @@
 import type { Dtype } from './spec.js';
 import { ShapeError } from './errors.js';
+import { MAX_DIMS_PRODUCT, MAX_RANK } from './limits.js';
 
 /** A dense row-major tensor in host memory: the common currency of engines, fixtures and files. */
 export interface HostTensor {
@@ -13,6 +14,38 @@ export function numel(shape: readonly number[]): number {
   let n = 1;
   for (const d of shape) n *= d;
   return n;
+}
+
+/**
+ * Why a host tensor cannot be used, or undefined when it can: the shape must be a list of
+ * non-negative integers (rank and product within the limits), the data a Float32Array or
+ * Float64Array holding exactly one value per element. A tensor of shape [3] with 2 values
+ * would otherwise read past its end as NaN, or a [4, 3] input with 6 values would silently
+ * update statistics from garbage.
+ */
+export function hostTensorProblem(t: unknown): string | undefined {
+  if (typeof t !== 'object' || t === null) return `is ${t === null ? 'null' : typeof t}, not a tensor`;
+  const { shape, data } = t as { shape?: unknown; data?: unknown };
+  if (!Array.isArray(shape)) return 'has no shape array';
+  if (shape.length > MAX_RANK) return `has rank ${shape.length}, above the limit of ${MAX_RANK}`;
+  let n = 1;
+  for (const [i, d] of shape.entries()) {
+    if (typeof d !== 'number' || !Number.isSafeInteger(d) || d < 0) return `has dimension ${i} = ${String(d)}, not a non-negative integer`;
+    n *= d;
+    if (n > MAX_DIMS_PRODUCT) return `has shape [${shape.join(', ')}], whose size exceeds 2^53 - 1`;
+  }
+  if (!(data instanceof Float32Array) && !(data instanceof Float64Array)) return 'has data that is not a Float32Array or Float64Array';
+  if (data.length !== n) return `has shape [${shape.join(', ')}] (${n} values) but holds ${data.length} values`;
+  return undefined;
+}
+
+/** Checks a host tensor where it enters an engine; a {@link ShapeError} naming `what` otherwise. */
+export function checkHostTensor(what: string, t: HostTensor): void {
+  const problem = hostTensorProblem(t);
+  if (problem !== undefined) {
+    const shape = Array.isArray((t as { shape?: unknown } | null)?.shape) ? (t.shape as number[]) : [];
+    throw new ShapeError(what, `a well-formed tensor (it ${problem})`, shape);
+  }
 }
 
 export function hostTensor(

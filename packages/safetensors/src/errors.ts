@@ -13,6 +13,7 @@ export type SafetensorsErrorCode =
   | 'header-invalid-json'
   | 'header-too-deep'
   | 'header-not-object'
+  | 'too-many-tensors'
   | 'duplicate-key'
   // `__metadata__`.
   | 'metadata-invalid'
@@ -32,11 +33,14 @@ export type SafetensorsErrorCode =
   // Reading, converting and writing.
   | 'tensor-not-found'
   | 'read-failed'
+  | 'not-a-regular-file'
+  | 'outside-directory'
   | 'file-changed'
   | 'dtype-unsupported'
   | 'tensor-too-large'
   | 'invalid-argument'
   | 'write-failed'
+  | 'target-refused'
   | 'write-aborted'
   | 'closed'
   | 'dependency-missing'

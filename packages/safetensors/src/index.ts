@@ -50,3 +50,4 @@ export {
   type Range,
 } from './inspect/inspect.js';
 export { formatInspectReport, type FormatInspectOptions } from './inspect/format-inspect.js';
+export { escapeControl } from './format-util.js';

@@ -14,6 +14,7 @@ import {
   type StepOptions,
   type SyncEngine,
 } from '@normbridge/core';
+import { uploadTensor } from './host.js';
 
 /**
  * A differentiable BatchNorm on TF.js tensors: `train` returns the output and the new state
@@ -105,7 +106,7 @@ export function customGradOps(engine: SyncEngine<tf.Tensor>): DifferentiableOps 
  */
 export function hostEngineOnTf(host: SyncEngine<HostTensor>): SyncEngine<tf.Tensor> {
   const down = (t: tf.Tensor): HostTensor => hostTensor(t.shape, Float32Array.from(t.dataSync()), 'float32');
-  const up = (t: HostTensor): tf.Tensor => tf.tensor(Float32Array.from(t.data), [...t.shape], 'float32');
+  const up = (t: HostTensor): tf.Tensor => uploadTensor(t);
   const downOpt = (t: tf.Tensor | undefined) => (t === undefined ? undefined : down(t));
   const upOpt = (t: HostTensor | undefined) => (t === undefined ? undefined : up(t));
   const downState = (s: BatchNormState<tf.Tensor>) => mapStateTensors(s, down);

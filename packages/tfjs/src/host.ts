@@ -1,11 +1,12 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { checkStateValues, mapStateTensors, type BatchNormState, type HostState, type HostTensor } from '@normbridge/core';
+import { checkHostTensor, checkStateValues, mapStateTensors, type BatchNormState, type HostState, type HostTensor } from '@normbridge/core';
 
 /**
  * Uploads a host tensor as float32 (tfjs has no float16/float64; those are computed in
  * float32). The values are copied, so later writes to the host array cannot reach the tensor.
  */
 export function uploadTensor(t: HostTensor): tf.Tensor {
+  checkHostTensor('tensor', t);
   return tf.tensor(Float32Array.from(t.data), [...t.shape], 'float32');
 }
 

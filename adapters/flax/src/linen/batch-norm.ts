@@ -1,5 +1,7 @@
 import {
+  numel,
   sameShape,
+  StateError,
   UnsupportedError,
   type BatchNormSpec,
   type BatchNormState,
@@ -243,6 +245,13 @@ function prepareCall<T>(bn: BatchNorm<T>, scope: Scope, x: T, kwargs: BatchNormC
   const mean = scope.variable('batch_stats', 'mean', () => toEngine(engine, hostFull(featureShape, 0, statsDtype)));
   const variance = scope.variable('batch_stats', 'var', () => toEngine(engine, hostFull(featureShape, 1, statsDtype)));
 
+  // A stored statistic of another size cannot be reshaped into the features: name it.
+  for (const [leaf, v] of [['mean', mean.value], ['var', variance.value]] as const) {
+    const have = shapeOf(v);
+    if (numel(have) !== numel(featureShape)) {
+      throw new StateError(`batch_stats${scope.pathText === '/' ? '/' : `${scope.pathText}/`}${leaf}`, `has shape [${have.join(', ')}] but the input's features have shape [${featureShape.join(', ')}]`);
+    }
+  }
   const updating = !useRunningAverage && !initializing;
   if (updating) {
     // Fail before computing, as Flax fails at the assignment: the result is the same error.

@@ -1,4 +1,5 @@
 import {
+  checkFeatureCountLimit,
   numel,
   sameShape,
   ShapeError,
@@ -179,6 +180,8 @@ export class BatchNorm<T = any> extends Module {
     this.axisIndexGroups = options.axisIndexGroups ?? null;
     this.useFastVariance = options.useFastVariance ?? true;
 
+    // Before anything of that size is allocated (NNX itself would try).
+    if (typeof numFeatures === 'number') checkFeatureCountLimit('num_features', numFeatures);
     const engine = resolveAnyEngine<T>(options.engine);
     const shape = [numFeatures];
     // NNX creates the statistics first, then draws one params key per parameter: scale, bias.

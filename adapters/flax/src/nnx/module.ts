@@ -173,13 +173,17 @@ export function flatState(s: State, prefix: readonly string[] = []): [string[], 
 /** `nnx.update(module, *states)`: assigns the states' values to the module's variables by path. */
 export function update(module: Module, ...states: State[]): void {
   const byPath = new Map(iterVariables(module).map(([p, v]) => [p.map(String).join('/'), v]));
+  // Every path is resolved before any variable is written: an unknown path leaves the module
+  // exactly as it was (a failed update must not half-apply).
+  const writes: [{ value: unknown }, unknown][] = [];
   for (const s of states) {
     for (const [path, vs] of flatState(s)) {
       const v = byPath.get(path.join('/'));
       if (!v) throw new ValueError(`No variable at path ${path.join('/')}`);
-      v.value = vs.value;
+      writes.push([v, vs.value]);
     }
   }
+  for (const [v, value] of writes) v.value = value;
 }
 
 /** A nested dict of arrays (NNX `to_pure_dict`), list indices as string keys. */

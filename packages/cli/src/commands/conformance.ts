@@ -52,5 +52,11 @@ export async function conformance(options: ConformanceCommandOptions): Promise<n
   process.stdout.write(`${formatMatrix(report)}\n`);
   if (options.json) await writeFile(options.json, `${JSON.stringify(report, null, 2)}\n`);
   if (options.markdown) await writeFile(options.markdown, `${formatMarkdown(report)}\n`);
+  if (report.results.length === 0 && report.invalid.length === 0) {
+    // "0/0 cases" is not a pass: a misspelt --framework or an empty folder must fail loudly.
+    const where = options.fixtures?.length ? options.fixtures.join(', ') : defaultFixtureDir();
+    const which = options.framework?.length ? ` of framework ${options.framework.join(', ')}` : '';
+    process.stderr.write(`normbridge conformance: no fixture${which} found in ${where}\n`);
+  }
   return exitCodeOf(report);
 }

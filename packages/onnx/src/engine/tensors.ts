@@ -1,5 +1,5 @@
 /** Moving tensors between the host and ONNX Runtime, and reading their dtypes. */
-import { StateError, UnsupportedError, type HostTensor, type StateTensorKey } from '@normbridge/core';
+import { checkHostTensor, StateError, UnsupportedError, type HostTensor, type StateTensorKey } from '@normbridge/core';
 import { TensorProto_DataType } from 'onnx-buf';
 import type { Tensor } from 'onnxruntime-node';
 import type { LoadedBackend } from '../backends.js';
@@ -41,6 +41,7 @@ export function checkStateType(key: StateTensorKey, t: Tensor): number {
  * later host writes do not leak in.
  */
 export function tensorFromHost(backend: LoadedBackend, t: HostTensor): Tensor {
+  checkHostTensor('tensor', t);
   const wide = t.dtype === 'float64' && backend.float64;
   const data = wide ? Float64Array.from(t.data) : Float32Array.from(t.data);
   return new backend.Tensor(wide ? 'float64' : 'float32', data, [...t.shape]);

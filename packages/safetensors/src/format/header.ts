@@ -4,7 +4,7 @@
  * byte ranges tile the data region exactly, with no gap, overlap or trailing byte.
  */
 import { SafetensorsError, type SafetensorsErrorCode } from '../errors.js';
-import { MAX_HEADER_BYTES, MAX_RANK } from '../limits.js';
+import { MAX_DIMS_PRODUCT, MAX_HEADER_BYTES, MAX_RANK, MAX_TENSORS } from '../limits.js';
 import { dtypeInfo, isSafetensorsDtype, type SafetensorsDtype } from './dtypes.js';
 import { isJsonObject, JsonDecimal, JsonSyntaxError, parseStrictJson, type JsonValue } from './strict-json.js';
 
@@ -92,9 +92,22 @@ export function parseHeader(headerBytes: Uint8Array, dataLength: number, file: s
   if (!text.startsWith('{')) {
     throw new SafetensorsError('header-not-object', 'header does not start with "{"', { file, offset: PREFIX_BYTES });
   }
+  let metadata: Record<string, string> | undefined;
+  const tensors: TensorInfo[] = [];
+  // Entries are validated as they are parsed and only the compact TensorInfo is kept.
+  const onEntry = (key: string, value: JsonValue) => {
+    if (key === METADATA_KEY) {
+      metadata = parseMetadata(value, file);
+      return;
+    }
+    if (tensors.length >= MAX_TENSORS) {
+      throw new SafetensorsError('too-many-tensors', `header lists more than the limit of ${MAX_TENSORS} tensors`, { file, key });
+    }
+    tensors.push(parseTensorInfo(key, value, file));
+  };
   let root: JsonValue;
   try {
-    root = parseStrictJson(text);
+    root = parseStrictJson(text, undefined, onEntry);
   } catch (e) {
     if (!(e instanceof JsonSyntaxError)) throw e;
     const offset = PREFIX_BYTES + byteOffsetOf(text, e.position);
@@ -106,13 +119,6 @@ export function parseHeader(headerBytes: Uint8Array, dataLength: number, file: s
   }
   if (!isJsonObject(root)) {
     throw new SafetensorsError('header-not-object', 'header JSON is not an object', { file, offset: PREFIX_BYTES });
-  }
-
-  let metadata: Record<string, string> | undefined;
-  const tensors: TensorInfo[] = [];
-  for (const [key, value] of root) {
-    if (key === METADATA_KEY) metadata = parseMetadata(value, file);
-    else tensors.push(parseTensorInfo(key, value, file));
   }
 
   // Stable sort: zero-length tensors may share an offset with their neighbour.
@@ -184,8 +190,10 @@ function parseTensorInfo(name: string, value: JsonValue, file: string): TensorIn
     throw new SafetensorsError(code, message, { file, key: name });
   };
   if (!isJsonObject(value)) return fail('tensor-info-invalid', `entry must be an object, got ${jsonKind(value)}`);
-  for (const field of value.keys()) {
-    if (!TENSOR_FIELDS.has(field)) fail('tensor-info-invalid', `unknown field ${JSON.stringify(field)}`);
+  if (value.size !== TENSOR_FIELDS.size || !value.has('dtype') || !value.has('shape') || !value.has('data_offsets')) {
+    for (const field of value.keys()) {
+      if (!TENSOR_FIELDS.has(field)) fail('tensor-info-invalid', `unknown field ${JSON.stringify(field)}`);
+    }
   }
   const dtypeValue = value.get('dtype');
   const shapeValue = value.get('shape');
@@ -200,28 +208,40 @@ function parseTensorInfo(name: string, value: JsonValue, file: string): TensorIn
 
   if (!Array.isArray(shapeValue)) return fail('invalid-shape', `shape must be an array, got ${jsonKind(shapeValue)}`);
   if (shapeValue.length > MAX_RANK) return fail('invalid-shape', `rank ${shapeValue.length} exceeds the limit of ${MAX_RANK}`);
-  const shape: number[] = [];
-  let numel = 1n;
-  for (const [i, d] of shapeValue.entries()) {
+  // Indexed loops, no iterators: this runs once per tensor, up to MAX_TENSORS times.
+  const shape: number[] = new Array<number>(shapeValue.length);
+  for (let i = 0; i < shapeValue.length; i++) {
+    const d = shapeValue[i];
     if (typeof d === 'bigint') {
       if (d < 0n) fail('invalid-shape', `dimension ${i} is negative (${d})`);
       fail('size-overflow', `dimension ${i} (${d}) exceeds 2^53 - 1`);
     }
-    if (typeof d !== 'number') return fail('invalid-shape', `dimension ${i} must be a non-negative integer, got ${jsonText(d)}`);
-    if (d < 0 || Object.is(d, -0)) fail('invalid-shape', `dimension ${i} is negative (${jsonText(d)})`);
-    shape.push(d);
-    numel *= BigInt(d);
+    if (typeof d !== 'number' || Object.is(d, -0)) return fail('invalid-shape', `dimension ${i} must be a non-negative integer, got ${jsonText(d)}`);
+    if (d < 0) fail('invalid-shape', `dimension ${i} is negative (${d})`);
+    shape[i] = d;
   }
-  const byteLength = numel * BigInt(dtypeInfo(dtype).size);
-  if (byteLength > BigInt(Number.MAX_SAFE_INTEGER)) {
-    fail('size-overflow', `shape [${shape.join(', ')}] of ${dtype} needs ${byteLength} bytes, more than 2^53 - 1`);
+  // Every partial product is checked, in order: the Rust reference refuses a shape whose
+  // product overflows on the way even when a later 0 would bring it back to 0.
+  let numel = 1;
+  for (let i = 0; i < shape.length; i++) {
+    numel *= shape[i]!;
+    if (numel > MAX_DIMS_PRODUCT) {
+      fail('size-overflow', `shape [${shape.join(', ')}]: the product of dimensions 0..${i} exceeds ${MAX_DIMS_PRODUCT} (2^53 - 1)`);
+    }
+  }
+  // numel is exact (≤ 2^53 - 1) and the size ≤ 8, so a product above 2^53 - 1 cannot round below it.
+  const byteLength = numel * dtypeInfo(dtype).size;
+  if (byteLength > Number.MAX_SAFE_INTEGER) {
+    fail('size-overflow', `shape [${shape.join(', ')}] of ${dtype} needs ${BigInt(numel) * BigInt(dtypeInfo(dtype).size)} bytes, more than 2^53 - 1`);
   }
 
   if (!Array.isArray(offsetsValue) || offsetsValue.length !== 2) {
     return fail('invalid-offsets', `data_offsets must be an array of two integers, got ${jsonText(offsetsValue)}`);
   }
-  const [b, e] = offsetsValue;
-  for (const o of [b, e]) {
+  const b = offsetsValue[0];
+  const e = offsetsValue[1];
+  for (let k = 0; k < 2; k++) {
+    const o = k === 0 ? b : e;
     if (typeof o === 'bigint') fail('invalid-offsets', `data offset ${o} is out of range (above 2^53 - 1 or below 0)`);
     if (typeof o !== 'number' || o < 0 || Object.is(o, -0)) {
       fail('invalid-offsets', `data offsets must be non-negative integers, got ${jsonText(o)}`);
@@ -233,7 +253,7 @@ function parseTensorInfo(name: string, value: JsonValue, file: string): TensorIn
   if (end - begin !== Number(byteLength)) {
     fail('size-mismatch', `data_offsets [${begin}, ${end}] span ${end - begin} bytes but ${dtype}[${shape.join(', ')}] needs ${byteLength}`);
   }
-  return { name, dtype, shape, numel: Number(numel), begin, end, byteLength: Number(byteLength) };
+  return { name, dtype, shape, numel, begin, end, byteLength };
 }
 
 function jsonKind(v: JsonValue | undefined): string {
@@ -250,6 +270,7 @@ function jsonText(v: JsonValue | undefined): string {
   if (typeof v === 'bigint') return String(v);
   if (v instanceof Map) return 'an object';
   if (Array.isArray(v)) return `[${v.map(jsonText).join(', ')}]`;
+  if (Object.is(v, -0)) return '-0';
   return v === undefined ? 'nothing' : JSON.stringify(v);
 }
 

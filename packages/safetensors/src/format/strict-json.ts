@@ -50,7 +50,13 @@ const SIMPLE_ESCAPES: Readonly<Record<string, string>> = {
 };
 const NUMBER_RE = /-?(?:0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?/y;
 
-export function parseStrictJson(text: string, maxDepth: number = MAX_JSON_DEPTH): JsonValue {
+/**
+ * Called for each member of a root object instead of keeping it: a header of a million tensors
+ * is then never held as a million parsed maps at once. Duplicate keys are still refused.
+ */
+export type RootEntryHandler = (key: string, value: JsonValue) => void;
+
+export function parseStrictJson(text: string, maxDepth: number = MAX_JSON_DEPTH, onRootEntry?: RootEntryHandler): JsonValue {
   let pos = 0;
 
   const fail: (message: string, at?: number) => never = (message, at = pos) => {
@@ -166,6 +172,8 @@ export function parseStrictJson(text: string, maxDepth: number = MAX_JSON_DEPTH)
   const parseObject = (depth: number): JsonObject => {
     pos++;
     const out: JsonObject = new Map();
+    // The root object's members go to the handler; only their keys are kept, to find duplicates.
+    const streamed = depth === 1 && onRootEntry !== undefined ? new Set<string>() : undefined;
     skipWs();
     if (text[pos] === '}') {
       pos++;
@@ -176,13 +184,16 @@ export function parseStrictJson(text: string, maxDepth: number = MAX_JSON_DEPTH)
       if (text[pos] !== '"') fail('expected a string key');
       const keyAt = pos;
       const key = parseString();
-      if (out.has(key)) {
+      if (streamed !== undefined ? streamed.has(key) : out.has(key)) {
         throw new JsonSyntaxError('duplicate-key', `duplicate key ${JSON.stringify(key)}`, keyAt, key);
       }
       skipWs();
       if (text[pos] !== ':') fail("expected ':'");
       pos++;
-      out.set(key, parseValue(depth));
+      if (streamed !== undefined) {
+        streamed.add(key);
+        onRootEntry!(key, parseValue(depth));
+      } else out.set(key, parseValue(depth));
       skipWs();
       const c = text[pos];
       if (c === ',') pos++;

@@ -1,4 +1,4 @@
-import { formatBytes, formatNumber, formatShape, table } from '../format-util.js';
+import { escapeControl, formatBytes, formatNumber, formatShape, table } from '../format-util.js';
 import type { InspectReport, Range } from './inspect.js';
 
 export interface FormatInspectOptions {
@@ -33,15 +33,10 @@ export function formatInspectReport(report: InspectReport, options: FormatInspec
   const max = options.maxTensors ?? Infinity;
   lines.push('  tensors:');
   const shown = report.tensors.slice(0, max);
-  lines.push(
-    ...table(
-      [
-        ['name', 'dtype', 'shape', 'bytes'],
-        ...shown.map((x) => [x.name, x.dtype, formatShape(x.shape), formatBytes(x.bytes)]),
-      ],
-      '    ',
-    ),
-  );
+  // One row at a time: spreading a million rows into push() overflows the call stack.
+  const rows: string[][] = [['name', 'dtype', 'shape', 'bytes']];
+  for (const x of shown) rows.push([x.name, x.dtype, formatShape(x.shape), formatBytes(x.bytes)]);
+  for (const row of table(rows, '    ')) lines.push(row);
   if (report.tensors.length > shown.length) lines.push(`    ... and ${report.tensors.length - shown.length} more`);
   const c = report.layerCounts;
   lines.push(`  layers: ${c.batchnorm} BatchNorm, ${c.conv} conv, ${c.linear} dense; ${report.otherTensors} other tensor(s)`);
@@ -70,5 +65,6 @@ export function formatInspectReport(report: InspectReport, options: FormatInspec
     );
   }
   for (const n of report.notes) lines.push(`  note: ${n}`);
-  return lines.join('\n');
+  // Names and metadata come from the file: control characters must not reach the terminal.
+  return lines.map(escapeControl).join('\n');
 }

@@ -3,6 +3,7 @@
  * summary of their statistics. Statistics are read tensor by tensor; kernels are never loaded.
  */
 import { stat } from 'node:fs/promises';
+import { decodeToFloat32 } from '../format/decode.js';
 import type { SafetensorsDtype } from '../format/dtypes.js';
 import { openCheckpoint } from '../io/open-checkpoint.js';
 import type { TensorReader } from '../io/reader.js';
@@ -141,7 +142,11 @@ export async function inspectReader(reader: TensorReader, options: InspectOption
       if (runningVar && runningVar.nonFinite > 0) warnings.push(`${runningVar.nonFinite} non-finite running variance value(s)`);
       if (runningVar && runningVar.min < 0) warnings.push(`negative running variance (min ${runningVar.min})`);
       let count = record?.numBatchesTracked === undefined ? undefined : Number(record.numBatchesTracked);
-      if (layer.count !== undefined) count = Number((await reader.native(layer.count.sourceKey))[0]);
+      if (layer.count !== undefined) {
+        const counter = await readCounter(reader, layer.count);
+        count = counter.value;
+        if (counter.warning !== undefined) warnings.push(counter.warning);
+      }
       batchNorm.push({
         path,
         channels: channelsOf(layer),
@@ -174,20 +179,52 @@ export async function inspectReader(reader: TensorReader, options: InspectOption
   };
 }
 
+/**
+ * Elements decoded at a time when summarising a statistic: a hostile file may hold a "running
+ * mean" of 10^9 elements, which is streamed through a buffer of this size instead of decoded
+ * whole (4 MB of float32).
+ */
+const RANGE_CHUNK_ELEMENTS = 1 << 20;
+
 async function rangeOf(reader: TensorReader, ref: TensorRef | undefined): Promise<Range | undefined> {
   if (ref === undefined) return undefined;
-  const v = await reader.float32(ref.sourceKey);
+  const info = reader.info(ref.sourceKey);
+  const size = info.numel === 0 ? 0 : info.byteLength / info.numel;
   let min = Infinity;
   let max = -Infinity;
   let nonFinite = 0;
-  for (let i = 0; i < v.length; i++) {
-    const x = v[i]!;
-    if (!Number.isFinite(x)) {
-      nonFinite++;
-      continue;
+  const chunk = Math.min(info.numel, RANGE_CHUNK_ELEMENTS);
+  const raw = new Uint8Array(chunk * size);
+  const values = new Float32Array(chunk);
+  for (let start = 0; start < info.numel; start += chunk) {
+    const n = Math.min(chunk, info.numel - start);
+    const bytes = await reader.bytesInto(ref.sourceKey, start * size, raw.subarray(0, n * size));
+    const v = decodeToFloat32(bytes, info.dtype, values.subarray(0, n));
+    for (let i = 0; i < n; i++) {
+      const x = v[i]!;
+      if (!Number.isFinite(x)) {
+        nonFinite++;
+        continue;
+      }
+      if (x < min) min = x;
+      if (x > max) max = x;
     }
-    if (x < min) min = x;
-    if (x > max) max = x;
   }
   return { min, max, nonFinite };
+}
+
+/**
+ * The batch counter's value, or a warning when it is not one non-negative integer that a
+ * JavaScript number holds exactly (a shape-[0] or float counter, a negative count, one above
+ * 2^53 - 1): such a value is never shown as if it were a count.
+ */
+async function readCounter(reader: TensorReader, ref: TensorRef): Promise<{ value: number | undefined; warning?: string }> {
+  const info = reader.info(ref.sourceKey);
+  if (info.numel !== 1) return { value: undefined, warning: `batch counter ${info.dtype}[${info.shape.join(', ')}] is not one value` };
+  if (!/^[IU]\d/.test(info.dtype)) return { value: undefined, warning: `batch counter is ${info.dtype}, not an integer type` };
+  const raw = (await reader.native(ref.sourceKey))[0]!;
+  const big = typeof raw === 'bigint' ? raw : BigInt(raw);
+  if (big < 0n) return { value: undefined, warning: `batch counter is negative (${big})` };
+  if (big > BigInt(Number.MAX_SAFE_INTEGER)) return { value: undefined, warning: `batch counter ${big} is above 2^53 - 1 and cannot be held exactly` };
+  return { value: Number(big) };
 }

@@ -3,13 +3,14 @@
  * tensor is read at its offset when asked for, so files larger than memory can be inspected
  * and loaded tensor by tensor.
  */
-import { open, type FileHandle } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
 import { SafetensorsError } from '../errors.js';
 import { decodeNative, decodeToFloat32, widenInPlace } from '../format/decode.js';
 import { HOST_IS_LITTLE_ENDIAN, type NativeArray } from '../format/dtypes.js';
 import { parseHeader, PREFIX_BYTES, readHeaderLength, type SafetensorsHeader, type TensorInfo } from '../format/header.js';
+import { openRegularFile } from './open-regular.js';
 import { readExactly } from './read-exactly.js';
-import { HeaderReader } from './header-reader.js';
+import { checkRange, HeaderReader } from './header-reader.js';
 import type { TensorReader } from './reader.js';
 
 export class SafetensorsFile extends HeaderReader implements TensorReader {
@@ -26,14 +27,8 @@ export class SafetensorsFile extends HeaderReader implements TensorReader {
 
   /** Opens and validates a file; only the header is read. Close it when done. */
   static async open(path: string): Promise<SafetensorsFile> {
-    let fh: FileHandle;
+    const { fh, size } = await openRegularFile(path);
     try {
-      fh = await open(path, 'r');
-    } catch (cause) {
-      throw new SafetensorsError('read-failed', `cannot open: ${(cause as Error).message}`, { file: path, cause });
-    }
-    try {
-      const { size } = await fh.stat();
       const prefix = new Uint8Array(PREFIX_BYTES);
       if (size >= PREFIX_BYTES) await readExactly(fh, prefix, 0, path);
       const n = readHeaderLength(prefix, size, path);
@@ -53,6 +48,15 @@ export class SafetensorsFile extends HeaderReader implements TensorReader {
     const out = allocate(t.byteLength, this.source, name);
     await this.#readInto(t, out);
     return out;
+  }
+
+  async bytesInto(name: string, offset: number, target: Uint8Array): Promise<Uint8Array> {
+    const t = this.info(name);
+    checkRange(t, offset, target.length, this.source);
+    const fh = this.#fh;
+    if (fh === undefined) throw new SafetensorsError('closed', 'the file was closed', { file: this.source, key: t.name });
+    await readExactly(fh, target, this.header.dataStart + t.begin + offset, this.source);
+    return target;
   }
 
   async float32(name: string): Promise<Float32Array> {

@@ -4,7 +4,7 @@
  */
 import { SafetensorsError } from '../errors.js';
 import { layoutFile } from '../format/serialize.js';
-import { writeFileAtomic } from './atomic-file.js';
+import { TargetRefusedError, writeFileAtomic } from './atomic-file.js';
 import { entriesOf, prepareTensor, type PreparedTensor, type TensorCollection } from './tensor-input.js';
 
 export interface WriteOptions {
@@ -68,6 +68,9 @@ export async function writeSafetensorsFile(path: string, tensors: TensorCollecti
     });
   } catch (e) {
     if (e instanceof SafetensorsError) throw e;
+    if (e instanceof TargetRefusedError) {
+      throw new SafetensorsError('target-refused', `${e.reason}; nothing was written`, { file: path, cause: e });
+    }
     // Errors of the caller's own callbacks pass through; file-system errors get a typed wrapper.
     if (isSystemError(e)) {
       throw new SafetensorsError('write-failed', `writing failed: ${e.message}; the target was left untouched`, { file: path, cause: e });

@@ -25,3 +25,10 @@ export abstract class HeaderReader {
     return this.source;
   }
 }
+
+/** Refuses a part that is not inside the tensor. */
+export function checkRange(t: TensorInfo, offset: number, length: number, file: string): void {
+  if (!Number.isSafeInteger(offset) || offset < 0 || offset + length > t.byteLength) {
+    throw new SafetensorsError('invalid-argument', `bytes [${offset}, ${offset + length}) are not inside the tensor's ${t.byteLength}`, { file, key: t.name });
+  }
+}

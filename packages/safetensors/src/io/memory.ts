@@ -6,7 +6,7 @@ import { SafetensorsError } from '../errors.js';
 import { decodeNative, decodeToFloat32 } from '../format/decode.js';
 import type { NativeArray } from '../format/dtypes.js';
 import { parseHeader, PREFIX_BYTES, readHeaderLength, type SafetensorsHeader } from '../format/header.js';
-import { HeaderReader } from './header-reader.js';
+import { checkRange, HeaderReader } from './header-reader.js';
 import type { TensorReader } from './reader.js';
 
 export interface ParseOptions {
@@ -51,6 +51,12 @@ export class SafetensorsBuffer extends HeaderReader implements TensorReader {
 
   async bytes(name: string): Promise<Uint8Array> {
     return this.view(name).slice();
+  }
+  async bytesInto(name: string, offset: number, target: Uint8Array): Promise<Uint8Array> {
+    const t = this.info(name);
+    checkRange(t, offset, target.length, this.source);
+    target.set(this.#data.subarray(t.begin + offset, t.begin + offset + target.length));
+    return target;
   }
   async float32(name: string): Promise<Float32Array> {
     return this.float32Sync(name);

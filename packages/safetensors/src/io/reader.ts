@@ -19,6 +19,11 @@ export interface TensorReader {
   fileOf(name: string): string;
   /** The tensor's raw little-endian bytes. */
   bytes(name: string): Promise<Uint8Array>;
+  /**
+   * Part of the tensor's raw bytes: `target.length` bytes from `offset` within the tensor, so
+   * that a large tensor can be streamed through a small buffer. Returns `target`.
+   */
+  bytesInto(name: string, offset: number, target: Uint8Array): Promise<Uint8Array>;
   /** The tensor as float32 (see `decodeToFloat32` for how each dtype converts). */
   float32(name: string): Promise<Float32Array>;
   /**

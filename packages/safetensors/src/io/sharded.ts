@@ -3,14 +3,16 @@
  * holds it (`weight_map`). Every shard is opened and validated; the index and the shards must
  * agree exactly, so that no tensor is silently missing or read from the wrong shard.
  */
-import { readFile, stat } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { realpath } from 'node:fs/promises';
+import { basename, dirname, join, relative, isAbsolute } from 'node:path';
 import { SafetensorsError } from '../errors.js';
 import type { NativeArray } from '../format/dtypes.js';
 import type { TensorInfo } from '../format/header.js';
 import { isJsonObject, JsonSyntaxError, parseStrictJson, type JsonValue } from '../format/strict-json.js';
 import { MAX_INDEX_BYTES, MAX_SHARDS } from '../limits.js';
 import { SafetensorsFile } from './file-reader.js';
+import { openRegularFile } from './open-regular.js';
+import { readExactly } from './read-exactly.js';
 import type { TensorReader } from './reader.js';
 
 export class ShardedSafetensors implements TensorReader {
@@ -39,7 +41,12 @@ export class ShardedSafetensors implements TensorReader {
     }
     const shards = new Map<string, SafetensorsFile>();
     try {
-      for (const name of shardNames) shards.set(name, await SafetensorsFile.open(join(dir, name)));
+      const realDir = await shardRoot(dir);
+      for (const name of shardNames) {
+        const path = join(dir, name);
+        await checkInsideDirectory(path, realDir, indexPath);
+        shards.set(name, await SafetensorsFile.open(path));
+      }
       const owner = new Map<string, SafetensorsFile>();
       for (const [tensor, shardName] of weightMap.map) {
         const shard = shards.get(shardName)!;
@@ -97,6 +104,9 @@ export class ShardedSafetensors implements TensorReader {
   bytes(name: string): Promise<Uint8Array> {
     return this.#shard(name).bytes(name);
   }
+  bytesInto(name: string, offset: number, target: Uint8Array): Promise<Uint8Array> {
+    return this.#shard(name).bytesInto(name, offset, target);
+  }
   float32(name: string): Promise<Float32Array> {
     return this.#shard(name).float32(name);
   }
@@ -120,14 +130,15 @@ async function readIndex(indexPath: string): Promise<ParsedIndex> {
   const fail: (message: string, cause?: unknown) => never = (message, cause) => {
     throw new SafetensorsError('index-invalid', message, { file: indexPath, cause });
   };
-  let size: number;
+  const { fh, size } = await openRegularFile(indexPath);
+  let raw: Uint8Array;
   try {
-    size = (await stat(indexPath)).size;
-  } catch (cause) {
-    throw new SafetensorsError('read-failed', `cannot open: ${(cause as Error).message}`, { file: indexPath, cause });
+    if (size > MAX_INDEX_BYTES) fail(`index is ${size} bytes, more than the limit of ${MAX_INDEX_BYTES}`);
+    raw = new Uint8Array(size);
+    await readExactly(fh, raw, 0, indexPath);
+  } finally {
+    await fh.close();
   }
-  if (size > MAX_INDEX_BYTES) fail(`index is ${size} bytes, more than the limit of ${MAX_INDEX_BYTES}`);
-  const raw = await readFile(indexPath);
   let text: string;
   try {
     text = new TextDecoder('utf-8', { fatal: true }).decode(raw);
@@ -156,6 +167,36 @@ async function readIndex(indexPath: string): Promise<ParsedIndex> {
     map.set(tensor, shard as string);
   }
   return { map, metadata: isJsonObject(meta) ? meta : new Map() };
+}
+
+/**
+ * The tree a shard's symbolic link may point into: the index's own folder, or, for an index in
+ * a Hugging Face cache snapshot (`<repo>/snapshots/<revision>/`, whose files link to
+ * `<repo>/blobs/`), that repository's folder.
+ */
+async function shardRoot(dir: string): Promise<string> {
+  const real = await realpath(dir);
+  return basename(dirname(real)) === 'snapshots' ? dirname(dirname(real)) : real;
+}
+
+/**
+ * Shards may be symbolic links, but a link must resolve inside {@link shardRoot}: an index
+ * cannot make normbridge read (and quote, in an error) a file elsewhere on the machine. Nothing
+ * of an escaping target is read.
+ */
+async function checkInsideDirectory(path: string, realDir: string, indexPath: string): Promise<void> {
+  let real: string;
+  try {
+    real = await realpath(path);
+  } catch {
+    return; // a missing shard is reported by the open that follows, with its own error
+  }
+  const rel = relative(realDir, real);
+  if (rel === '' || rel.startsWith('..') || isAbsolute(rel)) {
+    throw new SafetensorsError('outside-directory', `shard ${JSON.stringify(basename(path))} is a link to a file outside the index's directory; it is not read`, {
+      file: indexPath,
+    });
+  }
 }
 
 /** Shards live beside the index: a name that reaches elsewhere (`../x`, `/etc/x`) is refused. */

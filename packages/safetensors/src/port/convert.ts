@@ -44,11 +44,11 @@ export interface ConvertOptions extends TranslateOptions {
 /** A conversion refused by `strict`, with the report that explains why. */
 export class StrictConversionError extends ConversionError {
   constructor(readonly report: ConversionReport) {
-    const n = report.missing.length + report.unexpected.length + report.shapeMismatches.length;
+    const n = report.missing.length + report.unexpected.length + report.shapeMismatches.length + report.invalidValues.length;
     super(
       'strict-check-failed',
       `${n} problem(s) converting ${report.input} (${report.missing.length} missing, ${report.unexpected.length} unexpected, ` +
-        `${report.shapeMismatches.length} shape mismatches); nothing was written`,
+        `${report.shapeMismatches.length} shape mismatches, ${report.invalidValues.length} invalid values); nothing was written`,
     );
   }
 }
@@ -75,7 +75,7 @@ export async function convertCheckpoint(options: ConvertOptions): Promise<Conver
         await template.close();
       }
     }
-    const ok = missing.length === 0 && unexpected.length === 0 && shapeMismatches.length === 0;
+    const ok = missing.length === 0 && unexpected.length === 0 && shapeMismatches.length === 0 && report.invalidValues.length === 0;
     const draft: ConversionReport = { ...report, missing, unexpected, shapeMismatches, notes, ok, output: undefined, writtenBytes: undefined };
     if (options.strict && !ok) throw new StrictConversionError(draft);
     if (options.output === undefined) return draft;

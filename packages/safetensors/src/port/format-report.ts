@@ -1,4 +1,4 @@
-import { formatBytes, formatNumber, formatShape, table } from '../format-util.js';
+import { escapeControl, formatBytes, formatNumber, formatShape, table } from '../format-util.js';
 import type { ConversionReport } from './report.js';
 
 export interface FormatConversionOptions {
@@ -60,6 +60,8 @@ export function formatConversionReport(report: ConversionReport, options: Format
     'shape mismatches',
     report.shapeMismatches.map((s) => `${s.key}: expected ${formatShape(s.expected)}, got ${formatShape(s.actual)} (${s.reason})`),
   );
+  if (report.invalidValues.length > 0) section('invalid values', report.invalidValues.map((v) => `${v.key}: ${v.reason}`));
   if (report.notes.length > 0) section('notes', report.notes);
-  return lines.join('\n');
+  // Keys, paths and reasons quote the file: control characters must not reach the terminal.
+  return lines.map(escapeControl).join('\n');
 }

@@ -19,13 +19,20 @@ export interface ShapeMismatch {
   readonly reason: string;
 }
 
+/** A value the target cannot hold as the source means it (a negative or out-of-range counter). */
+export interface InvalidValue {
+  readonly key: string;
+  readonly reason: string;
+}
+
 export interface Issues {
   readonly missing: MissingKey[];
   readonly unexpected: UnexpectedKey[];
   readonly shapeMismatches: ShapeMismatch[];
+  readonly invalidValues: InvalidValue[];
   readonly notes: string[];
 }
 
 export function emptyIssues(): Issues {
-  return { missing: [], unexpected: [], shapeMismatches: [], notes: [] };
+  return { missing: [], unexpected: [], shapeMismatches: [], invalidValues: [], notes: [] };
 }

@@ -12,7 +12,7 @@ import { permuteRef, type TensorRef } from './tensor-ref.js';
 
 interface Group {
   readonly path: readonly string[];
-  /** `collection \0 leaf` → tensor. */
+  /** `[collection, leaf]` (as JSON, so no character of a name can merge two slots) → tensor. */
   readonly leaves: Map<string, TensorRef>;
 }
 
@@ -22,7 +22,7 @@ export interface ParseResult {
   readonly separator: string;
 }
 
-const slot = (collection: string | undefined, leaf: string) => `${collection ?? ''}\0${leaf}`;
+const slot = (collection: string | undefined, leaf: string) => JSON.stringify([collection ?? null, leaf]);
 
 export function parseKeys(naming: FrameworkNaming, tensors: readonly TensorRef[], separator?: string): ParseResult {
   const sep = separator ?? naming.detectSeparator(tensors.map((t) => t.sourceKey));
@@ -34,7 +34,8 @@ export function parseKeys(naming: FrameworkNaming, tensors: readonly TensorRef[]
       issues.unexpected.push({ key: t.sourceKey, reason: `not a ${naming.framework} variable name` });
       continue;
     }
-    const id = parts.path.join('\0');
+    // JSON, not a join: a separator character inside a name (even NUL) cannot merge two modules.
+    const id = JSON.stringify(parts.path);
     let g = groups.get(id);
     if (g === undefined) groups.set(id, (g = { path: parts.path, leaves: new Map() }));
     const s = slot(parts.collection, parts.leaf);

@@ -1,5 +1,5 @@
 import type { Framework } from './frameworks.js';
-import type { MissingKey, ShapeMismatch, UnexpectedKey } from './issues.js';
+import type { InvalidValue, MissingKey, ShapeMismatch, UnexpectedKey } from './issues.js';
 import type { ConfigOrigin, LayerKind } from './model.js';
 import type { SafetensorsDtype } from '../format/dtypes.js';
 
@@ -38,9 +38,11 @@ export interface ConversionReport {
   /** Source keys that were not converted, and output keys the template does not have. */
   readonly unexpected: readonly UnexpectedKey[];
   readonly shapeMismatches: readonly ShapeMismatch[];
+  /** Values that cannot be carried as the source means them (a negative or out-of-range batch counter). */
+  readonly invalidValues: readonly InvalidValue[];
   /** Policies applied (counters dropped or created, defaults assumed, eps to set by hand, ...). */
   readonly notes: readonly string[];
-  /** No missing, unexpected or mis-shaped keys. */
+  /** No missing, unexpected, mis-shaped or invalid keys. */
   readonly ok: boolean;
   /** The output's `__metadata__`. */
   readonly metadata: Readonly<Record<string, string>>;

@@ -144,7 +144,7 @@ export async function translateCheckpoint(reader: TensorReader, options: Transla
       epsilon: cfg?.epsilon,
       momentum,
       configOrigin: cfg?.origin,
-      numBatchesTracked: count === undefined ? undefined : Number(count),
+      numBatchesTracked: count === undefined || count > BigInt(Number.MAX_SAFE_INTEGER) ? undefined : Number(count),
     });
   }
 
@@ -156,7 +156,7 @@ export async function translateCheckpoint(reader: TensorReader, options: Transla
   };
   const counts: Record<LayerKind, number> = { batchnorm: 0, conv: 0, linear: 0 };
   for (const l of mapped) counts[l.kind]++;
-  const ok = issues.missing.length === 0 && issues.unexpected.length === 0 && issues.shapeMismatches.length === 0;
+  const ok = issues.missing.length === 0 && issues.unexpected.length === 0 && issues.shapeMismatches.length === 0 && issues.invalidValues.length === 0;
   return {
     tensors,
     metadata,
@@ -171,6 +171,7 @@ export async function translateCheckpoint(reader: TensorReader, options: Transla
       missing: issues.missing,
       unexpected: issues.unexpected,
       shapeMismatches: issues.shapeMismatches,
+      invalidValues: issues.invalidValues,
       notes: issues.notes,
       ok,
       metadata,
@@ -189,8 +190,8 @@ async function withConfig(
   const record = records.get(layer.path.join(sep));
   let count = record?.numBatchesTracked;
   if (layer.count !== undefined && !issues.shapeMismatches.some((m) => m.key === layer.count!.sourceKey)) {
-    const value = decodeNative(await layer.count.load(), layer.count.dtype)[0]!;
-    count = BigInt(value);
+    const value = BigInt(decodeNative(await layer.count.load(), layer.count.dtype)[0]!);
+    count = checkCounter(value, layer.count.sourceKey, issues);
   }
   const assumedEps = options.assume?.epsilon ?? source.defaults.epsilon;
   const assumedMomentum = options.assume?.momentum === undefined ? source.defaults.momentum : options.assume.momentum;
@@ -208,6 +209,29 @@ async function withConfig(
   }
   const origin = record?.epsilon !== undefined && record.runningAverage !== undefined ? 'metadata' : 'assumed';
   return { ...layer, numBatchesTracked: count, config: { epsilon, runningAverage, origin } };
+}
+
+/** Largest count an int64 `num_batches_tracked` holds. */
+const INT64_MAX = (1n << 63n) - 1n;
+
+/**
+ * A counter is carried only when it is a count: a negative value, or a U64 above int64's range
+ * (which would wrap to a negative int64), is reported and dropped; one above 2^53 - 1 is written
+ * exactly but reported, because layers hold counts as JavaScript numbers and would round it.
+ */
+function checkCounter(value: bigint, key: string, issues: Issues): bigint | undefined {
+  if (value < 0n) {
+    issues.invalidValues.push({ key, reason: `batch counter is negative (${value}); not carried` });
+    return undefined;
+  }
+  if (value > INT64_MAX) {
+    issues.invalidValues.push({ key, reason: `batch counter ${value} does not fit in int64 (PyTorch's counter type); not carried` });
+    return undefined;
+  }
+  if (value > BigInt(Number.MAX_SAFE_INTEGER)) {
+    issues.invalidValues.push({ key, reason: `batch counter ${value} is above 2^53 - 1: written exactly, but a loaded layer would round it` });
+  }
+  return value;
 }
 
 function addPolicyNotes(
