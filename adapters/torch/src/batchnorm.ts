@@ -8,6 +8,7 @@ import {
   hostTensor,
   initialState,
   numel,
+  requireEngineDtype,
   int64Scalar,
   StatefulBatchNorm,
   UnsupportedError,
@@ -79,7 +80,8 @@ export interface BatchNormOptions<T> {
   engine?: Engine<T>;
   /**
    * PyTorch `dtype`: the dtype of `weight`, `bias` and the running buffers, and so of the state
-   * dict. Engines without float64 (tfjs) compute in float32 whatever this says.
+   * dict. `'float64'` on an engine without float64 (tfjs) is refused with core's
+   * `UnsupportedDtypeError` naming the engine, never computed in float32 silently.
    * @default 'float32'
    */
   dtype?: TorchDtype;
@@ -136,6 +138,7 @@ export abstract class _BatchNorm<T> {
     this.momentum = checkMomentum(options.momentum === undefined ? 0.1 : options.momentum);
     this.affine = options.affine ?? true;
     this.dtype = options.dtype ?? 'float32';
+    requireEngineDtype(this.engine, this.dtype, `${config.name}(dtype=torch.${this.dtype})`);
     this.trackRunningStats = options.trackRunningStats ?? true;
     this._hasBuffers = this.trackRunningStats;
     this.numFeatures = numFeatures === undefined ? 0 : checkNumFeatures(numFeatures);
