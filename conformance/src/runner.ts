@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { readFile } from 'node:fs/promises';
-import type { Engine } from '@normbridge/core';
+import { requireEngineDtype, UnsupportedDtypeError, type Engine } from '@normbridge/core';
 import { compareTensors, type TensorComparison, type Tolerance } from './compare.js';
 import { createEngineByName, type EngineName } from './engines.js';
 import { listFixtureDirs, loadFixture, MANIFEST_FILE, type LoadedFixture } from './fixture-load.js';
@@ -15,9 +15,10 @@ import { describeFailure, type CaseResult } from './results.js';
 import { trackTensors } from './tensor-tracking.js';
 
 /**
- * When an engine computes in float32 a fixture made in float64, the fixture's own tolerance
- * (set for float64 arithmetic) cannot hold; this one is what float32 arithmetic over a few
- * steps of O(1) values reaches, and the report says it was used.
+ * When an engine computes a float16/bfloat16 fixture in float32 (never float64: that is refused,
+ * see `requireEngineDtype`), the fixture's own tolerance may be set for another arithmetic;
+ * this one is what float32 arithmetic over a few steps of O(1) values reaches, and the report
+ * says it was used.
  */
 export const FLOAT32_TOLERANCE: Tolerance = { atol: 1e-4, rtol: 1e-4 };
 
@@ -196,10 +197,24 @@ export function toleranceFor(fixture: TolerancedFixture, engine: Engine<any>, ov
   };
 }
 
+/** The reason (core's typed error) when `engine` must refuse a fixture's dtype, else undefined. */
+function dtypeRefusal(dtype: LoadedFixture['manifest']['dtype'], engine: Engine<any>): string | undefined {
+  try {
+    requireEngineDtype(engine, dtype, `a ${dtype} fixture`);
+    return undefined;
+  } catch (err) {
+    if (err instanceof UnsupportedDtypeError) return `${err.name}: ${err.message}`;
+    throw err;
+  }
+}
+
 /** Replays one fixture on one engine and compares every step. */
 export async function runCase(fixture: LoadedFixture, engine: Engine<any>, layer?: unknown, override?: Partial<Tolerance>): Promise<CaseResult> {
   const binding = bindingFor(fixture.manifest.framework.name);
   if (!binding) return notApplicable(fixture, engine.name, `no binding for framework ${fixture.manifest.framework.name}`);
+  // float64 on an engine without it is refused (core's capability check), never run in float32.
+  const refused = dtypeRefusal(fixture.manifest.dtype, engine);
+  if (refused) return notApplicable(fixture, engine.name, refused, binding);
   // A bug record (the manifest's `frameworkBug`) is held to the float64 reference instead of the recorded (wrong) behaviour.
   const reference = fixture.manifest.frameworkBug ? referenceTrajectory(fixture) : undefined;
   const { tol, widened } = toleranceFor(fixture, engine, override);
@@ -211,6 +226,7 @@ export async function runCase(fixture: LoadedFixture, engine: Engine<any>, layer
   } catch (err) {
     tracked.disposeAll();
     if (err instanceof NotApplicable) return notApplicable(fixture, engine.name, err.message, binding);
+    if (err instanceof UnsupportedDtypeError) return notApplicable(fixture, engine.name, `${err.name}: ${err.message}`, binding);
     return { ...caseBase(fixture, engine.name, binding), status: 'fail', reason: `could not build the layer: ${(err as Error).message}`, comparisons: [], gradientsSkipped: 0 };
   }
   const comparisons: TensorComparison[] = [];
@@ -365,6 +381,8 @@ function modelResult(model: LoadedModelFixture, engine: string, status: CaseResu
  * run), comparing every output (`loss` with the loss tolerance) and every state path.
  */
 export async function runModelCase(model: LoadedModelFixture, engine: Engine<any>, override?: Partial<Tolerance>): Promise<CaseResult> {
+  const refused = dtypeRefusal(model.manifest.dtype, engine);
+  if (refused) return modelResult(model, engine.name, 'n/a', [], refused);
   const { tol, widened } = toleranceFor(model, engine, override);
   const comparisons: TensorComparison[] = [];
   let bound;

@@ -8,6 +8,7 @@ import {
   hostTensor,
   initialState,
   numel,
+  requireEngineDtype,
   int64Scalar,
   StatefulBatchNorm,
   UnsupportedError,
@@ -80,7 +81,8 @@ export interface BatchNormOptions<T> {
   engine?: Engine<T>;
   /**
    * PyTorch `dtype`: the dtype of `weight`, `bias` and the running buffers, and so of the state
-   * dict. Engines without float64 (tfjs) compute in float32 whatever this says.
+   * dict. `'float64'` on an engine without float64 (tfjs) is refused with core's
+   * `UnsupportedDtypeError` naming the engine, never computed in float32 silently.
    * @default 'float32'
    */
   dtype?: TorchDtype;
@@ -149,6 +151,7 @@ export abstract class _BatchNorm<T> {
     this.dtype = options.dtype ?? 'float32';
     this.version = options.version ?? TorchVersion.latest;
     this._versionTraits = torchVersionTraits(this.version);
+    requireEngineDtype(this.engine, this.dtype, `${config.name}(dtype=torch.${this.dtype})`);
     this.trackRunningStats = options.trackRunningStats ?? true;
     this._hasBuffers = this.trackRunningStats;
     this.numFeatures = numFeatures === undefined ? 0 : checkNumFeatures(numFeatures);

@@ -4,7 +4,7 @@
  * compared with float32 tolerances.
  */
 import { describe, expect, it } from 'vitest';
-import { createReferenceEngine, hostTensor, type HostTensor, type SyncEngine } from '@normbridge/core';
+import { createReferenceEngine, hostTensor, UnsupportedDtypeError, type HostTensor, type SyncEngine } from '@normbridge/core';
 import { BatchNorm1d, BatchNorm2d, LazyBatchNorm2d } from './batchnorm.js';
 import { StateDictLoadError } from './errors.js';
 import { batchNorm } from './functional.js';
@@ -43,6 +43,17 @@ describe.each(engines)('on $name', ({ engine, atol }) => {
     expect(bn.numBatchesTracked).toBe(1);
     bn.eval();
     expectClose(down(bn.forward(up([4, 3], X43))).slice(0, 3), [0.75574404, 1.35145799, 2.01594571], atol);
+  });
+
+  it('dtype float64 runs only where the engine has float64; elsewhere a typed error names engine and dtype', () => {
+    if (engine.capabilities.dtypes.includes('float64')) {
+      expect(new BatchNorm2d<T>(3, { engine, dtype: 'float64' }).dtype).toBe('float64');
+      return;
+    }
+    expect(() => new BatchNorm2d<T>(3, { engine, dtype: 'float64' })).toThrow(UnsupportedDtypeError);
+    expect(() => new BatchNorm2d<T>(3, { engine, dtype: 'float64' })).toThrow(
+      new RegExp(`^BatchNorm2d\\(dtype=torch\\.float64\\): engine "${engine.name}" cannot compute float64`),
+    );
   });
 
   it('semantics.md 10.3 momentum=None row', () => {

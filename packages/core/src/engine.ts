@@ -1,6 +1,7 @@
 import type { BatchNormSpec, Dtype } from './spec.js';
 import type { BatchNormState, Gradients, HostState, Mode, StepOptions, TrainOutput } from './state.js';
 import type { HostTensor } from './tensor.js';
+import { UnsupportedDtypeError } from './errors.js';
 
 /** What an engine can do, so callers (and the conformance matrix) never guess. */
 export interface EngineCapabilities {
@@ -92,4 +93,16 @@ export function asAsyncEngine<T>(engine: SyncEngine<T>, name = `${engine.name}-a
     evaluate: async (...a) => engine.evaluate(...a),
     vjp: async (...a) => engine.vjp(...a),
   };
+}
+
+/**
+ * Refuses a float64 computation on an engine without float64 ({@link UnsupportedDtypeError}
+ * naming both), instead of letting it round to float32 silently. float16/bfloat16 pass: an
+ * engine without them computes in float32, which only adds precision.
+ * @param what names the caller in the message, e.g. `BatchNorm2d(dtype=float64)`
+ */
+export function requireEngineDtype(engine: Pick<EngineBase<unknown>, 'name' | 'capabilities'>, dtype: Dtype, what?: string): void {
+  if (dtype === 'float64' && !engine.capabilities.dtypes.includes('float64')) {
+    throw new UnsupportedDtypeError(engine.name, dtype, engine.capabilities.dtypes, what);
+  }
 }

@@ -63,6 +63,24 @@ export class UnsupportedError extends NormbridgeError {
   }
 }
 
+/**
+ * An engine was asked to compute in a dtype it does not have (float64 on a float32-only engine):
+ * refused rather than silently computed in float32. Names the engine and the dtype.
+ */
+export class UnsupportedDtypeError extends NormbridgeError {
+  readonly engine: string;
+  readonly dtype: string;
+  constructor(engine: string, dtype: string, supported: readonly string[], what?: string) {
+    super(
+      'unsupported',
+      `${what ? `${what}: ` : ''}engine "${engine}" cannot compute ${dtype} (it computes ${supported.join(', ')} only); ` +
+        `running it would silently round to ${supported[0] ?? 'another dtype'}. Use an engine with ${dtype} (e.g. the float64 reference or ONNX Runtime) or ${supported[0] ?? 'a supported dtype'} values.`,
+    );
+    this.engine = engine;
+    this.dtype = dtype;
+  }
+}
+
 export function describeValue(value: unknown): string {
   if (typeof value === 'number') return Number.isNaN(value) ? 'NaN' : String(value);
   if (typeof value === 'string') return JSON.stringify(value);
