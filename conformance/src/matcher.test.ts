@@ -36,6 +36,15 @@ describe('toMatchFixture', () => {
     await expect(expect(new BatchNorm(4, { version: '0.32.0' })).toMatchFixture(fixture('mlx/mlx_0.32.1_published_2d'))).rejects.toThrow(/running_var/);
   });
 
+  it('torch: the version profile matters where torch 1.13 and 2.13 differ (eps = 0 in training)', async () => {
+    await expect(new BatchNorm2d(2, { eps: 0, version: '1.13' })).toMatchFixture(fixture('torch/bn2d_eps_0'));
+    await expect(new BatchNorm2d(2, { eps: 0 })).toMatchFixture(fixture('torch/torch2.13_bn2d_eps_0'));
+    await expect(expect(new BatchNorm2d(2, { eps: 0, version: '1.13' })).toMatchFixture(fixture('torch/torch2.13_bn2d_eps_0'))).rejects.toThrow(
+      /step 0 \(train\)/,
+    );
+    await expect(expect(new BatchNorm2d(2, { eps: 0 })).toMatchFixture(fixture('torch/bn2d_eps_0'))).rejects.toThrow(/ValueError/);
+  });
+
   it('refuses a layer of another class', async () => {
     await expect(expect(new BatchNorm1d(3)).toMatchFixture(fixture('torch/bn2d_defaults'))).rejects.toThrow(/does not apply/);
     await expect(expect(new linen.BatchNorm()).toMatchFixture(fixture('flax-nnx/nnx_defaults'))).rejects.toThrow(/does not apply.*flax\.nnx\.BatchNorm/);

@@ -119,21 +119,24 @@ interface LinenCall {
  * statistics stacked per replica. Replica 0 of each variable, when every replica holds the same
  * values (else the step cannot be replayed: n/a).
  */
+function unreplicateHost(host: HostTensor, replicas: number, name: string): HostTensor {
+  const size = host.data.length / replicas;
+  const first = host.data.subarray(0, size);
+  for (let r = 1; r < replicas; r++) {
+    const copy = host.data.subarray(r * size, (r + 1) * size);
+    if (copy.some((v, i) => !Object.is(v, first[i]))) {
+      throw new NotApplicable(`${name} differs between replicas: the adapter's pmap emulation holds one copy of the variables for every replica`);
+    }
+  }
+  return { ...host, shape: host.shape.slice(1), data: host.data.slice(0, size) };
+}
+
 async function unreplicate(engine: Engine<any>, variables: linen.Variables, replicas: number): Promise<linen.Variables> {
   const out: linen.Variables = {};
   for (const [col, vars] of Object.entries(variables)) {
     out[col] = {};
     for (const [k, t] of Object.entries(vars as Record<string, unknown>)) {
-      const host = await toHost(engine, t);
-      const size = host.data.length / replicas;
-      const first = host.data.subarray(0, size);
-      for (let r = 1; r < replicas; r++) {
-        const copy = host.data.subarray(r * size, (r + 1) * size);
-        if (copy.some((v, i) => !Object.is(v, first[i]))) {
-          throw new NotApplicable(`${col}/${k} differs between replicas: the adapter's pmap emulation holds one copy of the variables for every replica`);
-        }
-      }
-      out[col]![k] = engine.fromHost({ ...host, shape: host.shape.slice(1), data: host.data.slice(0, size) });
+      out[col]![k] = engine.fromHost(unreplicateHost(await toHost(engine, t), replicas, `${col}/${k}`));
     }
   }
   return out;
@@ -232,6 +235,8 @@ export const flaxLinenBinding: FrameworkBinding = {
 interface NnxCall {
   readonly use_running_average?: boolean;
   readonly via?: 'layer.train()' | 'layer.eval()';
+  /** `jax.pmap` of split/merge/call over the input's leading (device) axis, state replicated. */
+  readonly pmap?: { readonly axis_name: string };
 }
 
 const NNX_VARIABLES = ['scale', 'bias', 'mean', 'var'] as const;
@@ -266,12 +271,16 @@ export const flaxNnxBinding: FrameworkBinding = {
     }
     // A user's layer computes on its own engine (the runner passes that one).
     const engine = bn.engine;
+    // A pmapped fixture holds the state replicated on a leading device axis; the layer holds one copy.
+    const firstPmap = fixture.manifest.steps.find((s) => (s.call as NnxCall).pmap !== undefined);
+    const replicas = firstPmap ? floatTensor(fixture, firstPmap.input).shape[0]! : 1;
     const load = (map: Readonly<Record<string, string>>) => {
       for (const [k, name] of Object.entries(map)) {
         const v = bn[k as NnxVariable];
         // A user's layer built without this variable (use_scale=False, …) cannot take the fixture's state.
         if (!v) throw new StateError(k, "is not a variable of this layer, but the fixture's layer has it");
-        v.value = engine.fromHost(floatTensor(fixture, name));
+        const host = floatTensor(fixture, name);
+        v.value = engine.fromHost(firstPmap ? unreplicateHost(host, replicas, k) : host);
       }
     };
     load(initialState);
@@ -287,13 +296,29 @@ export const flaxNnxBinding: FrameworkBinding = {
           ...(call.use_running_average !== undefined ? { useRunningAverage: call.use_running_average } : {}),
           ...(mask !== undefined ? { mask } : {}),
         };
+        const inPmap = <R>(fn: () => R): R => (call.pmap ? pmap(fn, { axisName: call.pmap.axis_name })() : fn());
         try {
           // jax.vjp of a copy of the layer before the step, as the generator takes it.
-          const gradients = dy === undefined ? undefined : await hostAll(engine, { ...(await bn.vjpAsync(x, dy, args)) });
-          const output = await toHost(engine, await bn.callAsync(x, args));
+          let gradients: Record<string, HostTensor> | undefined;
+          if (dy !== undefined) {
+            const g = await inPmap(() => bn.vjpAsync(x, dy, args));
+            // Under pmap JAX's parameter gradients are per device; the fixture records the input's only.
+            gradients = await hostAll(engine, call.pmap ? { input: g.input } : { ...g });
+          }
+          const output = await toHost(engine, await inPmap(() => bn.callAsync(x, args)));
           const state = await hostAll(engine, Object.fromEntries(NNX_VARIABLES.map((k) => [k, bn[k]?.value])));
+          if (call.pmap) {
+            // Replicated as the pmapped state is (statistics come back stacked); the layer keeps one copy.
+            const stackedRank = engine.shapeOf(x).length - 1;
+            for (const [k, t] of Object.entries(state)) {
+              const stacked = t.shape.length === stackedRank ? t : replicate(t, replicas);
+              state[k] = stacked;
+              bn[k as NnxVariable]!.value = engine.fromHost(unreplicateHost(stacked, replicas, k));
+            }
+          }
           return { kind: 'ok', output, state, ...(gradients ? { gradients } : {}) };
         } catch (err) {
+          if (err instanceof NotApplicable) throw err;
           return errorOutcome(err);
         }
       },
