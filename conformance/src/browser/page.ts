@@ -9,20 +9,10 @@ import type { Engine } from '@normbridge/core';
 import { createEngineByName, type EngineName } from '../engines.js';
 import { loadFixtureFromBytes, type LoadedFixture } from '../fixture-load.js';
 import type { CaseResult } from '../results.js';
-import { runCase, type ConformanceReport } from '../runner.js';
+import { runCase } from '../runner.js';
+import { PROGRESS_PREFIX, type PageReport, type ServedFixture } from './protocol.js';
 
-/** One fixture as the server offers it. */
-export interface ServedFixture {
-  readonly label: string;
-  readonly manifest: string;
-  readonly tensors: string;
-}
-
-/** What the page hands back to Node: a report minus what only Node knows (invalid folders). */
-export type PageReport = Omit<ConformanceReport, 'invalid'> & { readonly unloadable: { path: string; reason: string }[] };
-
-/** Progress lines the Node side turns into its progress bar. */
-export const PROGRESS_PREFIX = 'normbridge-progress ';
+export type { PageReport, ServedFixture } from './protocol.js';
 
 async function fetchBytes(url: string): Promise<Uint8Array> {
   const response = await fetch(url);

@@ -14,8 +14,11 @@ import { fileURLToPath } from 'node:url';
 import { BROWSER_ENGINE_NAMES, type EngineName } from '../engines.js';
 import { listFixtureDirs, MANIFEST_FILE } from '../fixture-load.js';
 import type { ConformanceReport } from '../runner.js';
-import { PROGRESS_PREFIX, type PageReport, type ServedFixture } from './page.js';
+import { PROGRESS_PREFIX, type PageReport, type ServedFixture } from './protocol.js';
 import { bundlePage } from './bundle.js';
+
+export { bundlePage } from './bundle.js';
+export type { ServedFixture } from './protocol.js';
 
 /** Where Debian's `chromium` package puts the browser; CHROMIUM_PATH overrides it. */
 export const DEFAULT_CHROMIUM = '/usr/bin/chromium';
@@ -54,13 +57,9 @@ export async function runConformanceInBrowser(options: BrowserConformanceOptions
   const engines = options.engines?.length ? options.engines : BROWSER_ENGINE_NAMES;
   const served = await serveableFixtures(options.fixtureDirs, options.frameworks);
   const executablePath = options.executablePath ?? process.env.CHROMIUM_PATH ?? DEFAULT_CHROMIUM;
-  if (!existsSync(executablePath)) {
-    throw new Error(`no Chromium at ${executablePath}: install Debian's chromium (apt-get install chromium) or set CHROMIUM_PATH`);
-  }
   const bundle = await bundlePage(join(dirname(fileURLToPath(import.meta.url)), 'page.js'));
-  const { server, origin } = await serve(bundle, served.files);
-  const { chromium } = await import('playwright-core');
-  const browser = await chromium.launch({ executablePath, args: CHROMIUM_FLAGS, headless: true });
+  const { server, origin } = await servePage(bundle, served);
+  const browser = await launchChromium(executablePath);
   try {
     const page = await browser.newPage();
     const pageErrors: string[] = [];
@@ -94,8 +93,24 @@ export async function runConformanceInBrowser(options: BrowserConformanceOptions
   }
 }
 
+/** Headless Chromium from `executablePath` (Debian's by default) with {@link CHROMIUM_FLAGS}. */
+export async function launchChromium(executablePath = process.env.CHROMIUM_PATH ?? DEFAULT_CHROMIUM) {
+  if (!existsSync(executablePath)) {
+    throw new Error(`no Chromium at ${executablePath}: install Debian's chromium (apt-get install chromium) or set CHROMIUM_PATH`);
+  }
+  const { chromium } = await import('playwright-core');
+  return chromium.launch({ executablePath, args: CHROMIUM_FLAGS, headless: true });
+}
+
+/** Fixtures a page can fetch: their URLs (also listed at `/fixtures.json`) and the files behind them. */
+export interface ServedFixtures {
+  readonly fixtures: ServedFixture[];
+  readonly files: Map<string, string>;
+  readonly invalid: { path: string; reason: string }[];
+}
+
 /** Fixture folders as URLs the page fetches, and the files behind them. */
-async function serveableFixtures(dirs: readonly string[], frameworks?: readonly string[]) {
+export async function serveableFixtures(dirs: readonly string[], frameworks?: readonly string[]): Promise<ServedFixtures> {
   const files = new Map<string, string>();
   const fixtures: ServedFixture[] = [];
   const invalid: { path: string; reason: string }[] = [];
@@ -124,11 +139,12 @@ const TYPES: Record<string, string> = { '.js': 'text/javascript', '.mjs': 'text/
  * Serves the page, its bundle, the fixtures, and onnxruntime-web's dist folder (its `.wasm`
  * and loader files, which it fetches next to the bundle) on an ephemeral local port.
  */
-async function serve(bundle: string, fixtureFiles: ReadonlyMap<string, string>): Promise<{ server: Server; origin: string }> {
+export async function servePage(bundle: string, fixtures: ServedFixtures, title = 'normbridge conformance', body = ''): Promise<{ server: Server; origin: string }> {
+  const fixtureFiles = fixtures.files;
   // onnxruntime-web is @normbridge/onnx's dependency: resolve it from there.
   const fromOnnx = createRequire(createRequire(import.meta.url).resolve('@normbridge/onnx'));
   const ortDist = dirname(fromOnnx.resolve('onnxruntime-web/ort-wasm-simd-threaded.wasm'));
-  const html = '<!doctype html><meta charset="utf-8"><title>normbridge conformance</title><script type="module" src="/page.js"></script>';
+  const html = `<!doctype html><meta charset="utf-8"><title>${title}</title>${body}<script type="module" src="/page.js"></script>`;
   const server = createServer((req, res) => {
     void (async () => {
       const path = new URL(req.url ?? '/', 'http://x').pathname;
@@ -138,6 +154,7 @@ async function serve(bundle: string, fixtureFiles: ReadonlyMap<string, string>):
       };
       if (path === '/') return send(html, TYPES['.html']!);
       if (path === '/page.js') return send(bundle, TYPES['.js']!);
+      if (path === '/fixtures.json') return send(JSON.stringify(fixtures.fixtures), 'application/json');
       const file = fixtureFiles.get(path) ?? (/^\/[\w.-]+$/.test(path) ? join(ortDist, path.slice(1)) : undefined);
       if (file && existsSync(file)) return send(await readFile(file), TYPES[extname(file)] ?? 'application/octet-stream');
       res.writeHead(404).end();
