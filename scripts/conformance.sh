@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The main job: replays every committed fixture through its framework's adapter on the default
-# engine (tfjs cpu) and prints the conformance matrix. Extra arguments go to the CLI.
+# engine (tfjs wasm) and prints the conformance matrix. Extra arguments go to the CLI.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/ensure-pnpm.sh

@@ -115,33 +115,49 @@ async function benchEngine(engine, { shape, featureAxes }) {
   return results;
 }
 
-/** torch-shaped BatchNorm2d.forward against the engine call it makes, alternating. */
+/**
+ * torch-shaped BatchNorm2d.forward against the engine call it makes, in alternating order
+ * (ABBA), so drift on a shared machine hits both alike. The minimum is reported beside the
+ * median: on a loaded machine it is the steadier estimate of the work itself.
+ */
 async function adapterOverhead(engine, { shape }) {
   const spec = specFor([1]);
   const x = engine.fromHost(hostTensor(shape, randomData(size(shape), 3)));
   const module = new BatchNorm2d(shape[1], { engine });
   const state = engine.stateFromHost(initialState(spec, [shape[1]]));
-  const adapter = [];
-  const direct = [];
-  const rounds = QUICK ? 3 : 11;
-  for (let i = 0; i < rounds + 1; i++) {
-    globalThis.gc?.();
-    let t0 = performance.now();
+  const viaAdapter = () => {
+    const t0 = performance.now();
     const y = module.forward(x);
-    const a = performance.now() - t0;
+    const ms = performance.now() - t0;
     engine.dispose(y);
-    globalThis.gc?.();
-    t0 = performance.now();
+    return ms;
+  };
+  const direct = () => {
+    const t0 = performance.now();
     const out = engine.train(spec, state, x);
-    const d = performance.now() - t0;
+    const ms = performance.now() - t0;
     engine.dispose(out.y, out.batchMean, out.batchVar, out.state.runningMean, out.state.runningVar);
-    if (i > 0) {
-      adapter.push(a);
-      direct.push(d);
+    return ms;
+  };
+  viaAdapter();
+  direct();
+  const adapter = [];
+  const engineOnly = [];
+  const rounds = QUICK ? 3 : 21;
+  for (let i = 0; i < rounds; i++) {
+    globalThis.gc?.();
+    if (i % 2 === 0) {
+      adapter.push(viaAdapter());
+      engineOnly.push(direct());
+    } else {
+      engineOnly.push(direct());
+      adapter.push(viaAdapter());
     }
   }
   engine.dispose(x);
-  return { engine: engine.name, adapterMs: median(adapter), engineMs: median(direct) };
+  const pct = (a, b) => (100 * (a - b)) / b;
+  const result = { engine: engine.name, rounds, adapterMs: median(adapter), engineMs: median(engineOnly), adapterMinMs: Math.min(...adapter), engineMinMs: Math.min(...engineOnly) };
+  return { ...result, percent: pct(result.adapterMs, result.engineMs), percentOfMin: pct(result.adapterMinMs, result.engineMinMs) };
 }
 
 function pad(s, n) {
@@ -210,9 +226,11 @@ async function main() {
 
   const tfjsWasm = list.find((e) => e.name === 'tfjs-wasm');
   const overhead = await adapterOverhead(tfjsWasm, LAYOUTS[0]);
-  overhead.percent = (100 * (overhead.adapterMs - overhead.engineMs)) / overhead.engineMs;
+  const signed = (v) => `${v >= 0 ? '+' : ''}${v.toFixed(1)} %`;
   console.log(
-    `\nadapter overhead (torch BatchNorm2d.forward vs ${overhead.engine} train, NCHW, alternating): ${overhead.adapterMs.toFixed(2)} ms vs ${overhead.engineMs.toFixed(2)} ms (${overhead.percent >= 0 ? '+' : ''}${overhead.percent.toFixed(1)} %)`,
+    `\nadapter overhead (torch BatchNorm2d.forward vs ${overhead.engine} train, NCHW, ${overhead.rounds} alternating rounds): ` +
+      `median ${overhead.adapterMs.toFixed(2)} vs ${overhead.engineMs.toFixed(2)} ms (${signed(overhead.percent)}), ` +
+      `min ${overhead.adapterMinMs.toFixed(2)} vs ${overhead.engineMinMs.toFixed(2)} ms (${signed(overhead.percentOfMin)})`,
   );
 
   const report = { date: new Date().toISOString(), quick: QUICK, bandwidth, torch: torch.skipped ? { skipped: torch.skipped } : { version: torch.version, threads: torch.threads }, floorBytesPerElement: FLOOR_BYTES, layouts: LAYOUTS, rows, adapterOverhead: overhead };

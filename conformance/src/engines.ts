@@ -1,9 +1,12 @@
 import { createReferenceEngine, type Engine } from '@normbridge/core';
 
-/** Engines the conformance suite knows by name. `tfjs-cpu` is the default embedded one. */
+/**
+ * Engines the conformance suite knows by name. The default, `tfjs-wasm`, is the fastest exact
+ * engine here (its fused WebAssembly SIMD kernels; `pnpm bench` compares them all).
+ */
 export const ENGINE_NAMES = ['tfjs-cpu', 'tfjs-wasm', 'ort-node', 'ort-web-wasm', 'reference-f64'] as const;
 export type EngineName = (typeof ENGINE_NAMES)[number];
-export const DEFAULT_ENGINE: EngineName = 'tfjs-cpu';
+export const DEFAULT_ENGINE: EngineName = 'tfjs-wasm';
 
 /**
  * Creates an engine by name. Engines load their backends lazily so that a missing optional
