@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The main job: replays every committed fixture through its framework's adapter on the default
-# engine (tfjs cpu) and prints the conformance matrix. Extra arguments go to the CLI, which runs
+# engine (tfjs wasm) and prints the conformance matrix. Extra arguments go to the CLI, which runs
 # in the caller's directory, so `--fixtures rel/dir` means the caller's rel/dir. E.g.
 #   --engine tfjs-webgpu ort-node-webgpu   GPU engines in Node (Dawn on SwiftShader here)
 #   --browser                              tfjs webgl/webgpu, ORT Web wasm/webgpu in headless Chromium

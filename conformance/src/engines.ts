@@ -7,13 +7,16 @@ export const NODE_GPU_ENGINE_NAMES = ['tfjs-webgpu', 'ort-node-webgpu'] as const
 /** Engines the browser mode (`--browser`, headless Chromium) runs. */
 export const BROWSER_ENGINE_NAMES = ['tfjs-webgl', 'tfjs-webgpu', 'ort-web-wasm', 'ort-web-webgpu'] as const;
 
-/** Engines the conformance suite knows by name. `tfjs-cpu` is the default embedded one. */
+/**
+ * Engines the conformance suite knows by name. The default, `tfjs-wasm`, is the fastest exact
+ * engine here (its fused WebAssembly SIMD kernels; `pnpm bench` compares them all).
+ */
 export const ENGINE_NAMES = [...new Set([...CPU_ENGINE_NAMES, ...NODE_GPU_ENGINE_NAMES, ...BROWSER_ENGINE_NAMES])] as readonly EngineName[];
 export type EngineName =
   | (typeof CPU_ENGINE_NAMES)[number]
   | (typeof NODE_GPU_ENGINE_NAMES)[number]
   | (typeof BROWSER_ENGINE_NAMES)[number];
-export const DEFAULT_ENGINE: EngineName = 'tfjs-cpu';
+export const DEFAULT_ENGINE: EngineName = 'tfjs-wasm';
 
 /**
  * Creates an engine by name. Engines load their backends lazily so that a missing optional

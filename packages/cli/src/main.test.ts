@@ -37,7 +37,7 @@ describe('normbridge CLI', () => {
   it('conformance: prints the matrix and exits 0 on the committed torch fixtures', async () => {
     const { code, out } = await run('conformance', '--framework', 'torch', '--markdown', join(work, 'm.md'));
     expect(code).toBe(0);
-    expect(out).toMatch(/torch 1\.13\.0a0\s+tfjs-cpu\s+29\/29/);
+    expect(out).toMatch(/torch 1\.13\.0a0\s+tfjs-wasm\s+29\/29/);
     expect(await readFile(join(work, 'm.md'), 'utf8')).toMatch(/^\| framework \| engine \|/);
   }, 120_000);
 
@@ -51,7 +51,7 @@ describe('normbridge CLI', () => {
     await writeFile(join(dir, 'manifest.json'), JSON.stringify(manifest));
     const { code, out } = await run('conformance', '--fixtures', join(work, 'mine'));
     expect(code).toBe(1);
-    expect(out).toMatch(/FAIL torch\/bn2d_defaults on tfjs-cpu: step \d+ \(train\) state running_mean: worst element \[\d+\]/);
+    expect(out).toMatch(/FAIL torch\/bn2d_defaults on tfjs-wasm: step \d+ \(train\) state running_mean: worst element \[\d+\]/);
   }, 120_000);
 
   it('conformance --case selects cases; --atol overrides (and says so); progress goes to stderr, the matrix to stdout', async () => {

@@ -23,8 +23,8 @@ let linker = find(LINKERS);
 const mayInstall = process.env.CI === 'true' || process.env.NORMBRIDGE_INSTALL_TOOLCHAIN === '1';
 if ((!clang || !linker) && mayInstall && process.getuid?.() === 0 && has('apt-get')) {
   console.error('normbridge: installing clang and lld (apt) for the wasm SIMD kernels');
-  spawnSync('apt-get', ['update'], { stdio: 'ignore' });
-  spawnSync('apt-get', ['install', '-y', 'clang', 'lld'], { stdio: 'ignore', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+  spawnSync('apt-get', ['-o', 'DPkg::Lock::Timeout=300', 'update'], { stdio: 'ignore' });
+  spawnSync('apt-get', ['-o', 'DPkg::Lock::Timeout=300', 'install', '-y', 'clang', 'lld'], { stdio: 'ignore', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
   clang = find(CLANGS);
   linker = find(LINKERS);
 }

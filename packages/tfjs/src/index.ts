@@ -15,3 +15,4 @@ export {
 export { batchNormEvalOp, batchNormTrainOp, batchNormVjp } from './ops.js';
 export { registerTfjsGradients } from './register-extras.js';
 export { customGradOps, hostEngineOnTf, keepNew, type DifferentiableOps } from './bridge.js';
+export { wasmKernelFlavour } from './kernels/register.js';

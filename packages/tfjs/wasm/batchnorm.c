@@ -147,6 +147,24 @@ void bn_grad(const float *x, const float *dy, int outer, int channels, int inner
     sdx[c] = 0;
     m[c] = mean[c];
   }
+  if (inner == 1) {
+    // Channels last: each row holds one value per channel; per-channel sums stay in scratch.
+    for (int o = 0; o < outer; o++) {
+      const float *xr = x + (long)o * channels, *gr = dy + (long)o * channels;
+      int c = 0;
+      for (; c + 2 <= channels; c += 2) {
+        v128_t g = wasm_f64x2_promote_low_f32x4(wasm_v128_load64_zero(gr + c));
+        v128_t d = wasm_f64x2_sub(wasm_f64x2_promote_low_f32x4(wasm_v128_load64_zero(xr + c)),
+                                  wasm_f64x2_promote_low_f32x4(wasm_v128_load64_zero(m + c)));
+        wasm_v128_store(sdy + c, wasm_f64x2_add(wasm_v128_load(sdy + c), g));
+        wasm_v128_store(sdx + c, wasm_f64x2_add(wasm_v128_load(sdx + c), wasm_f64x2_mul(g, d)));
+      }
+      for (; c < channels; c++) {
+        sdy[c] += gr[c];
+        sdx[c] += (double)gr[c] * ((double)xr[c] - (double)m[c]);
+      }
+    }
+  } else
   for (int o = 0; o < outer; o++) {
     for (int c = 0; c < channels; c++) {
       const long start = ((long)o * channels + c) * inner;
@@ -186,6 +204,20 @@ void bn_grad(const float *x, const float *dy, int outer, int channels, int inner
     k[c] = (float)kc;
     c0[c] = batch ? (float)(w * sdy[c]) : 0.0f;
     c1[c] = batch ? (float)(kc * inv * w * ds) : 0.0f;
+  }
+  if (inner == 1) {
+    for (int o = 0; o < outer; o++) {
+      const float *xr = x + (long)o * channels, *gr = dy + (long)o * channels;
+      float *out = dx + (long)o * channels;
+      int c = 0;
+      for (; c + 4 <= channels; c += 4) {
+        v128_t t = wasm_f32x4_mul(wasm_v128_load(k + c), wasm_f32x4_sub(wasm_v128_load(gr + c), wasm_v128_load(c0 + c)));
+        v128_t u = wasm_f32x4_mul(wasm_v128_load(c1 + c), wasm_f32x4_sub(wasm_v128_load(xr + c), wasm_v128_load(m + c)));
+        wasm_v128_store(out + c, wasm_f32x4_sub(t, u));
+      }
+      for (; c < channels; c++) out[c] = k[c] * (gr[c] - c0[c]) - c1[c] * (xr[c] - m[c]);
+    }
+    return;
   }
   for (int o = 0; o < outer; o++) {
     for (int c = 0; c < channels; c++) {

@@ -1,0 +1,244 @@
+// `pnpm bench`: the machine's bandwidth, PyTorch (when a Python with torch is found) and every
+// normbridge engine on BatchNorm, train forward, eval forward and forward+backward, NCHW, NHWC
+// and NC, in one run. Prints median ms, × the bandwidth floor and × PyTorch; writes
+// out/bench.json and out/bench.png (GB/s per engine against the floor). Speed is compared
+// within this one run only: on a shared machine absolute figures move from run to run.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createReferenceEngine, defineSpec, fromBatchWeightMomentum, hostTensor, initialState } from '@normbridge/core';
+import { createTfjsEngine, wasmKernelFlavour } from '@normbridge/tfjs';
+import { createOrtEngine } from '@normbridge/onnx';
+import { BatchNorm2d } from '@normbridge/torch';
+import { measureBandwidth } from './stream.mjs';
+import { runTorch } from './torch.mjs';
+import { plotThroughput } from './plot.mjs';
+
+const OUT = join(dirname(fileURLToPath(import.meta.url)), '..', 'out');
+const QUICK = process.argv.includes('--quick'); // small shapes: checks the harness, not speed
+
+/** Bytes each operation must move per float32 element at least (issue 13). */
+const FLOOR_BYTES = { train: 12, eval: 8, 'fwd+bwd': 32 };
+const OPS = Object.keys(FLOOR_BYTES);
+const LAYOUTS = QUICK
+  ? [
+      { layout: 'NCHW', shape: [4, 8, 7, 7], featureAxes: [1] },
+      { layout: 'NHWC', shape: [4, 7, 7, 8], featureAxes: [-1] },
+      { layout: 'NC', shape: [64, 16], featureAxes: [-1] },
+    ]
+  : [
+      { layout: 'NCHW', shape: [32, 64, 56, 56], featureAxes: [1] },
+      { layout: 'NHWC', shape: [32, 56, 56, 64], featureAxes: [-1] },
+      { layout: 'NC', shape: [4096, 1024], featureAxes: [-1] },
+    ];
+const MIN_RUNS = 3;
+const MAX_RUNS = QUICK ? 3 : 15;
+const BUDGET_MS = QUICK ? 50 : 1500;
+const TORCH_THREADS = Math.min(2, availableParallelism());
+
+const size = (shape) => shape.reduce((a, b) => a * b, 1);
+const median = (v) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)];
+
+/** PyTorch's BatchNorm2d/1d defaults, the spec a port runs. */
+const specFor = (featureAxes) =>
+  defineSpec({ featureAxes, epsilon: 1e-5, runningAverage: fromBatchWeightMomentum(0.1), runningVarianceEstimator: 'unbiased' });
+
+function randomData(n, seed) {
+  const out = new Float32Array(n);
+  let s = seed >>> 0;
+  for (let i = 0; i < n; i += 2) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    const u = (s + 1) / 4294967297;
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    const v = s / 4294967296;
+    const r = Math.sqrt(-2 * Math.log(u));
+    out[i] = 1 + 2 * r * Math.cos(2 * Math.PI * v);
+    if (i + 1 < n) out[i + 1] = 1 + 2 * r * Math.sin(2 * Math.PI * v);
+  }
+  return out;
+}
+
+async function time(fn) {
+  await fn(); // warm-up: sessions, kernels, JIT
+  const start = performance.now();
+  await fn();
+  const once = Math.max(performance.now() - start, 1e-3);
+  const runs = Math.max(MIN_RUNS, Math.min(MAX_RUNS, Math.floor(BUDGET_MS / once)));
+  const samples = [];
+  for (let i = 0; i < runs; i++) {
+    globalThis.gc?.();
+    const t0 = performance.now();
+    await fn();
+    samples.push(performance.now() - t0);
+  }
+  return { ms: median(samples), runs };
+}
+
+async function engines() {
+  const list = [];
+  for (const backend of ['cpu', 'wasm']) list.push(await createTfjsEngine(backend));
+  for (const backend of ['node', 'web-wasm']) {
+    try {
+      list.push(await createOrtEngine({ backend }));
+    } catch (error) {
+      console.log(`ort-${backend}: not available (${error.message})`);
+    }
+  }
+  list.push(createReferenceEngine());
+  return list;
+}
+
+/** One engine on one layout: the three operations, outputs disposed outside the timing. */
+async function benchEngine(engine, { shape, featureAxes }) {
+  const spec = specFor(featureAxes);
+  const channels = shape[featureAxes[0] < 0 ? shape.length - 1 : featureAxes[0]];
+  const x = engine.fromHost(hostTensor(shape, randomData(size(shape), 1)));
+  const dy = engine.fromHost(hostTensor(shape, randomData(size(shape), 2)));
+  const state = engine.stateFromHost(initialState(spec, [channels]));
+  const drop = (...ts) => engine.dispose(...ts);
+  const results = {};
+  const train = async () => {
+    const out = await engine.train(spec, state, x);
+    return out;
+  };
+  const dropTrain = (out) => drop(out.y, out.batchMean, out.batchVar, out.state.runningMean, out.state.runningVar);
+  results.train = await time(async () => dropTrain(await train()));
+  results.eval = await time(async () => drop(await engine.evaluate(spec, state, x)));
+  results['fwd+bwd'] = await time(async () => {
+    const out = await train();
+    const g = await engine.vjp(spec, state, x, dy, 'train');
+    dropTrain(out);
+    drop(g.dx, g.dScale, g.dBias);
+  });
+  drop(x, dy, state.scale, state.bias, state.runningMean, state.runningVar);
+  return results;
+}
+
+/**
+ * torch-shaped BatchNorm2d.forward against the engine call it makes, in alternating order
+ * (ABBA), so drift on a shared machine hits both alike. The minimum is reported beside the
+ * median: on a loaded machine it is the steadier estimate of the work itself.
+ */
+async function adapterOverhead(engine, { shape }) {
+  const spec = specFor([1]);
+  const x = engine.fromHost(hostTensor(shape, randomData(size(shape), 3)));
+  const module = new BatchNorm2d(shape[1], { engine });
+  const state = engine.stateFromHost(initialState(spec, [shape[1]]));
+  const viaAdapter = () => {
+    const t0 = performance.now();
+    const y = module.forward(x);
+    const ms = performance.now() - t0;
+    engine.dispose(y);
+    return ms;
+  };
+  const direct = () => {
+    const t0 = performance.now();
+    const out = engine.train(spec, state, x);
+    const ms = performance.now() - t0;
+    engine.dispose(out.y, out.batchMean, out.batchVar, out.state.runningMean, out.state.runningVar);
+    return ms;
+  };
+  viaAdapter();
+  direct();
+  const adapter = [];
+  const engineOnly = [];
+  const rounds = QUICK ? 3 : 21;
+  for (let i = 0; i < rounds; i++) {
+    globalThis.gc?.();
+    if (i % 2 === 0) {
+      adapter.push(viaAdapter());
+      engineOnly.push(direct());
+    } else {
+      engineOnly.push(direct());
+      adapter.push(viaAdapter());
+    }
+  }
+  engine.dispose(x);
+  const pct = (a, b) => (100 * (a - b)) / b;
+  const result = { engine: engine.name, rounds, adapterMs: median(adapter), engineMs: median(engineOnly), adapterMinMs: Math.min(...adapter), engineMinMs: Math.min(...engineOnly) };
+  return { ...result, percent: pct(result.adapterMs, result.engineMs), percentOfMin: pct(result.adapterMinMs, result.engineMinMs) };
+}
+
+function pad(s, n) {
+  return String(s).padEnd(n);
+}
+
+async function main() {
+  mkdirSync(OUT, { recursive: true });
+  console.log(`normbridge bench${QUICK ? ' (--quick: harness check, tiny shapes)' : ''}: ratios are within this run; the machine may be shared.`);
+  const bandwidth = measureBandwidth();
+  console.log(
+    `bandwidth (one thread, STREAM-style): copy ${bandwidth.copyGBs.toFixed(1)} GB/s, triad ${bandwidth.triadGBs.toFixed(1)} GB/s; floor uses ${bandwidth.bestGBs.toFixed(1)} GB/s`,
+  );
+
+  const torchCases = LAYOUTS.flatMap(({ layout, shape }) => OPS.map((op) => ({ layout, shape, op })));
+  const torch = runTorch(torchCases, TORCH_THREADS);
+  if (torch.skipped) console.log(`PyTorch: skipped (${torch.skipped})`);
+  else console.log(`PyTorch ${torch.version}, ${torch.threads} threads (${torch.python})`);
+  const torchMs = (layout, op) => torch.results?.find((r) => r.layout === layout && r.op === op)?.ms;
+  const torchBest = (op, layouts) => Math.min(...layouts.map((l) => torchMs(l, op) ?? Infinity));
+
+  const list = await engines();
+  console.log(`engines: ${list.map((e) => e.name).join(', ')}; tfjs-wasm kernels: ${wasmKernelFlavour()}`);
+  const rows = [];
+  for (const layout of LAYOUTS) {
+    for (const op of OPS) {
+      const t = torchMs(layout.layout, op);
+      if (t !== undefined) rows.push({ engine: 'torch', layout: layout.layout, op, ms: t, runs: undefined });
+    }
+    for (const engine of list) {
+      // The float64 reference is a correctness oracle, tens of times slower: NC only.
+      if (engine.name === 'reference-f64' && layout.layout !== 'NC' && !QUICK) continue;
+      const r = await benchEngine(engine, layout);
+      for (const op of OPS) rows.push({ engine: engine.name, layout: layout.layout, op, ...r[op] });
+    }
+  }
+
+  const elements = (layoutName) => size(LAYOUTS.find((l) => l.layout === layoutName).shape);
+  for (const r of rows) {
+    const floorMs = (FLOOR_BYTES[r.op] * elements(r.layout)) / (bandwidth.bestGBs * 1e6);
+    r.floorMs = floorMs;
+    r.xFloor = r.ms / floorMs;
+    r.gbs = (FLOOR_BYTES[r.op] * elements(r.layout)) / (r.ms * 1e6);
+    const t = torchMs(r.layout, r.op);
+    r.xTorch = t === undefined ? undefined : r.ms / t;
+    const best = torchBest(r.op, r.layout === 'NC' ? ['NC'] : ['NCHW', 'NHWC']);
+    r.xTorchBest = Number.isFinite(best) ? r.ms / best : undefined;
+  }
+
+  const header = `${pad('op', 8)} ${pad('layout', 6)} ${pad('engine', 14)} ${pad('median ms', 10)} ${pad('x floor', 8)} ${pad('x torch', 8)} ${pad('x torch best layout', 19)} runs`;
+  console.log(`\n${header}\n${'-'.repeat(header.length)}`);
+  for (const op of OPS) {
+    for (const r of rows.filter((row) => row.op === op)) {
+      const f = (v) => (v === undefined ? '-' : v.toFixed(2));
+      console.log(`${pad(op, 8)} ${pad(r.layout, 6)} ${pad(r.engine, 14)} ${pad(r.ms.toFixed(2), 10)} ${pad(f(r.xFloor), 8)} ${pad(f(r.xTorch), 8)} ${pad(f(r.xTorchBest), 19)} ${r.runs ?? '-'}`);
+    }
+  }
+
+  console.log('\nbest normbridge engine per op and layout, against PyTorch on its best layout:');
+  for (const op of OPS) {
+    for (const layout of LAYOUTS.map((l) => l.layout)) {
+      const ours = rows.filter((r) => r.op === op && r.layout === layout && r.engine !== 'torch').sort((a, b) => a.ms - b.ms)[0];
+      if (ours) console.log(`  ${pad(op, 8)} ${pad(layout, 5)} ${pad(ours.engine, 13)} ${ours.ms.toFixed(2)} ms, x torch best ${ours.xTorchBest?.toFixed(2) ?? '-'}`);
+    }
+  }
+
+  const tfjsWasm = list.find((e) => e.name === 'tfjs-wasm');
+  const overhead = await adapterOverhead(tfjsWasm, LAYOUTS[0]);
+  const signed = (v) => `${v >= 0 ? '+' : ''}${v.toFixed(1)} %`;
+  console.log(
+    `\nadapter overhead (torch BatchNorm2d.forward vs ${overhead.engine} train, NCHW, ${overhead.rounds} alternating rounds): ` +
+      `median ${overhead.adapterMs.toFixed(2)} vs ${overhead.engineMs.toFixed(2)} ms (${signed(overhead.percent)}), ` +
+      `min ${overhead.adapterMinMs.toFixed(2)} vs ${overhead.engineMinMs.toFixed(2)} ms (${signed(overhead.percentOfMin)})`,
+  );
+
+  const report = { date: new Date().toISOString(), quick: QUICK, bandwidth, torch: torch.skipped ? { skipped: torch.skipped } : { version: torch.version, threads: torch.threads }, floorBytesPerElement: FLOOR_BYTES, layouts: LAYOUTS, rows, adapterOverhead: overhead };
+  writeFileSync(join(OUT, 'bench.json'), JSON.stringify(report, null, 2));
+  const plotRows = rows.map((r) => ({ op: r.op, engine: r.engine, label: `${r.engine} ${r.layout}`, gbs: r.gbs }));
+  writeFileSync(join(OUT, 'bench.png'), plotThroughput(plotRows, bandwidth.bestGBs, 'NORMBRIDGE BATCHNORM: GB/S PER ENGINE VS FLOOR'));
+  console.log(`\nwrote ${join(OUT, 'bench.json')} and ${join(OUT, 'bench.png')}`);
+  for (const e of list) await e.close?.();
+}
+
+await main();
