@@ -4,6 +4,7 @@ import { linen } from '@normbridge/flax';
 import { loadFixture } from './fixture-load.js';
 import { describeFailure } from './results.js';
 import { runCase } from './runner.js';
+import { matchAs, type MatchAsOptions } from './translate/match-as.js';
 
 /**
  * `await expect(layer).toMatchFixture(path)`: replays a fixture (a folder or its manifest)
@@ -18,9 +19,14 @@ import { runCase } from './runner.js';
  * import { normbridgeMatchers } from '@normbridge/conformance';
  * expect.extend(normbridgeMatchers);
  * ```
+ *
+ * With `{ as }` the fixture may come from another framework (a PyTorch capture checked against
+ * a Keras port): it is translated as `normbridge conformance --as` does, the layer's eps and
+ * momentum must be what the port needs, and differences must be explained by conventions.
  */
 export const normbridgeMatchers = {
-  async toMatchFixture(received: unknown, path: string) {
+  async toMatchFixture(received: unknown, path: string, options?: MatchAsOptions) {
+    if (options?.as !== undefined) return matchAs(received, path, options);
     // A linen module is a pure definition without an engine of its own: its `apply` computes on
     // core's default engine unless given one, so that is the engine it is checked on.
     const engine =
@@ -47,6 +53,6 @@ export const normbridgeMatchers = {
 declare module 'vitest' {
   interface Matchers<T = any> {
     /** Replays a normbridge fixture through this layer; see {@link normbridgeMatchers}. */
-    toMatchFixture(path: string): Promise<T>;
+    toMatchFixture(path: string, options?: import('./translate/match-as.js').MatchAsOptions): Promise<T>;
   }
 }

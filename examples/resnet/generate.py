@@ -15,6 +15,8 @@ are far from 0 and 1, then written as:
 
 * <name>.safetensors           the state_dict (F32, num_batches_tracked I64) with each
                                BatchNorm's eps and momentum in the `normbridge` metadata entry.
+* <name>.onnx                  the eval-mode model exported by torch.onnx (BatchNormalization
+                               nodes kept), before the train-mode passes below.
 * <name>.expected.safetensors  `input` [2,3,S,S] and, in eval mode, `logits` plus every stage's
                                output (`act/stem` after the max-pool, `act/layer1.0` ... `act/layer4.1`);
                                `train_input/<i>` for TRAIN_STEPS forward passes in train mode
@@ -115,6 +117,16 @@ def shifted(g, shape):
     return torch.randn(*shape, generator=g) * 1.7 + 0.4
 
 
+def export_onnx(model, x, path):
+    """The eval-mode model as ONNX (opset 15) with its BatchNormalization nodes kept (no constant
+    folding, training mode preserved), for @normbridge/onnx's foldBatchNormsInModel to fold."""
+    torch.onnx.export(
+        model, x, path, opset_version=15, do_constant_folding=False, training=torch.onnx.TrainingMode.PRESERVE,
+        input_names=["input"], output_names=["logits"],
+    )
+    print(f"wrote {path} ({os.path.getsize(path)} bytes)")
+
+
 def generate(name, model, size, classes):
     torch.manual_seed(0)
     g = torch.Generator().manual_seed(1)
@@ -137,6 +149,7 @@ def generate(name, model, size, classes):
     expected = {}
     model.eval()
     x = shifted(g, (2, 3, size, size))
+    export_onnx(model, x, os.path.join(OUT, f"{name}.onnx"))
     expected["input"] = x
     with torch.no_grad():
         expected.update(stages(model, x))

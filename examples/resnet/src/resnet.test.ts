@@ -12,12 +12,13 @@ import { createTfjsEngine } from '@normbridge/tfjs';
 import { evalReport, formatEvalReport, loadExpected, trainReport, type Expected } from './check.js';
 import { flaxPort } from './flax-port.js';
 import { foldedModel } from './folded.js';
+import { runFoldedOnnx } from './onnx-folded.js';
 import { torchPort } from './torch-port.js';
 
 const here = (p: string) => fileURLToPath(new URL(`../${p}`, import.meta.url));
 const MODELS = [
-  { name: 'narrow ResNet (committed)', checkpoint: here('fixtures/resnet-narrow.safetensors'), expected: here('fixtures/resnet-narrow.expected.safetensors') },
-  { name: 'torchvision ResNet-18', checkpoint: here('data/resnet18.safetensors'), expected: here('data/resnet18.expected.safetensors') },
+  { name: 'narrow ResNet (committed)', checkpoint: here('fixtures/resnet-narrow.safetensors'), expected: here('fixtures/resnet-narrow.expected.safetensors'), onnx: here('fixtures/resnet-narrow.onnx') },
+  { name: 'torchvision ResNet-18', checkpoint: here('data/resnet18.safetensors'), expected: here('data/resnet18.expected.safetensors'), onnx: here('data/resnet18.onnx') },
 ];
 
 let engine: Engine<any>;
@@ -26,7 +27,7 @@ beforeAll(async () => {
 });
 
 for (const model of MODELS) {
-  const present = existsSync(model.checkpoint) && existsSync(model.expected);
+  const present = existsSync(model.checkpoint) && existsSync(model.expected) && existsSync(model.onnx);
   describe.skipIf(!present)(model.name, () => {
     let expected: Expected;
     beforeAll(async () => {
@@ -65,6 +66,18 @@ for (const model of MODELS) {
       const { configs } = await batchNormsFromCheckpoint(model.checkpoint, { as: 'torch', engine });
       const r = await evalReport(await foldedModel(model.checkpoint, configs), expected);
       expect(r.logitsScaled, `max |folded - torch| per stage:\n${formatEvalReport(r)}`).toBeLessThanOrEqual(expected.tolerances.logits.scaled_atol);
+    });
+
+    it('ONNX: the model as torch exports it, its 20 BatchNormalization nodes folded by @normbridge/onnx, on ONNX Runtime gives the same logits', async () => {
+      const input = expected.file.info('input');
+      const run = await runFoldedOnnx(model.onnx, expected.file.float32Sync('input'), input.shape);
+      expect(run.folded).toHaveLength(20);
+      expect(run.folded.every((p) => p.op === 'Conv')).toBe(true);
+      const torchLogits = expected.file.float32Sync('logits');
+      expect(run.dims).toEqual([...expected.file.info('logits').shape]);
+      let worst = 0;
+      torchLogits.forEach((t, i) => (worst = Math.max(worst, Math.abs(run.logits[i]! - t) / Math.max(1, Math.abs(t)))));
+      expect(worst).toBeLessThanOrEqual(expected.tolerances.logits.scaled_atol);
     });
   });
 }

@@ -48,6 +48,10 @@ export class GraphIndex {
       // Constant nodes are constants too (exporters emit either form).
       const value = isOnnxOp(n, 'Constant') ? attr(n, 'value')?.t : undefined;
       if (value && n.output[0]) this.initializers.set(n.output[0], value);
+      // torch.onnx deduplicates equal initializers and re-creates the dropped names with
+      // Identity nodes (two BatchNorm biases that trained alike); their outputs are constants.
+      const source = isOnnxOp(n, 'Identity') ? this.initializers.get(n.input[0] ?? '') : undefined;
+      if (source && n.output[0]) this.initializers.set(n.output[0], source);
     }
     this.graphOutputs = new Set(graph.output.map((o) => o.name));
     countUses(graph, this.uses);
