@@ -1,4 +1,5 @@
 import {
+  checkFeatureCountLimit,
   defineSpec,
   filled,
   fromDecayMomentum,
@@ -275,6 +276,8 @@ export class BatchNormalization<T = any> {
           `${pyShape(inputShape)}.`,
       );
     }
+    // A shape is not backed by data: cap the weights it would allocate.
+    checkFeatureCountLimit(`input_shape[${resolved}]`, dim);
     const host: { -readonly [K in keyof HostState]: HostState[K] } = { numBatchesTracked: 0 };
     for (const [name, key] of WEIGHTS) {
       if ((key === 'scale' && !this.scale) || (key === 'bias' && !this.center)) continue;
@@ -410,6 +413,10 @@ export class BatchNormalization<T = any> {
     const host: { -readonly [K in keyof HostState]: HostState[K] } = { numBatchesTracked: this.#runner?.state.numBatchesTracked ?? 0 };
     current.forEach((variable, i) => {
       const value = weights[i]!;
+      // Not a tensor at all (a string, a plain array): refused by name before its shape is read.
+      if (typeof value !== 'object' || value === null || !Array.isArray((value as { shape?: unknown }).shape)) {
+        throw new KerasError('ValueError', `Layer ${this.name} weight ${i} (${variable.name}) is not an array: got ${value === null ? 'null' : typeof value}.`);
+      }
       if (!sameShape(variable.shape, value.shape)) {
         throw new KerasError(
           'ValueError',
