@@ -11,7 +11,10 @@ import { SafetensorsError } from '../errors.js';
  * O_NONBLOCK makes `open` of a FIFO return at once (it would otherwise wait for a writer); on a
  * regular file it changes nothing. Windows has no FIFOs and no such flag.
  */
-const OPEN_FLAGS = constants.O_RDONLY | (constants.O_NONBLOCK ?? 0);
+function openFlags(): number {
+  // Read when called, not at import: a browser bundle stubs node:fs, and only Node opens files.
+  return constants.O_RDONLY | (constants.O_NONBLOCK ?? 0);
+}
 
 /** What a non-regular file is, for the error message. */
 export function describeFileType(s: { isDirectory(): boolean; isFIFO(): boolean; isCharacterDevice(): boolean; isBlockDevice(): boolean; isSocket(): boolean; isSymbolicLink(): boolean }): string {
@@ -28,7 +31,7 @@ export function describeFileType(s: { isDirectory(): boolean; isFIFO(): boolean;
 export async function openRegularFile(path: string): Promise<{ fh: FileHandle; size: number }> {
   let fh: FileHandle;
   try {
-    fh = await open(path, OPEN_FLAGS);
+    fh = await open(path, openFlags());
   } catch (cause) {
     throw new SafetensorsError('read-failed', `cannot open: ${(cause as Error).message}`, { file: path, cause });
   }
