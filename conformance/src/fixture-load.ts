@@ -127,7 +127,8 @@ function checkSizeArguments(manifest: FixtureManifest, tensors: ReadonlyMap<stri
  * link to /dev/zero never ends) no larger than `maxBytes`. Symbolic links to regular files are
  * followed. O_NONBLOCK keeps `open` of a FIFO from waiting for a writer.
  */
-async function readRegularFile(path: string, maxBytes: number): Promise<Uint8Array> {
+export async function readRegularFile(path: string, maxBytes: number): Promise<Uint8Array> {
+  // Flags read here, not at import: a browser bundle stubs node:fs.
   const fh = await open(path, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0));
   try {
     const s = await fh.stat();

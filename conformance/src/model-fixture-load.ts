@@ -3,9 +3,9 @@
  * {@link ModelFixtureManifestSchema}), its safetensors file, and a check that every named tensor
  * exists and that each state path keeps one shape from step to step.
  */
-import { readFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import type { HostTensor, Int64Tensor } from '@normbridge/core';
+import { MAX_FIXTURE_BYTES, type HostTensor, type Int64Tensor } from '@normbridge/core';
+import { readRegularFile } from './fixture-load.js';
 import { FixtureError } from './fixture-schema.js';
 import { decodeSafetensors } from './fixture-safetensors.js';
 import { modelTensorReferences, parseModelFixtureManifest, type ModelFixtureManifest } from './model-fixture-schema.js';
@@ -31,7 +31,7 @@ export async function loadModelFixture(manifestPath: string, raw: unknown): Prom
   if (basename(dir) !== manifest.case) throw new FixtureError('case', `is "${manifest.case}" but the folder is "${basename(dir)}"`, manifestPath);
   let bytes: Uint8Array;
   try {
-    bytes = new Uint8Array(await readFile(join(dir, manifest.tensors)));
+    bytes = await readRegularFile(join(dir, manifest.tensors), MAX_FIXTURE_BYTES);
   } catch (e) {
     throw new FixtureError('tensors', `names a file that cannot be read: ${(e as Error).message}`, manifestPath);
   }

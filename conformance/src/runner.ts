@@ -1,9 +1,8 @@
 import { join } from 'node:path';
-import { readFile } from 'node:fs/promises';
-import { requireEngineDtype, UnsupportedDtypeError, type Engine } from '@normbridge/core';
+import { MAX_MANIFEST_BYTES, requireEngineDtype, UnsupportedDtypeError, type Engine } from '@normbridge/core';
 import { compareTensors, type TensorComparison, type Tolerance } from './compare.js';
 import { createEngineByName, type EngineName } from './engines.js';
-import { listFixtureDirs, loadFixture, MANIFEST_FILE, type LoadedFixture } from './fixture-load.js';
+import { listFixtureDirs, loadFixture, MANIFEST_FILE, readRegularFile, type LoadedFixture } from './fixture-load.js';
 import { isModelManifest, loadModelFixture, type LoadedModelFixture } from './model-fixture-load.js';
 import { modelBindingFor } from './bindings/models.js';
 import type { ModelStepOutcome } from './bindings/model-types.js';
@@ -80,7 +79,7 @@ export interface ConformanceReport {
 /** Reads a manifest's JSON once to tell a model-level fixture from a layer one (a broken file is left to the layer loader to report). */
 async function peekManifest(dir: string): Promise<unknown> {
   try {
-    return JSON.parse(await readFile(join(dir, MANIFEST_FILE), 'utf8'));
+    return JSON.parse(new TextDecoder().decode(await readRegularFile(join(dir, MANIFEST_FILE), MAX_MANIFEST_BYTES)));
   } catch {
     return undefined;
   }
