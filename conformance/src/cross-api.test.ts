@@ -188,12 +188,14 @@ const ones = (n: number) => new Float64Array(n).fill(1);
 
 describe.each(ENGINES)('equivalences on $name', (e) => {
   const up = (b: Batch) => e.engine.fromHost(host(b));
+  // float64 where the engine has it; a float32-only engine refuses dtype float64 (UnsupportedDtypeError).
+  const dtype = e.engine.capabilities.dtypes.includes('float64') ? ('float64' as const) : ('float32' as const);
 
   it('torch BatchNorm2d(C, {momentum: m, eps}) on NCHW ≡ MLX 0.32.1 BatchNorm(C, {momentum: m, eps}) on NHWC', () => {
     fc.assert(
       fc.property(TORCH_2D, (c) =>
         run((check) => {
-          const torch = new BatchNorm2d<any>(c.channels, { momentum: c.m, eps: c.eps, dtype: 'float64', engine: e.option });
+          const torch = new BatchNorm2d<any>(c.channels, { momentum: c.m, eps: c.eps, dtype, engine: e.option });
           const mlx = new MlxBatchNorm<any>(c.channels, { momentum: c.m, eps: c.eps, version: '0.32.1', engine: e.option });
           const mlxForward = (b: Batch) => transpose(e.engine.toHost(mlx.call(e.engine.fromHost(transpose(host(b), NCHW_TO_NHWC)))), NHWC_TO_NCHW).data;
           let bounds: StatBounds | undefined;
@@ -228,7 +230,7 @@ describe.each(ENGINES)('equivalences on $name', (e) => {
         run((check) => {
           const a = 1 - c.m;
           const engine = e.option;
-          const torch = new BatchNorm1d<any>(c.channels, { momentum: c.m, eps: c.eps, dtype: 'float64', engine });
+          const torch = new BatchNorm1d<any>(c.channels, { momentum: c.m, eps: c.eps, dtype, engine });
           const flax = new linen.BatchNorm({ axis: 1, momentum: a, epsilon: c.eps, useFastVariance: false });
           let vars = flax.init(random.key(0), up(c.train[0]!), { useRunningAverage: false, engine });
           let torchBefore: Float64Array = ones(c.channels);
@@ -352,6 +354,7 @@ describe.each(ENGINES)('equivalences on $name', (e) => {
 // 2. Different conventions give the documented different numbers (one step from fresh state).
 
 describe.each(ENGINES)('documented differences on $name', (e) => {
+  const dtype = e.engine.capabilities.dtypes.includes('float64') ? ('float64' as const) : ('float32' as const);
   const up = (b: Batch) => e.engine.fromHost(host(b));
 
   /** Runs where the n/(n-1) difference is well above the tolerance somewhere: the property is not vacuous. */
@@ -368,7 +371,7 @@ describe.each(ENGINES)('documented differences on $name', (e) => {
           const stats = channelStats(x, b.shape, 1);
           const n = stats.count;
           const engine = e.option;
-          const torch = new BatchNorm1d<any>(c.channels, { momentum: c.m, eps: c.eps, dtype: 'float64', engine });
+          const torch = new BatchNorm1d<any>(c.channels, { momentum: c.m, eps: c.eps, dtype, engine });
           const flax = new linen.BatchNorm({ axis: 1, momentum: a, epsilon: c.eps, useFastVariance: false, useRunningAverage: false });
           const vars = flax.init(random.key(0), up(b), { engine });
           const yTorch = values(e, torch.forward(up(b)));

@@ -193,6 +193,9 @@ describe('the suite catches semantic errors', () => {
     expect(ids.length).toBeGreaterThan(2);
     expect(ids.every((id) => id.startsWith('torch/bn2d_') || id === 'onnx/onnx_inference_nchw')).toBe(true);
     expect(ids).toContain('onnx/onnx_inference_nchw');
+    const { fixtures: none, models } = await loadFixtures([FIXTURES], undefined, ['models/linen_*']);
+    expect(none).toEqual([]);
+    expect(models.map((m) => m.manifest.case)).toEqual(['linen_docstring_usage']);
     const report = await runConformance({ fixtureDirs: [FIXTURES], engines: ['reference-f64'], cases: ['bn2d_defaults'], tolerance: { atol: 0.5 } });
     expect(report.results).toHaveLength(1);
     expect(report.results[0]!.widened).toMatch(/overridden on the command line \(atol 0.5\)/);

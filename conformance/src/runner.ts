@@ -93,10 +93,12 @@ export async function loadFixtures(dirs: readonly string[], frameworks?: readonl
   const fixtures: LoadedFixture[] = [];
   const models: LoadedModelFixture[] = [];
   const invalid: { path: string; reason: string }[] = [];
-  const selected = (m: { framework: { name: string }; case: string }) => {
+  // A model-level fixture answers to `framework/case` and to `models/case` (its result's id).
+  const selected = (m: { framework: { name: string }; case: string }, model = false) => {
     const name = m.framework.name;
     const frameworkOk = !frameworks || frameworks.some((w) => name === w || name.startsWith(`${w}-`));
-    return frameworkOk && (!cases || cases.some((p) => caseMatches(`${name}/${m.case}`, p)));
+    const ids = [`${name}/${m.case}`, ...(model ? [`models/${m.case}`] : [])];
+    return frameworkOk && (!cases || cases.some((p) => ids.some((id) => caseMatches(id, p))));
   };
   for (const root of dirs) {
     for (const rel of await listFixtureDirs(root)) {
@@ -105,7 +107,7 @@ export async function loadFixtures(dirs: readonly string[], frameworks?: readonl
         const raw = await peekManifest(dir);
         if (isModelManifest(raw)) {
           const f = await loadModelFixture(join(dir, MANIFEST_FILE), raw);
-          if (selected(f.manifest)) models.push(f);
+          if (selected(f.manifest, true)) models.push(f);
           continue;
         }
         const f = await loadFixture(dir);
