@@ -8,7 +8,7 @@ set -euo pipefail
 NORMBRIDGE_SWIFTSHADER_ICD=${NORMBRIDGE_SWIFTSHADER_ICD:-/usr/lib/chromium/vk_swiftshader_icd.json}
 normbridge_missing=()
 command -v chromium >/dev/null 2>&1 || normbridge_missing+=(chromium)
-ldconfig -p 2>/dev/null | grep -q 'libvulkan\.so\.1' || normbridge_missing+=(libvulkan1)
+{ ldconfig -p 2>/dev/null || /sbin/ldconfig -p 2>/dev/null; } | grep -q 'libvulkan\.so\.1' || normbridge_missing+=(libvulkan1)
 if [ ${#normbridge_missing[@]} -gt 0 ]; then
   echo "normbridge: installing ${normbridge_missing[*]} (Debian)" >&2
   normbridge_sudo=""
