@@ -72,7 +72,7 @@ describe('normbridge CLI', () => {
     expect((await run('conformance', '--rtol', '-1')).code).not.toBe(0);
     const none = await run('conformance', '--case', 'no_such_case');
     expect(none.code).toBe(1);
-    expect(none.err).toMatch(/no fixture matched --case no_such_case/);
+    expect(none.err).toMatch(/no fixture matching --case no_such_case found/);
   }, 120_000);
 
   it('inspect: lists tensors and BatchNorm layers of a PyTorch checkpoint', async () => {

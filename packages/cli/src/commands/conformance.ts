@@ -46,17 +46,17 @@ export async function conformance(options: ConformanceCommandOptions): Promise<n
     : await runConformance(run);
   bar?.finish();
   if (report.results.length === 0 && report.invalid.length === 0) {
-    process.stderr.write(`no fixture matched${options.case?.length ? ` --case ${options.case.join(' ')}` : ''}${options.framework?.length ? ` --framework ${options.framework.join(' ')}` : ''}\n`);
+    // "0/0 cases" is not a pass: a misspelt --framework or --case, or an empty folder, fails loudly.
+    const where = options.fixtures?.length ? options.fixtures.join(', ') : defaultFixtureDir();
+    const which = [
+      options.framework?.length ? ` of framework ${options.framework.join(', ')}` : '',
+      options.case?.length ? ` matching --case ${options.case.join(' ')}` : '',
+    ].join('');
+    process.stderr.write(`normbridge conformance: no fixture${which} found in ${where}\n`);
     return 1;
   }
   process.stdout.write(`${formatMatrix(report)}\n`);
   if (options.json) await writeFile(options.json, `${JSON.stringify(report, null, 2)}\n`);
   if (options.markdown) await writeFile(options.markdown, `${formatMarkdown(report)}\n`);
-  if (report.results.length === 0 && report.invalid.length === 0) {
-    // "0/0 cases" is not a pass: a misspelt --framework or an empty folder must fail loudly.
-    const where = options.fixtures?.length ? options.fixtures.join(', ') : defaultFixtureDir();
-    const which = options.framework?.length ? ` of framework ${options.framework.join(', ')}` : '';
-    process.stderr.write(`normbridge conformance: no fixture${which} found in ${where}\n`);
-  }
   return exitCodeOf(report);
 }
