@@ -387,9 +387,12 @@ export async function runModelCase(model: LoadedModelFixture, engine: Engine<any
   const { tol, widened } = toleranceFor(model, engine, override);
   const comparisons: TensorComparison[] = [];
   let bound;
+  // Every tensor the program makes through the engine is freed when it ends (GPU buffers on a GPU backend).
+  const tracked = trackTensors(engine);
   try {
-    bound = await modelBindingFor(model.manifest.program.name).open(model, engine);
+    bound = await modelBindingFor(model.manifest.program.name).open(model, tracked.engine);
   } catch (err) {
+    tracked.disposeAll();
     if (err instanceof NotApplicable) return modelResult(model, engine.name, 'n/a', [], err.message);
     return modelResult(model, engine.name, 'fail', [], `could not build the program: ${(err as Error).message}`);
   }
@@ -416,6 +419,7 @@ export async function runModelCase(model: LoadedModelFixture, engine: Engine<any
     }
   } finally {
     bound.dispose();
+    tracked.disposeAll();
   }
   return modelResult(model, engine.name, comparisons.every((c) => c.ok) ? 'pass' : 'fail', comparisons, undefined, widened);
 }

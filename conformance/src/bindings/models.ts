@@ -61,11 +61,31 @@ function withDefault<R>(engine: Engine<any>, f: () => R): R {
   }
 }
 
+/**
+ * A TF.js scope for one model case: the programs' ports compute with TF.js ops (activations,
+ * gradients, optimizer updates, reshapes) that no engine call makes, so the case frees them
+ * all at its end, as the runner frees what the engine made (GPU buffers on a GPU backend).
+ */
+async function tfScope(): Promise<() => void> {
+  const tf = await import('@tensorflow/tfjs-core');
+  tf.engine().startScope();
+  return () => tf.engine().endScope();
+}
+
+/** Every tensor a guide TrainState holds: params, batch statistics, optimizer moments. */
+function stateLeaves(state: { params: unknown; batchStats: unknown; optState: unknown }): unknown[] {
+  const trees = [state.params, state.batchStats];
+  const opt = state.optState as Record<string, unknown> | undefined;
+  for (const key of ['mu', 'nu', 'trace']) if (opt?.[key]) trees.push(opt[key]);
+  return trees.flatMap((t) => treeLeaves(t as Tree<unknown>).map(([, leaf]) => leaf));
+}
+
 /** The Flax batch-norm guide: MLP + TrainState(batch_stats) + train_step / eval_step with optax.adam. */
 const flaxGuide: ModelBinding = {
   program: 'flax-guide-train-state',
   async open(fixture, anyEngine) {
     const engine = await tfEngineFor(anyEngine);
+    const endScope = await tfScope();
     const { config } = fixture.manifest.program;
     const optimizer = config['optimizer'] as { name?: string; learning_rate?: number; momentum?: number };
     const init = fixture.manifest.initialState;
@@ -97,6 +117,10 @@ const flaxGuide: ModelBinding = {
       async step(step): Promise<ModelStepOutcome> {
         const batch = { image: up(step.inputs['image']!), label: up(step.inputs['label']!) };
         const [next, metrics] = withDefault(engine, () => (step.method === 'train_step' ? training.trainStep(state, batch) : training.evalStep(state, batch)));
+        // The BatchNorm's new running statistics are tf.keep-ed (they outlive a tidy), so the
+        // scope would not free the ones a later step replaces: freed here.
+        const live = new Set(stateLeaves(next));
+        for (const t of stateLeaves(state)) if (!live.has(t)) (t as { dispose?: () => void }).dispose?.();
         state = next;
         const out: Record<string, CheckpointValue> = { step: scalar(state.step) };
         await flatten(engine, 'params', state.params, out);
@@ -109,9 +133,14 @@ const flaxGuide: ModelBinding = {
           accuracy: await toHost(engine, metrics.accuracy),
           logits: await toHost(engine, metrics.logits),
         };
+        // valueAndGrad tf.keep-s its auxiliary outputs (the logits) past its gradient scope.
+        for (const t of [metrics.loss, metrics.accuracy, metrics.logits]) t.dispose();
         return { outputs, state: out };
       },
-      dispose() {},
+      dispose() {
+        for (const t of stateLeaves(state)) (t as { dispose?: () => void }).dispose?.();
+        endScope();
+      },
     };
   },
 };
@@ -120,6 +149,7 @@ const flaxGuide: ModelBinding = {
 const nnxWriteup: ModelBinding = {
   program: 'nnx-writeup-batchnorm',
   async open(fixture, engine) {
+    const endScope = await tfScope();
     const { config } = fixture.manifest.program;
     const init = fixture.manifest.initialState;
     const bn = new nnx.WriteupBatchNorm<any>(config['n_features'] as number, { eps: config['eps'] as number, momentum: config['momentum'] as number, engine });
@@ -136,7 +166,7 @@ const nnxWriteup: ModelBinding = {
         for (const n of names) state[n] = await toHost(engine, bn[n].value);
         return { outputs: { y }, state };
       },
-      dispose() {},
+      dispose: endScope,
     };
   },
 };
@@ -145,6 +175,7 @@ const nnxWriteup: ModelBinding = {
 const linenDocstring: ModelBinding = {
   program: 'linen-docstring-usage',
   async open(fixture, engine) {
+    const endScope = await tfScope();
     const c = fixture.manifest.program.config as { momentum: number; epsilon: number; dtype: string };
     const fields = { momentum: c.momentum, epsilon: c.epsilon, dtype: c.dtype as linen.BatchNormFields['dtype'] };
     const BN = new linen.BatchNorm<any>({ ...fields, useRunningAverage: false });
@@ -171,7 +202,7 @@ const linenDocstring: ModelBinding = {
         variables = { ...variables, batch_stats: mutated['batch_stats']! };
         return { outputs: { y: await toHost(engine, y) }, state: await flat() };
       },
-      dispose() {},
+      dispose: endScope,
     };
   },
 };

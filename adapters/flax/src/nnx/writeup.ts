@@ -71,7 +71,7 @@ export class WriteupBatchNorm<T = any> extends Module {
   call(x: T): T {
     const engine = resolveEngine<T>(this.#engine);
     const out = runBatchNorm(engine, this.#spec(), this.#state(), x, this.useRunningAverage ? 'eval' : 'train');
-    this.#update(out.state);
+    this.#update(engine, out.state);
     return out.y;
   }
 
@@ -79,7 +79,7 @@ export class WriteupBatchNorm<T = any> extends Module {
   async callAsync(x: T): Promise<T> {
     const engine = resolveAnyEngine<T>(this.#engine);
     const out = await runBatchNormAsync(engine, this.#spec(), this.#state(), x, this.useRunningAverage ? 'eval' : 'train');
-    this.#update(out.state);
+    this.#update(engine, out.state);
     return out.y;
   }
 
@@ -101,10 +101,15 @@ export class WriteupBatchNorm<T = any> extends Module {
   }
 
   /** The write-up assigns the new moving statistics after a training call only. */
-  #update(state: BatchNormState<T>): void {
+  #update(engine: { dispose(...t: (T | undefined)[]): void }, state: BatchNormState<T>): void {
     if (this.useRunningAverage) return;
     const c = shapeOf(this.gamma.value)[3]!;
-    this.moving_mean.value = reshapeLeaf(state.runningMean!, [1, 1, 1, c]);
-    this.moving_var.value = reshapeLeaf(state.runningVar!, [1, 1, 1, c]);
+    const mean = reshapeLeaf(state.runningMean!, [1, 1, 1, c]);
+    const variance = reshapeLeaf(state.runningVar!, [1, 1, 1, c]);
+    // The engine's [c] results are ours alone once reshaped (a new handle on the same data).
+    if (mean !== state.runningMean) engine.dispose(state.runningMean);
+    if (variance !== state.runningVar) engine.dispose(state.runningVar);
+    this.moving_mean.value = mean;
+    this.moving_var.value = variance;
   }
 }
