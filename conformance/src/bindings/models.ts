@@ -38,7 +38,11 @@ const scalar = (v: number): HostTensor => ({ shape: [], data: Float64Array.of(v)
  * the float64 reference seen through TF.js (`hostEngineOnTf`, BatchNorm in float64).
  */
 async function tfEngineFor(engine: Engine<any>): Promise<SyncEngine<any>> {
-  if (engine.name.startsWith('tfjs-')) return engine as SyncEngine<any>;
+  if (engine.name.startsWith('tfjs-')) {
+    if (engine.synchronous) return engine as SyncEngine<any>;
+    // The port's training step is synchronous TF.js (tf.valueAndGrads around the BatchNorm).
+    throw new NotApplicable(`the Flax training port runs synchronous TF.js steps; ${engine.name} reads back asynchronously`);
+  }
   if (engine.name === 'reference-f64' && engine.synchronous) {
     // TF.js must have a backend (and its gradients) for the ops around the BatchNorm: its CPU one.
     const { createTfjsEngine } = await import('@normbridge/tfjs');
