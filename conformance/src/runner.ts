@@ -360,7 +360,7 @@ function compareStep(
   return 0;
 }
 
-function modelResult(model: LoadedModelFixture, engine: string, status: CaseResult['status'], comparisons: TensorComparison[], reason?: string, widened?: string): CaseResult {
+export function modelResult(model: LoadedModelFixture, engine: string, status: CaseResult['status'], comparisons: TensorComparison[], reason?: string, widened?: string): CaseResult {
   const m = model.manifest;
   return {
     fixture: `models/${m.case}`,

@@ -12,8 +12,10 @@ import { createRequire } from 'node:module';
 import { dirname, extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BROWSER_ENGINE_NAMES, type EngineName } from '../engines.js';
-import { listFixtureDirs, MANIFEST_FILE } from '../fixture-load.js';
-import type { ConformanceReport } from '../runner.js';
+import { MAX_FIXTURE_BYTES, MAX_MANIFEST_BYTES } from '@normbridge/core';
+import { listFixtureDirs, MANIFEST_FILE, readRegularFile } from '../fixture-load.js';
+import { isModelManifest, loadModelFixture, type LoadedModelFixture } from '../model-fixture-load.js';
+import { modelResult, type ConformanceReport } from '../runner.js';
 import { PROGRESS_PREFIX, type PageReport, type ServedFixture } from './protocol.js';
 import { bundlePage } from './bundle.js';
 
@@ -39,6 +41,9 @@ export const CHROMIUM_FLAGS = [
   '--enable-features=Vulkan',
   '--use-angle=swiftshader',
 ];
+
+/** Why model-level fixtures are n/a in the browser mode. */
+const MODELS_IN_NODE_ONLY = 'model-level fixtures (whole training programs) replay in Node only; the browser page has layer bindings';
 
 /** A whole browser run is bounded; SwiftShader runs the 82 fixtures on four engines in well under a minute. */
 export const BROWSER_RUN_TIMEOUT_MS = 10 * 60_000;
@@ -82,8 +87,10 @@ export async function runConformanceInBrowser(options: BrowserConformanceOptions
       [engines, served.fixtures] as const,
     )) as PageReport;
     options.onCase?.(report.results.length, report.results.length, 'done');
+    // Model-level fixtures replay in Node only: listed n/a, with the reason, on every engine.
+    const models = served.models.flatMap((model) => engines.map((engine) => modelResult(model, engine, 'n/a', [], MODELS_IN_NODE_ONLY)));
     return {
-      results: report.results,
+      results: [...report.results, ...models],
       engines: report.engines.map((e) => ({ ...e, name: e.name as EngineName })),
       invalid: [...served.invalid, ...report.unloadable],
     };
@@ -107,6 +114,8 @@ export interface ServedFixtures {
   readonly fixtures: ServedFixture[];
   readonly files: Map<string, string>;
   readonly invalid: { path: string; reason: string }[];
+  /** Model-level fixtures: not served (the page has no model bindings), reported n/a. */
+  readonly models: LoadedModelFixture[];
 }
 
 /** Fixture folders as URLs the page fetches, and the files behind them. */
@@ -114,13 +123,19 @@ export async function serveableFixtures(dirs: readonly string[], frameworks?: re
   const files = new Map<string, string>();
   const fixtures: ServedFixture[] = [];
   const invalid: { path: string; reason: string }[] = [];
+  const models: LoadedModelFixture[] = [];
   for (const root of dirs) {
     for (const rel of await listFixtureDirs(root)) {
       const dir = join(root, rel);
       try {
-        const manifest = JSON.parse(await readFile(join(dir, MANIFEST_FILE), 'utf8')) as { tensors?: string; framework?: { name?: string } };
+        const raw: unknown = JSON.parse(new TextDecoder().decode(await readRegularFile(join(dir, MANIFEST_FILE), MAX_MANIFEST_BYTES)));
+        const manifest = raw as { tensors?: string; framework?: { name?: string } };
         const name = manifest.framework?.name ?? '';
         if (frameworks && !frameworks.some((w) => name === w || name.startsWith(`${w}-`))) continue;
+        if (isModelManifest(raw)) {
+          models.push(await loadModelFixture(join(dir, MANIFEST_FILE), raw));
+          continue;
+        }
         const id = `/fixtures/${fixtures.length}`;
         files.set(`${id}/manifest.json`, join(dir, MANIFEST_FILE));
         files.set(`${id}/tensors`, join(dir, String(manifest.tensors)));
@@ -130,7 +145,7 @@ export async function serveableFixtures(dirs: readonly string[], frameworks?: re
       }
     }
   }
-  return { fixtures, files, invalid };
+  return { fixtures, files, invalid, models };
 }
 
 const TYPES: Record<string, string> = { '.js': 'text/javascript', '.mjs': 'text/javascript', '.wasm': 'application/wasm', '.html': 'text/html' };
@@ -155,7 +170,10 @@ export async function servePage(bundle: string, fixtures: ServedFixtures, title 
       if (path === '/') return send(html, TYPES['.html']!);
       if (path === '/page.js') return send(bundle, TYPES['.js']!);
       if (path === '/fixtures.json') return send(JSON.stringify(fixtures.fixtures), 'application/json');
-      const file = fixtureFiles.get(path) ?? (/^\/[\w.-]+$/.test(path) ? join(ortDist, path.slice(1)) : undefined);
+      const fixtureFile = fixtureFiles.get(path);
+      // A fixture's file is read with the loader's checks (a regular file, bounded in size).
+      if (fixtureFile) return send(await readRegularFile(fixtureFile, MAX_FIXTURE_BYTES), 'application/octet-stream');
+      const file = /^\/[\w.-]+$/.test(path) ? join(ortDist, path.slice(1)) : undefined;
       if (file && existsSync(file)) return send(await readFile(file), TYPES[extname(file)] ?? 'application/octet-stream');
       res.writeHead(404).end();
     })().catch(() => res.writeHead(500).end());
