@@ -1,5 +1,5 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { BROWSER_ENGINE_NAMES, DEFAULT_ENGINE, ENGINE_NAMES, type EngineName } from '@normbridge/conformance';
+import { BROWSER_ENGINE_NAMES, CPU_ENGINE_NAMES, DEFAULT_ENGINE, ENGINE_NAMES, NODE_GPU_ENGINE_NAMES, type EngineName } from '@normbridge/conformance';
 
 const FRAMEWORKS = ['torch', 'flax', 'nnx', 'mlx', 'keras'] as const;
 
@@ -47,7 +47,9 @@ export async function main(argv: readonly string[]): Promise<number> {
         return;
       }
       const fallback = opts.browser ? [...BROWSER_ENGINE_NAMES] : [DEFAULT_ENGINE];
-      const engines = opts.engine?.includes('all') ? [...ENGINE_NAMES] : ((opts.engine ?? fallback) as EngineName[]);
+      // "all" means every engine where the run happens: Node's (CPU and GPU), or the browser's.
+      const all: EngineName[] = opts.browser ? [...BROWSER_ENGINE_NAMES] : [...CPU_ENGINE_NAMES, ...NODE_GPU_ENGINE_NAMES];
+      const engines = opts.engine?.includes('all') ? all : ((opts.engine ?? fallback) as EngineName[]);
       exitCode = await conformance({ ...opts, engines });
     });
 
