@@ -5,24 +5,14 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { writeSafetensorsFile } from '@normbridge/safetensors';
-import { EXIT_PROBLEMS, main } from './main.js';
+import { EXIT_PROBLEMS } from './main.js';
+import { runCli } from './test-support/run-cli.js';
 
 const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
 const work = await mkdtemp(join(tmpdir(), 'nb-cli-exit-'));
 afterAll(() => rm(work, { recursive: true, force: true }));
 
-async function run(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const o = vi.spyOn(process.stdout, 'write').mockImplementation((s) => ((out += String(s)), true));
-  const e = vi.spyOn(process.stderr, 'write').mockImplementation((s) => ((err += String(s)), true));
-  try {
-    return { code: await main(['node', 'normbridge', ...args]), out, err };
-  } finally {
-    o.mockRestore();
-    e.mockRestore();
-  }
-}
+const run = runCli;
 
 const f32 = (v: number[]) => ({ dtype: 'F32' as const, shape: [v.length], data: Float32Array.from(v) });
 

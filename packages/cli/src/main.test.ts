@@ -2,27 +2,14 @@ import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, describe, expect, it, vi } from 'vitest';
-import { main } from './main.js';
+import { afterAll, describe, expect, it } from 'vitest';
+import { runCli } from './test-support/run-cli.js';
 
 const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
 const work = await mkdtemp(join(tmpdir(), 'nb-cli-'));
 afterAll(() => rm(work, { recursive: true, force: true }));
 
-/** Runs the CLI in-process, capturing what it prints. */
-async function run(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const o = vi.spyOn(process.stdout, 'write').mockImplementation((s) => ((out += String(s)), true));
-  const e = vi.spyOn(process.stderr, 'write').mockImplementation((s) => ((err += String(s)), true));
-  try {
-    const code = await main(['node', 'normbridge', ...args]);
-    return { code, out, err };
-  } finally {
-    o.mockRestore();
-    e.mockRestore();
-  }
-}
+const run = runCli;
 
 describe('normbridge CLI', () => {
   it('demo: every engine agrees with the float64 reference', async () => {

@@ -2,28 +2,17 @@ import { access, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hostTensor, int64Scalar } from '@normbridge/core';
 import { readCheckpoint, writeSafetensorsFile } from '@normbridge/safetensors';
-import { main } from '../main.js';
 import { parseRenameRules, RenameRuleError } from './rename.js';
+import { runCli } from '../test-support/run-cli.js';
 
 const TINY = fileURLToPath(new URL('../../../../fixtures/checkpoints/tiny.safetensors', import.meta.url));
 const work = await mkdtemp(join(tmpdir(), 'nb-cli-convert-'));
 afterAll(() => rm(work, { recursive: true, force: true }));
 
-async function run(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const o = vi.spyOn(process.stdout, 'write').mockImplementation((s) => ((out += String(s)), true));
-  const e = vi.spyOn(process.stderr, 'write').mockImplementation((s) => ((err += String(s)), true));
-  try {
-    return { code: await main(['node', 'normbridge', ...args]), out, err };
-  } finally {
-    o.mockRestore();
-    e.mockRestore();
-  }
-}
+const run = runCli;
 
 /** A PyTorch state dict with no normbridge metadata, plus a LayerNorm the converter cannot map. */
 let plain: string;
