@@ -12,7 +12,7 @@ import {
   type StepOptions,
   type SyncEngine,
 } from '@normbridge/core';
-import { customGradOps, hostEngineOnTf, keepNew, type DifferentiableOps } from '@normbridge/tfjs';
+import { customGradOps, downloadTensor, hostEngineOnTf, keepNew, type DifferentiableOps } from '@normbridge/tfjs';
 import { engineUsesTf, isHostTensor, isTfTensor, registerEngine } from './leaf.js';
 
 export { customGradOps, hostEngineOnTf, type DifferentiableOps };
@@ -144,19 +144,17 @@ function checkStatistics(pending: readonly [StatKey, unknown][], hosts: readonly
   for (const [, t] of pending) checkedStatistics.add(t as object);
 }
 
-const tfToHost = (t: tf.Tensor): HostTensor => ({ shape: [...t.shape], data: Float32Array.from(t.dataSync() as ArrayLike<number>), dtype: 'float32' });
-
 /** Checks statistics not seen before, reading them back from a synchronous engine. */
 function verifyStatistics<T>(engine: SyncEngine<T>, state: BatchNormState<T>): void {
   const pending = uncheckedStatistics(state);
   if (pending.length === 0) return;
-  checkStatistics(pending, pending.map(([, t]) => (isTfTensor(t) ? tfToHost(t) : engine.toHost(t))), state.numBatchesTracked);
+  checkStatistics(pending, pending.map(([, t]) => (isTfTensor(t) ? downloadTensor(t) : engine.toHost(t))), state.numBatchesTracked);
 }
 
 async function verifyStatisticsAsync<T>(engine: Engine<T>, state: BatchNormState<T>): Promise<void> {
   const pending = uncheckedStatistics(state);
   if (pending.length === 0) return;
-  const hosts = await Promise.all(pending.map(([, t]) => (isTfTensor(t) ? tfToHost(t) : engine.toHost(t))));
+  const hosts = await Promise.all(pending.map(([, t]) => (isTfTensor(t) ? downloadTensor(t) : engine.toHost(t))));
   checkStatistics(pending, hosts, state.numBatchesTracked);
 }
 

@@ -3,15 +3,10 @@ import type { ReplicaGroups } from './groups.js';
 import { centred, centredProduct, channelAffine, channelCombine, channelSums } from './channel-ops.js';
 import { fusedGradient } from './kernels/fused-ops.js';
 import { fusedKernelsActive } from './kernels/register.js';
-import type { Normalization } from './normalize.js';
+import type { Normalization, ParamGradients } from './normalization.js';
 import { broadcastParam, flatParam, rowsView, toFeatureShape } from './plan.js';
 
-/** Gradients in the spec's shapes: dx like x, dScale and dBias like the features. */
-export interface ParamGradients {
-  readonly dx: tf.Tensor;
-  readonly dScale: tf.Tensor;
-  readonly dBias: tf.Tensor;
-}
+export type { ParamGradients } from './normalization.js';
 
 /**
  * The analytic vector-Jacobian product of `normalize` (the formula of core's

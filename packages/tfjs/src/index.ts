@@ -15,4 +15,5 @@ export {
 export { batchNormEvalOp, batchNormTrainOp, batchNormVjp } from './ops.js';
 export { registerTfjsGradients } from './register-extras.js';
 export { customGradOps, hostEngineOnTf, keepNew, type DifferentiableOps } from './bridge.js';
+export { downloadTensor } from './host.js';
 export { wasmKernelFlavour } from './kernels/register.js';

@@ -1,28 +1,10 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { fusedNormalize } from './kernels/fused-ops.js';
 import { fusedKernelsActive } from './kernels/register.js';
-import { broadcastParam, flatParam, rowsParam, rowsView, type Plan } from './plan.js';
+import type { Normalization } from './normalization.js';
+import { broadcastParam, flatParam, rowsParam, rowsView } from './plan.js';
 
-/**
- * The statistics one call normalises with, in the shape of its view: `[channels]` (memory
- * order) for the rows view, the plan's `statShape` for the broadcast view.
- */
-export interface Normalization {
-  readonly plan: Plan;
-  readonly epsilon: number;
-  /**
-   * Rows view: the input is seen as `[rows, channels·inner]` (see `Plan.block`; inner is 1
-   * when features are trailing) and the fused kernel does the work.
-   */
-  readonly rows: boolean;
-  readonly mean: tf.Tensor;
-  readonly variance: tf.Tensor;
-  /**
-   * Set when these are the batch's own statistics, so that the gradient flows through them:
-   * each element's weight in its channel's statistics (see BatchStatistics.weight).
-   */
-  readonly batchWeight: number | tf.Tensor | undefined;
-}
+export type { Normalization } from './normalization.js';
 
 /**
  * Backends whose fused batchNorm kernel subtracts the mean before scaling, as the spec does.

@@ -1,7 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { BatchNormSpec } from '@normbridge/core';
-import type { ParamGradients } from '../gradient.js';
-import type { Normalization } from '../normalize.js';
+import type { Normalization, ParamGradients } from '../normalization.js';
 import { flatParam, toFeatureShape, type Plan } from '../plan.js';
 import { runningVarianceInput, type BatchStatistics } from '../statistics.js';
 import { BATCH_NORM_GRAD, BATCH_NORM_MOMENTS, BATCH_NORM_NORMALIZE, type ChannelBlocks } from './kernel_names.js';
