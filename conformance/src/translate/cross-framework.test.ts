@@ -2,10 +2,12 @@ import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Engine } from '@normbridge/core';
 import { createTfjsEngine } from '@normbridge/tfjs';
+import { createEngineByName, type EngineName } from '../engines.js';
 import { loadFixture } from '../fixture-load.js';
-import { crossCheck, formatCrossTable } from './index.js';
+import { crossCheck, formatCrossTable, type CrossResult } from './index.js';
 
 const fixture = (p: string) => loadFixture(fileURLToPath(new URL(`../../../fixtures/${p}`, import.meta.url)));
+const byField = (r: CrossResult) => Object.fromEntries(r.fields.map((f) => [f.field, f]));
 let engine: Engine<any>;
 beforeAll(async () => {
   engine = await createTfjsEngine('cpu');
@@ -22,21 +24,15 @@ describe('a torch fixture replayed through other frameworks', () => {
     const r = await crossCheck(await fixture('torch/bn2d_defaults'), 'flax-linen', engine);
     expect(r.status).toBe('differs');
     expect(r.explained).toBe(true);
-    const byField = Object.fromEntries(r.fields.map((f) => [f.field, f]));
-    expect(byField['train output']!.ok).toBe(true);
-    expect(byField['eval output']!.ok).toBe(false);
-    expect(byField['running_mean']!.ok).toBe(true);
-    expect(byField['running_var']!.ok).toBe(false);
-    expect(byField['running_var']!.final).toBeGreaterThan(1e-3);
+    const f = byField(r);
+    expect(f['train output']!.ok).toBe(true);
+    expect(f['eval output']!.ok).toBe(false);
+    expect(f['running_mean']!.ok).toBe(true);
+    expect(f['running_var']!.ok).toBe(false);
+    expect(f['running_var']!.final).toBeGreaterThan(1e-3);
     expect(r.conventions.some((c) => c.startsWith('runningVarianceEstimator: "unbiased" → "biased"'))).toBe(true);
     // Momentum 0.1 (batch weight) became Flax's 0.9 (decay): same canonical running average.
     expect(r.conventions.some((c) => c.startsWith('runningAverage'))).toBe(false);
-  });
-
-  it('says a cumulative average (momentum=None) cannot be expressed in Keras', async () => {
-    const r = await crossCheck(await fixture('torch/bn1d_momentum_none'), 'keras', engine);
-    expect(r.status).toBe('cannot-express');
-    expect(r.reason).toMatch(/cumulative/);
   });
 
   it('prints one row per fixture and target', async () => {
@@ -46,4 +42,66 @@ describe('a torch fixture replayed through other frameworks', () => {
     expect(table).toMatch(/torch\/bn2d_defaults\s+keras\s+differs \(explained\)\s+eval output 4\.8e-3 after 1 eval step\(s\).*running_var 2\.8e-3 after 3 train step\(s\).*runningVarianceEstimator/);
     expect(table).toMatch(/0 unexplained/);
   });
+});
+
+describe('where the target cannot express the source, the nearest configuration it can is measured', () => {
+  it('a cumulative average (momentum=None) in Keras: a constant momentum of the next batch\'s weight, the running statistics off after the train steps, explained by runningAverage', async () => {
+    const r = await crossCheck(await fixture('torch/bn2d_momentum_none_nondefault_counter'), 'keras', engine);
+    expect(r.status).toBe('cannot-express');
+    expect(r.reason).toMatch(/cumulative/);
+    // The fixture's counter is 7: PyTorch weighs the next batch 1/8.
+    expect(r.nearest).toMatch(/^momentum 0\.125 for the cumulative average \(its weight for the next batch at num_batches_tracked 7/);
+    const f = byField(r);
+    expect(f['train output']!.ok).toBe(true);
+    expect(f['running_mean']!.ok).toBe(false);
+    expect(f['running_mean']!.steps).toBe(2);
+    expect(f['running_mean']!.final).toBeGreaterThan(1e-3);
+    expect(r.conventions.some((c) => c.startsWith('runningAverage: {"kind":"cumulative"} → {"kind":"exponential","oldValueWeight":0.875}'))).toBe(true);
+    expect(r.explained).toBe(true);
+    expect(formatCrossTable([r])).toMatch(/cannot-express, measured\s+.*as the nearest it can express, momentum 0\.125 .*running_mean \d\.\de-\d after 2 train step\(s\).*runningAverage/);
+  });
+
+  it('the substituted momentum follows the cumulative average exactly for one step (MLX keeps PyTorch\'s unbiased running variance)', async () => {
+    const r = await crossCheck(await fixture('torch/bn1d_momentum_none_semantics_10_3'), 'mlx', engine);
+    expect(r.status).toBe('cannot-express');
+    expect(r.nearest).toMatch(/^momentum 1 /);
+    expect(byField(r)['running_var']!.steps).toBe(1);
+    expect(r.fields.every((f) => f.ok)).toBe(true);
+  });
+
+  it('eps 0, which MLX refuses: the smallest positive float32 eps, within tolerance', async () => {
+    const r = await crossCheck(await fixture('torch/bn2d_eps_0'), 'mlx', engine);
+    expect(r.status).toBe('cannot-express');
+    expect(r.reason).toMatch(/mlx refuses it: .*eps/);
+    expect(r.nearest).toMatch(/eps 2\^-126/);
+    expect(r.conventions).toContain('epsilon: 0 → 1.1754943508222875e-38');
+    expect(r.fields.length).toBeGreaterThan(0);
+    expect(r.fields.every((f) => f.ok)).toBe(true);
+  });
+
+  it('5-D inputs, which MLX refuses: D and H merged into one axis, the same statistics', async () => {
+    const r = await crossCheck(await fixture('torch/bn3d_defaults'), 'mlx', engine);
+    expect(r.status).toBe('cannot-express');
+    expect(r.reason).toMatch(/got 5/);
+    expect(r.nearest).toMatch(/5-D inputs as 4-D/);
+    expect(r.fields.every((f) => f.ok)).toBe(true);
+  });
+});
+
+describe('on every CPU engine, asynchronous ones included', () => {
+  it.each(['tfjs-wasm', 'ort-node', 'ort-web-wasm', 'reference-f64'] as EngineName[])('%s: the same verdicts and the same measured differences as tfjs cpu', async (name) => {
+    const other = await createEngineByName(name);
+    for (const [path, target] of [
+      ['torch/bn2d_defaults', 'torch'],
+      ['torch/bn2d_defaults', 'flax-linen'],
+      ['torch/bn2d_defaults', 'keras'],
+      ['torch/bn2d_momentum_none_nondefault_counter', 'mlx'],
+    ] as const) {
+      const f = await fixture(path);
+      const [a, b] = [await crossCheck(f, target, engine), await crossCheck(f, target, other)];
+      expect({ status: b.status, explained: b.explained, conventions: b.conventions, nearest: b.nearest }).toEqual({ status: a.status, explained: a.explained, conventions: a.conventions, nearest: a.nearest });
+      expect(b.fields.map((x) => [x.field, x.ok, x.steps])).toEqual(a.fields.map((x) => [x.field, x.ok, x.steps]));
+      for (const [i, x] of b.fields.entries()) expect(Math.abs(x.final - a.fields[i]!.final)).toBeLessThan(1e-5 + 1e-3 * a.fields[i]!.final);
+    }
+  }, 60_000);
 });

@@ -5,7 +5,7 @@
  * port does not reproduce the source, the differing fields are attributed to the conventions
  * (fields of the canonical spec) in which the two frameworks' layers differ.
  */
-import { transpose, type BatchNormSpec, type Engine, type HostTensor } from '@normbridge/core';
+import { NormbridgeError, transpose, type BatchNormSpec, type Engine, type HostTensor } from '@normbridge/core';
 import { batchNormsFromCheckpoint, PortError, type PortTarget } from '@normbridge/port';
 import { NotApplicable } from '../bindings/types.js';
 import { compareTensors, type Tolerance } from '../compare.js';
@@ -14,6 +14,7 @@ import type { FrameworkName } from '../fixture-schema.js';
 import { FLOAT32_REDUCTION_FLOOR, FLOAT32_TOLERANCE } from '../runner.js';
 import { driverFor } from './drivers.js';
 import { fixtureCheckpoint, MODULE, statsVariables } from './fixture-checkpoint.js';
+import { nearestExpressible, NO_SUBSTITUTION, type Refusal, type Substitution } from './nearest.js';
 
 /** Train-step outputs, eval-step outputs (which read the running statistics), and the statistics. */
 export type CrossField = 'train output' | 'eval output' | 'running_mean' | 'running_var';
@@ -39,9 +40,15 @@ export interface CrossResult {
   readonly fields: readonly CrossFieldResult[];
   /** Spec fields in which source and target differ, e.g. `runningVarianceEstimator: unbiased → biased`. */
   readonly conventions: readonly string[];
-  /** Every differing field is touched by a differing convention. */
+  /** Every differing field is touched by a differing convention (for `cannot-express`: of the nearest configuration). */
   readonly explained: boolean;
+  /** Why the target cannot express the source, or why the case is n/a. */
   readonly reason?: string;
+  /**
+   * `cannot-express` cells that were measured: the nearest configuration the target can express,
+   * which was replayed instead (e.g. a constant momentum for PyTorch's cumulative average).
+   */
+  readonly nearest?: string;
 }
 
 /** The adapter a fixture's own framework is built with, to read its spec. */
@@ -104,91 +111,139 @@ function tolerance(f: LoadedFixture): Tolerance {
   return { atol: Math.max(f.manifest.tolerance.atol, floor.atol), rtol: Math.max(f.manifest.tolerance.rtol, floor.rtol) };
 }
 
-/** Replays one fixture through one target framework; the engine must be synchronous (tfjs cpu). */
+type Base = Pick<CrossResult, 'case' | 'source' | 'target' | 'steps'>;
+type Replayed = { readonly kind: 'replayed'; readonly fields: CrossFieldResult[]; readonly conventions: string[] } | { readonly kind: 'refused'; readonly refusal: Refusal; readonly reason: string };
+
+/**
+ * Replays one fixture through one target framework on any engine (synchronous or not). Where the
+ * target cannot express the source (a cumulative average, eps 0, 5-D inputs), the nearest
+ * configuration it can express is replayed instead and the result is `cannot-express` with the
+ * measured fields, the conventions that differ and what was substituted (`nearest`).
+ */
 export async function crossCheck(fixture: LoadedFixture, target: PortTarget, engine: Engine<any>): Promise<CrossResult> {
   const m = fixture.manifest;
-  const base = { case: `${m.framework.name}/${m.case}`, source: `${m.framework.name} ${m.framework.version}`, target, steps: m.steps.length };
-  const empty = { fields: [], conventions: [], explained: true };
+  const base: Base = { case: `${m.framework.name}/${m.case}`, source: `${m.framework.name} ${m.framework.version}`, target, steps: m.steps.length };
   try {
-    if (!engine.synchronous) throw new NotApplicable(`engine ${engine.name} is asynchronous`);
     checkReplayable(fixture);
-    const { reader, naming } = fixtureCheckpoint(fixture, m.initialState);
-    const stats = statsVariables(naming);
-    if (!(stats.mean in m.initialState) || !(stats.variance in m.initialState)) throw new NotApplicable('the layer has no running statistics');
-    const rank = fixture.tensors.get(m.steps[0]!.input)!.shape.length;
-    const sourceAxis = fixtureFeatureAxes(m, rank);
-    if (sourceAxis.length !== 1) throw new NotApplicable('more than one feature axis');
-    const targetAxis = channelsFirst(target) ? 1 : rank - 1;
-    const shape = { torchModule: rank === 4 ? 'BatchNorm2d' : rank === 5 ? 'BatchNorm3d' : 'BatchNorm1d', kerasInputRank: rank } as const;
-    const from = naming;
-    let ported;
-    try {
-      ported = await batchNormsFromCheckpoint(reader, { as: target, engine, from, ...shape });
-    } catch (e) {
-      if (e instanceof PortError && e.code === 'momentum-unsupported') {
-        return { ...base, ...empty, status: 'cannot-express', explained: true, reason: e.message.replace(/^1 BatchNorm layer\(s\) \(bn\) use /, '') };
+    let substitution = NO_SUBSTITUTION;
+    let firstReason: string | undefined;
+    for (;;) {
+      const r = await replay(fixture, target, engine, substitution);
+      if (r.kind === 'replayed') {
+        const failing = r.fields.filter((f) => !f.ok);
+        const touched = new Set(r.conventions.flatMap((c) => CONVENTIONS[c.split(':')[0]!] ?? []));
+        const status = firstReason !== undefined ? 'cannot-express' : failing.length === 0 ? 'reproduces' : 'differs';
+        return {
+          ...base,
+          fields: r.fields,
+          conventions: r.conventions,
+          status,
+          explained: failing.every((f) => touched.has(f.field)),
+          ...(firstReason !== undefined ? { reason: firstReason, nearest: substitution.descriptions.join('; ') } : {}),
+        };
       }
-      if (e instanceof PortError) throw e;
-      // The target's own constructor refuses the translated configuration (e.g. Keras and eps 0).
-      return { ...base, ...empty, status: 'cannot-express', explained: true, reason: `${target} refuses it: ${(e as Error).message}` };
-    }
-    const driver = driverFor(target, ported.layers.get(MODULE)!, engine);
-    const sourceTarget = SOURCE_TARGET[m.framework.name];
-    const version = m.framework.name === 'mlx' ? { mlxVersion: m.framework.version as never } : {};
-    const sourceLayers = sourceTarget ? await batchNormsFromCheckpoint(fixtureCheckpoint(fixture, m.initialState).reader, { as: sourceTarget, engine, from, ...shape, ...version }) : undefined;
-    const sourceSpec = sourceTarget ? driverFor(sourceTarget, sourceLayers!.layers.get(MODULE)!, engine).spec(rank) : undefined;
-    const conventions = sourceSpec ? specDifferences(sourceSpec, driver.spec(rank)) : [];
-    const emptyTrainStep = m.steps.some((step) => step.mode === 'train' && fixture.tensors.get(step.input)!.shape.includes(0));
-    if (emptyTrainStep && m.framework.name === 'torch' && target !== 'torch') {
-      conventions.push(`emptyBatch: torch skips the running update on an empty batch → ${target} averages over nothing`);
-    }
-
-    const tol = tolerance(fixture);
-    const acc: Record<CrossField, { worst: number; final: number; ok: boolean; seen: boolean; steps: number }> = {
-      'train output': { worst: 0, final: 0, ok: true, seen: false, steps: 0 },
-      'eval output': { worst: 0, final: 0, ok: true, seen: false, steps: 0 },
-      running_mean: { worst: 0, final: 0, ok: true, seen: false, steps: 0 },
-      running_var: { worst: 0, final: 0, ok: true, seen: false, steps: 0 },
-    };
-    const record = (field: CrossField, actual: HostTensor, expected: HostTensor, label: string) => {
-      const c = compareTensors(label, actual, expected, tol);
-      const a = acc[field];
-      a.worst = Math.max(a.worst, c.maxAbsError);
-      a.final = c.maxAbsError;
-      a.ok &&= c.ok;
-      a.seen = true;
-      a.steps++;
-    };
-    for (const [i, step] of m.steps.entries()) {
-      const x = moveAxis(fixture.tensors.get(step.input) as HostTensor, sourceAxis[0]!, targetAxis);
-      let out: unknown;
-      try {
-        out = driver.step(engine.fromHost(x), step.mode);
-      } catch (e) {
-        // The target refuses the call itself (e.g. MLX and 5-D inputs).
-        return { ...base, ...empty, status: 'cannot-express', reason: `${target} refuses step ${i}: ${(e as Error).message}` };
+      firstReason ??= r.reason;
+      const next = nearestExpressible(fixture, target, r.refusal, substitution);
+      if (next === undefined) {
+        return { ...base, fields: [], conventions: [], status: 'cannot-express', explained: true, reason: r.reason };
       }
-      const y = moveAxis(engine.toHost(out) as HostTensor, targetAxis, sourceAxis[0]!);
-      record(`${step.mode} output`, y, fixture.tensors.get(step.output!) as HostTensor, `step ${i} output`);
-      if (step.mode === 'train') {
-        const s = driver.runningStats();
-        record('running_mean', s.mean, fixture.tensors.get(step.state![stats.mean]!) as HostTensor, `step ${i} running_mean`);
-        record('running_var', s.variance, fixture.tensors.get(step.state![stats.variance]!) as HostTensor, `step ${i} running_var`);
-      }
+      substitution = next;
     }
-    const fields = (Object.keys(acc) as CrossField[]).filter((f) => acc[f].seen).map((field) => ({ field, worst: acc[field].worst, final: acc[field].final, ok: acc[field].ok, steps: acc[field].steps }));
-    const failing = fields.filter((f) => !f.ok);
-    const touched = new Set(conventions.flatMap((c) => CONVENTIONS[c.split(':')[0]!] ?? []));
-    return {
-      ...base,
-      fields,
-      conventions,
-      status: failing.length === 0 ? 'reproduces' : 'differs',
-      explained: failing.every((f) => touched.has(f.field)),
-    };
   } catch (e) {
-    if (e instanceof NotApplicable) return { ...base, ...empty, status: 'n/a', reason: e.message };
-    if (e instanceof PortError) return { ...base, ...empty, status: 'n/a', reason: e.message };
+    if (e instanceof NotApplicable || e instanceof PortError) return { ...base, fields: [], conventions: [], status: 'n/a', explained: true, reason: e.message };
     throw e;
   }
+}
+
+/** Errors the adapters raise as their framework would: `pythonType` (torch, MLX, Keras), Flax's `flax*` codes. */
+function isFrameworkError(e: unknown): boolean {
+  return (typeof e === 'object' && e !== null && 'pythonType' in e) || (e instanceof NormbridgeError && e.code.startsWith('flax'));
+}
+
+/** [.., D, H, ..] → [.., D·H, ..] for the first two spatial axes of a 5-D tensor whose channels are on `channelAxis`. */
+function mergeSpatial(x: HostTensor, channelAxis: number): HostTensor {
+  const first = channelAxis === 1 ? 2 : 1;
+  const shape = [...x.shape];
+  shape.splice(first, 2, shape[first]! * shape[first + 1]!);
+  return { ...x, shape };
+}
+
+async function replay(fixture: LoadedFixture, target: PortTarget, engine: Engine<any>, substitution: Substitution): Promise<Replayed> {
+  const m = fixture.manifest;
+  const { reader, naming } = fixtureCheckpoint(fixture, m.initialState, substitution.config);
+  const stats = statsVariables(naming);
+  if (!(stats.mean in m.initialState) || !(stats.variance in m.initialState)) throw new NotApplicable('the layer has no running statistics');
+  const rank = fixture.tensors.get(m.steps[0]!.input)!.shape.length;
+  const sourceAxis = fixtureFeatureAxes(m, rank);
+  if (sourceAxis.length !== 1) throw new NotApplicable('more than one feature axis');
+  const targetAxis = channelsFirst(target) ? 1 : rank - 1;
+  const callRank = substitution.mergeSpatial && rank === 5 ? 4 : rank;
+  const shape = { torchModule: callRank === 4 ? 'BatchNorm2d' : callRank === 5 ? 'BatchNorm3d' : 'BatchNorm1d', kerasInputRank: callRank } as const;
+  const from = naming;
+  let ported;
+  try {
+    ported = await batchNormsFromCheckpoint(reader, { as: target, engine, from, ...shape });
+  } catch (e) {
+    if (e instanceof PortError && e.code === 'momentum-unsupported') {
+      return { kind: 'refused', refusal: { kind: 'momentum' }, reason: e.message.replace(/^1 BatchNorm layer\(s\) \(bn\) use /, '') };
+    }
+    if (e instanceof PortError) throw e;
+    // The target's own constructor refuses the translated configuration (e.g. MLX and eps 0).
+    const message = (e as Error).message;
+    return { kind: 'refused', refusal: { kind: 'construct', message }, reason: `${target} refuses it: ${message}` };
+  }
+  const driver = driverFor(target, ported.layers.get(MODULE)!, engine);
+  const sourceTarget = SOURCE_TARGET[m.framework.name];
+  const version = m.framework.name === 'mlx' ? { mlxVersion: m.framework.version as never } : {};
+  const sourceLayers = sourceTarget ? await batchNormsFromCheckpoint(fixtureCheckpoint(fixture, m.initialState).reader, { as: sourceTarget, engine, from, ...shape, ...version }) : undefined;
+  const sourceSpec = sourceTarget ? driverFor(sourceTarget, sourceLayers!.layers.get(MODULE)!, engine).spec(callRank) : undefined;
+  const conventions = sourceSpec ? specDifferences(sourceSpec, driver.spec(callRank)) : [];
+  const emptyTrainStep = m.steps.some((step) => step.mode === 'train' && fixture.tensors.get(step.input)!.shape.includes(0));
+  if (emptyTrainStep && m.framework.name === 'torch' && target !== 'torch') {
+    conventions.push(`emptyBatch: torch skips the running update on an empty batch → ${target} averages over nothing`);
+  }
+
+  const tol = tolerance(fixture);
+  const acc: Record<CrossField, { worst: number; final: number; ok: boolean; seen: boolean; steps: number }> = {
+    'train output': { worst: 0, final: 0, ok: true, seen: false, steps: 0 },
+    'eval output': { worst: 0, final: 0, ok: true, seen: false, steps: 0 },
+    running_mean: { worst: 0, final: 0, ok: true, seen: false, steps: 0 },
+    running_var: { worst: 0, final: 0, ok: true, seen: false, steps: 0 },
+  };
+  const record = (field: CrossField, actual: HostTensor, expected: HostTensor, label: string) => {
+    const c = compareTensors(label, actual, expected, tol);
+    const a = acc[field];
+    a.worst = Math.max(a.worst, c.maxAbsError);
+    a.final = c.maxAbsError;
+    a.ok &&= c.ok;
+    a.seen = true;
+    a.steps++;
+  };
+  for (const [i, step] of m.steps.entries()) {
+    const source = fixture.tensors.get(step.input) as HostTensor;
+    const moved = moveAxis(source, sourceAxis[0]!, targetAxis);
+    const x = engine.fromHost(callRank === rank ? moved : mergeSpatial(moved, targetAxis));
+    let out: unknown;
+    try {
+      out = await driver.step(x, step.mode);
+    } catch (e) {
+      engine.dispose(x);
+      const message = (e as Error).message;
+      // An error the framework itself would raise (the adapters mirror them, e.g. MLX and 5-D
+      // inputs) means the target refuses the call; any other is the engine's, not a convention.
+      if (!isFrameworkError(e)) throw new NotApplicable(`engine ${engine.name} fails step ${i} in ${target}: ${message}`);
+      return { kind: 'refused', refusal: { kind: 'step', message, rank }, reason: `${target} refuses step ${i}: ${message}` };
+    }
+    const host = (await engine.toHost(out)) as HostTensor;
+    engine.dispose(...new Set([x, out]));
+    const y = moveAxis(callRank === rank ? host : { ...host, shape: [...moved.shape] }, targetAxis, sourceAxis[0]!);
+    record(`${step.mode} output`, y, fixture.tensors.get(step.output!) as HostTensor, `step ${i} output`);
+    if (step.mode === 'train') {
+      const s = await driver.runningStats();
+      record('running_mean', s.mean, fixture.tensors.get(step.state![stats.mean]!) as HostTensor, `step ${i} running_mean`);
+      record('running_var', s.variance, fixture.tensors.get(step.state![stats.variance]!) as HostTensor, `step ${i} running_var`);
+    }
+  }
+  const fields = (Object.keys(acc) as CrossField[]).filter((f) => acc[f].seen).map((field) => ({ field, worst: acc[field].worst, final: acc[field].final, ok: acc[field].ok, steps: acc[field].steps }));
+  return { kind: 'replayed', fields, conventions };
 }

@@ -1,7 +1,9 @@
 /**
- * Driving a ported layer of each target framework through train and eval steps on a
- * synchronous engine, reading its running statistics, and naming the canonical spec it runs
- * (so that differences can be attributed to conventions). API shaping only.
+ * Driving a ported layer of each target framework through train and eval steps, reading its
+ * running statistics, and naming the canonical spec it runs (so that differences can be
+ * attributed to conventions). API shaping only. Every call goes through the adapters' async
+ * entry points, which on a synchronous engine give exactly what the synchronous calls give, so
+ * one path serves TF.js, the float64 reference and ONNX Runtime.
  */
 import type { BatchNormSpec, Engine, HostTensor } from '@normbridge/core';
 import { linen } from '@normbridge/flax';
@@ -10,23 +12,23 @@ import { torchSpec } from '@normbridge/torch';
 
 export interface Driver {
   /** One call in train or eval mode; input and output channels where the target wants them. */
-  step(x: unknown, mode: 'train' | 'eval'): unknown;
-  runningStats(): { mean: HostTensor; variance: HostTensor };
+  step(x: unknown, mode: 'train' | 'eval'): Promise<unknown>;
+  runningStats(): Promise<{ mean: HostTensor; variance: HostTensor }>;
   /** The canonical spec of a training call on inputs of this rank (channels where the target wants them). */
   spec(rank: number): BatchNormSpec;
 }
 
 export function driverFor<K extends PortTarget>(target: K, layer: TargetLayers<any>[K], engine: Engine<any>): Driver {
-  const host = (t: unknown) => engine.toHost(t) as HostTensor;
+  const host = async (t: unknown) => (await engine.toHost(t)) as HostTensor;
   switch (target) {
     case 'torch': {
       const bn = layer as TargetLayers<any>['torch'];
       return {
         step(x, mode) {
           bn.train(mode === 'train');
-          return bn.forward(x);
+          return bn.forwardAsync(x);
         },
-        runningStats: () => ({ mean: host(bn.runningMean), variance: host(bn.runningVar) }),
+        runningStats: async () => ({ mean: await host(bn.runningMean), variance: await host(bn.runningVar) }),
         spec: () =>
           torchSpec({ eps: bn.eps, momentum: bn.momentum, scale: bn.affine, bias: bn.affine, updatesRunningStatistics: true, evalUsesBatchStatistics: false }),
       };
@@ -35,15 +37,15 @@ export function driverFor<K extends PortTarget>(target: K, layer: TargetLayers<a
       const bn = layer as TargetLayers<any>['flax-linen'];
       let variables = bn.variables;
       return {
-        step(x, mode) {
-          if (mode === 'eval') return bn.module.apply(variables, x, { useRunningAverage: true, engine });
-          const [y, updates] = bn.module.apply(variables, x, { useRunningAverage: false, mutable: ['batch_stats'], engine });
+        async step(x, mode) {
+          if (mode === 'eval') return bn.module.applyAsync(variables, x, { useRunningAverage: true, engine });
+          const [y, updates] = await bn.module.applyAsync(variables, x, { useRunningAverage: false, mutable: ['batch_stats'], engine });
           variables = { ...variables, ...updates };
           return y;
         },
-        runningStats: () => {
+        runningStats: async () => {
           const s = variables['batch_stats'] as Record<string, unknown>;
-          return { mean: host(s['mean']), variance: host(s['var']) };
+          return { mean: await host(s['mean']), variance: await host(s['var']) };
         },
         spec: (rank) => linen.linenSpec(bn.module, { featureAxes: [rank - 1], updating: true, masked: false }),
       };
@@ -54,10 +56,10 @@ export function driverFor<K extends PortTarget>(target: K, layer: TargetLayers<a
         step(x, mode) {
           if (mode === 'train') bn.train();
           else bn.eval();
-          return bn.call(x);
+          return bn.callAsync(x);
         },
-        runningStats: () => {
-          const w = Object.fromEntries(bn.saveWeights());
+        runningStats: async () => {
+          const w = Object.fromEntries(await bn.saveWeightsAsync());
           return { mean: w['running_mean']!, variance: w['running_var']! };
         },
         spec: () => bn.spec,
@@ -66,10 +68,10 @@ export function driverFor<K extends PortTarget>(target: K, layer: TargetLayers<a
     case 'keras': {
       const bn = layer as TargetLayers<any>['keras'];
       return {
-        step: (x, mode) => bn.apply(x, { training: mode === 'train' }),
-        runningStats: () => {
+        step: (x, mode) => bn.applyAsync(x, { training: mode === 'train' }),
+        runningStats: async () => {
           const names = bn.weights.map((w) => w.name);
-          const values = bn.getWeights();
+          const values = await bn.getWeightsAsync();
           return { mean: values[names.indexOf('moving_mean')]!, variance: values[names.indexOf('moving_variance')]! };
         },
         spec: () => bn.spec,

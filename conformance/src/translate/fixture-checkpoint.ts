@@ -41,7 +41,15 @@ function keyOf(naming: Framework, variable: string): string {
   return naming === 'keras' ? `${MODULE}/${variable}` : `${MODULE}.${variable}`;
 }
 
-export function fixtureCheckpoint(fixture: LoadedFixture, stateMap: Readonly<Record<string, string>>): { reader: TensorReader; naming: Framework } {
+/**
+ * `override` replaces the layer's eps/momentum (source convention) in the metadata: the nearest
+ * configuration a target can express, where it cannot express the layer's own.
+ */
+export function fixtureCheckpoint(
+  fixture: LoadedFixture,
+  stateMap: Readonly<Record<string, string>>,
+  override: { readonly epsilon?: number; readonly momentum?: number } = {},
+): { reader: TensorReader; naming: Framework } {
   const naming = FIXTURE_NAMING[fixture.manifest.framework.name];
   if (naming === undefined) throw new NotApplicable(`no checkpoint naming for ${fixture.manifest.framework.name} fixtures`);
   const tensors: Record<string, CheckpointValue> = {};
@@ -50,7 +58,7 @@ export function fixtureCheckpoint(fixture: LoadedFixture, stateMap: Readonly<Rec
     if (t === undefined) throw new NotApplicable(`tensor "${name}" is missing`);
     tensors[keyOf(naming, variable)] = t;
   }
-  const config = layerConfig(fixture);
+  const config = { ...layerConfig(fixture), ...override };
   const metadata = {
     normbridge: JSON.stringify({ version: 1, framework: naming, batchNorm: { [MODULE]: config } }),
   };

@@ -38,18 +38,23 @@ export async function main(argv: readonly string[]): Promise<number> {
     .option('--json <file>', 'write the full results as JSON')
     .option('--markdown <file>', 'write the matrix as Markdown')
     .option('--browser', `run in headless Chromium (Debian's chromium, or CHROMIUM_PATH) (default engines: ${BROWSER_ENGINE_NAMES.join(', ')})`)
-    .option('--as <framework...>', 'translate each fixture into these frameworks (flax-linen, mlx, keras, torch; comma-separated or repeated), replay it there, and say per layer what differs and which convention explains it')
+    .option('--as <framework...>', 'translate each fixture into these frameworks (flax-linen, mlx, keras, torch; comma-separated or repeated), replay it there on each --engine, and say per layer what differs, by how much, and which convention explains it (a configuration the framework cannot express is measured on the nearest one it can)')
     .action(async (opts: { fixtures?: string[]; engine?: string[]; framework?: string[]; case?: string[]; atol?: number; rtol?: number; json?: string; markdown?: string; browser?: boolean; as?: string[] }) => {
       const { conformance, defaultFixtureDir } = await import('./commands/conformance.js');
-      if (opts.as) {
-        const { cross } = await import('./commands/cross.js');
-        exitCode = await cross({ fixtures: opts.fixtures?.length ? opts.fixtures : [defaultFixtureDir()], as: opts.as, framework: opts.framework });
-        return;
-      }
       const fallback = opts.browser ? [...BROWSER_ENGINE_NAMES] : [DEFAULT_ENGINE];
       // "all" means every engine where the run happens: Node's (CPU and GPU), or the browser's.
       const all: EngineName[] = opts.browser ? [...BROWSER_ENGINE_NAMES] : [...CPU_ENGINE_NAMES, ...NODE_GPU_ENGINE_NAMES];
       const engines = opts.engine?.includes('all') ? all : ((opts.engine ?? fallback) as EngineName[]);
+      if (opts.as) {
+        if (opts.browser) {
+          process.stderr.write('normbridge conformance: --as runs in Node (on any --engine there, GPU ones included), not with --browser\n');
+          exitCode = 2;
+          return;
+        }
+        const { cross } = await import('./commands/cross.js');
+        exitCode = await cross({ fixtures: opts.fixtures?.length ? opts.fixtures : [defaultFixtureDir()], as: opts.as, engines, framework: opts.framework });
+        return;
+      }
       exitCode = await conformance({ ...opts, engines });
     });
 

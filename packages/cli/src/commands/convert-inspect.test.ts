@@ -101,9 +101,28 @@ describe('normbridge conformance --as', () => {
     expect(r.code).toBe(0);
     expect(r.out).toMatch(/torch\/bn2d_defaults\s+flax-linen\s+differs \(explained\).*runningVarianceEstimator: "unbiased" → "biased"/);
     expect(r.out).toMatch(/torch\/bn2d_defaults\s+mlx\s+reproduces/);
-    expect(r.out).toMatch(/torch\/bn1d_momentum_none\s+keras\s+cannot-express/);
+    expect(r.out).toMatch(/torch\/bn1d_momentum_none\s+keras\s+cannot-express, measured\s+.*as the nearest it can express, momentum 1 .*running_mean \d\.\de[-+]\d after 5 train step\(s\).*runningAverage: \{"kind":"cumulative"\}/);
     expect(r.out).toMatch(/0 unexplained difference\(s\)\./);
   }, 120_000);
+
+  it('runs on the engines --engine names, asynchronous ONNX Runtime included, one table each', async () => {
+    const fixtures = fileURLToPath(new URL('../../../../fixtures/torch', import.meta.url));
+    const r = await run('conformance', '--fixtures', fixtures, '--framework', 'torch', '--as', 'flax-linen', '--engine', 'tfjs-cpu', 'ort-node');
+    expect(r.code).toBe(0);
+    const [cpu, ort] = r.out.split(/^engine ort-node:$/m);
+    expect(cpu).toMatch(/^engine tfjs-cpu:$/m);
+    for (const table of [cpu!, ort!]) {
+      expect(table).toMatch(/torch\/bn2d_defaults\s+flax-linen\s+differs \(explained\).*runningVarianceEstimator/);
+      expect(table).toMatch(/torch\/bn2d_momentum_none_nondefault_counter\s+flax-linen\s+cannot-express, measured.*momentum 0\.125/);
+      expect(table).toMatch(/0 unexplained difference\(s\)\./);
+    }
+  }, 120_000);
+
+  it('refuses --browser (the translation replays in Node)', async () => {
+    const r = await run('conformance', '--as', 'mlx', '--browser');
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/--as runs in Node/);
+  });
 
   it('refuses an unknown framework', async () => {
     expect((await run('conformance', '--as', 'caffe')).code).toBe(2);

@@ -1,15 +1,18 @@
-import { createEngineByName, crossCheck, formatCrossTable, loadFixtures, PORT_TARGETS, type CrossResult, type PortTarget } from '@normbridge/conformance';
+import { createEngineByName, crossCheck, formatCrossTable, isUnexplained, loadFixtures, PORT_TARGETS, type CrossResult, type EngineName, type PortTarget } from '@normbridge/conformance';
 
 export interface CrossCommandOptions {
   readonly fixtures: readonly string[];
   /** Target frameworks, e.g. `['flax-linen', 'mlx']` (comma-separated values are split). */
   readonly as: readonly string[];
+  /** Engines to replay on, one table each, as for the plain `conformance`. */
+  readonly engines: readonly EngineName[];
   readonly framework?: readonly string[] | undefined;
 }
 
 /**
  * `normbridge conformance --as …`: each fixture translated into each target framework and
- * replayed there (tfjs cpu). Exit 1 when a difference is not explained by a convention.
+ * replayed there, on each engine. Exit 1 when a difference is not explained by a convention
+ * (or no fixture was found), 2 on an unknown framework.
  */
 export async function cross(options: CrossCommandOptions): Promise<number> {
   const targets = options.as.flatMap((a) => a.split(',')).map((a) => a.trim()).filter((a) => a !== '');
@@ -19,10 +22,24 @@ export async function cross(options: CrossCommandOptions): Promise<number> {
     return 2;
   }
   const { fixtures, invalid } = await loadFixtures(options.fixtures, options.framework);
-  const engine = await createEngineByName('tfjs-cpu');
-  const results: CrossResult[] = [];
-  for (const f of fixtures) for (const t of targets as PortTarget[]) results.push(await crossCheck(f, t, engine));
-  process.stdout.write(`${formatCrossTable(results)}\n`);
+  // No fixture at all is a failure, not "0/0 reproduced".
+  let failed = invalid.length > 0 || fixtures.length === 0;
+  const tables: string[] = [];
+  for (const name of options.engines) {
+    let engine;
+    try {
+      engine = await createEngineByName(name);
+    } catch (e) {
+      // As in the plain matrix, an engine that cannot start here is n/a, not a failure.
+      tables.push(`engine ${name}: n/a, unavailable (${(e as Error).message})`);
+      continue;
+    }
+    const results: CrossResult[] = [];
+    for (const f of fixtures) for (const t of targets as PortTarget[]) results.push(await crossCheck(f, t, engine));
+    tables.push(`engine ${name}:\n${formatCrossTable(results)}`);
+    failed ||= results.some(isUnexplained);
+  }
+  process.stdout.write(`${tables.join('\n\n')}\n`);
   for (const i of invalid) process.stdout.write(`invalid fixture ${i.path}: ${i.reason}\n`);
-  return results.some((r) => r.status === 'differs' && !r.explained) || invalid.length > 0 ? 1 : 0;
+  return failed ? 1 : 0;
 }
