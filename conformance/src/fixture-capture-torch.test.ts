@@ -9,7 +9,9 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
+import { createTfjsEngine } from '@normbridge/tfjs';
 import { crosscheckFixture } from './fixture-crosscheck.js';
+import { crossCheck, formatCrossTable, isUnexplained, type CrossResult } from './translate/index.js';
 import { listFixtureDirs, loadFixture } from './fixture-load.js';
 
 const SCRIPT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', 'fixtures', 'generators', 'capture_torch.py');
@@ -84,6 +86,33 @@ describe.skipIf(!python)(`capture_torch.py (${reason})`, () => {
     const outBn = await loadFixture(join(dir, 'cli', 'torch/out_bn'));
     expect(outBn.manifest.layout).toBe('NC');
     expect(Object.keys(outBn.manifest.steps[0]!.gradients!)).toEqual(['input']);
+  });
+
+  it('ported to Flax, MLX and Keras (`--as`): one row per layer and framework, every difference explained by a named convention', async () => {
+    const engine = await createTfjsEngine('cpu');
+    const results: CrossResult[] = [];
+    for (const d of await listFixtureDirs(join(dir, 'cli'))) {
+      const f = await loadFixture(join(dir, 'cli', d));
+      for (const target of ['flax-linen', 'mlx', 'keras'] as const) results.push(await crossCheck(f, target, engine));
+    }
+    const table = formatCrossTable(results);
+    expect(results.map((r) => `${r.case} ${r.target}`)).toEqual(
+      ['bn1', 'out_bn', 'shared'].flatMap((l) => ['flax-linen', 'mlx', 'keras'].map((t) => `torch/${l} ${t}`)),
+    );
+    expect(results.filter((r) => r.status === 'n/a'), table).toEqual([]);
+    expect(results.filter(isUnexplained), table).toEqual([]);
+    // PyTorch's unbiased running variance, as Flax's and Keras' biased one.
+    const bn1 = results.find((r) => r.case === 'torch/bn1' && r.target === 'keras')!;
+    expect(bn1.status).toBe('differs');
+    expect(bn1.conventions.some((c) => c.startsWith('runningVarianceEstimator'))).toBe(true);
+    // The cumulative average (momentum=None), measured on the nearest momentum, in every target.
+    for (const r of results.filter((x) => x.case === 'torch/shared')) {
+      expect(r.status).toBe('cannot-express');
+      expect(r.nearest).toMatch(/^momentum 1 for the cumulative average/);
+      expect(r.fields.find((f) => f.field === 'running_mean')!.ok).toBe(false);
+      expect(r.conventions.some((c) => c.startsWith('runningAverage: {"kind":"cumulative"}'))).toBe(true);
+    }
+    expect(table).toMatch(/0 unexplained difference\(s\)\./);
   });
 
   it('records stateBefore when an optimiser changes the weights between steps', async () => {

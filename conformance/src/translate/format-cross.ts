@@ -49,5 +49,7 @@ export function formatCrossTable(results: readonly CrossResult[]): string {
   const counts = ['reproduces', 'differs', 'cannot-express', 'n/a'].map((s) => `${results.filter((r) => r.status === s).length} ${s}`).join(', ');
   const measured = results.filter((r) => r.status === 'cannot-express' && r.nearest !== undefined).length;
   const unexplained = results.filter(isUnexplained).length;
-  return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line), '', `${counts}; ${measured} cannot-express cell(s) measured on the nearest expressible configuration; ${unexplained} unexplained difference(s).`].join('\n');
+  // The last column's rule is as long as its heading: its cells are free text of any length.
+  const rule = widths.map((w, i) => '-'.repeat(i === widths.length - 1 ? header[i]!.length : w));
+  return [line(header), line(rule), ...rows.map(line), '', `${counts}; ${measured} cannot-express cell(s) measured on the nearest expressible configuration; ${unexplained} unexplained difference(s).`].join('\n');
 }
