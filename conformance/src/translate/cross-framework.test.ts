@@ -79,6 +79,16 @@ describe('where the target cannot express the source, the nearest configuration 
     expect(r.fields.every((f) => f.ok)).toBe(true);
   });
 
+  it('a Flax layer with a bias and no scale, which PyTorch cannot build (affine is both or neither): a scale of ones, the bias kept', async () => {
+    const r = await crossCheck(await fixture('flax-linen/linen_no_scale'), 'torch', engine);
+    expect(r.status).toBe('cannot-express');
+    expect(r.reason).toMatch(/scale without a bias or the reverse; torch has both \(affine\) or neither/);
+    expect(r.nearest).toMatch(/a scale of ones \/ bias of zeros/);
+    // The bias is kept: train outputs match; what differs is explained by the variance conventions.
+    expect(byField(r)['train output']!.ok).toBe(true);
+    expect(r.explained).toBe(true);
+  });
+
   it('5-D inputs, which MLX refuses: D and H merged into one axis, the same statistics', async () => {
     const r = await crossCheck(await fixture('torch/bn3d_defaults'), 'mlx', engine);
     expect(r.status).toBe('cannot-express');

@@ -7,13 +7,15 @@
  */
 import { NormbridgeError, transpose, type BatchNormSpec, type Engine, type HostTensor } from '@normbridge/core';
 import { batchNormsFromCheckpoint, PortError, type PortTarget } from '@normbridge/port';
+import { linen } from '@normbridge/flax';
+import { linenModuleOf } from '../bindings/flax.js';
 import { NotApplicable } from '../bindings/types.js';
 import { compareTensors, type Tolerance } from '../compare.js';
 import { fixtureFeatureAxes, type LoadedFixture } from '../fixture-load.js';
-import type { FrameworkName } from '../fixture-schema.js';
+import { toleranceOfKind, type FrameworkName } from '../fixture-schema.js';
 import { FLOAT32_REDUCTION_FLOOR, FLOAT32_TOLERANCE } from '../runner.js';
 import { driverFor } from './drivers.js';
-import { fixtureCheckpoint, MODULE, statsVariables } from './fixture-checkpoint.js';
+import { FIXTURE_NAMING, fixtureCheckpoint, hasHalfAffine, MODULE, statsVariables } from './fixture-checkpoint.js';
 import { nearestExpressible, NO_SUBSTITUTION, type Refusal, type Substitution } from './nearest.js';
 
 /** Train-step outputs, eval-step outputs (which read the running statistics), and the statistics. */
@@ -71,6 +73,8 @@ const CONVENTIONS: Readonly<Record<string, readonly CrossField[]>> = {
   // Not a spec field: ATen returns an empty batch's (empty) output before touching the running
   // statistics, while Flax, Keras and MLX average over nothing (NaN statistics).
   emptyBatch: ['running_mean', 'running_var', 'eval output'],
+  // Not a convention: the source framework's recorded values carry a bug the fixture declares.
+  frameworkBug: ['train output', 'eval output', 'running_mean', 'running_var'],
 };
 
 const channelsFirst = (target: PortTarget) => target === 'torch';
@@ -106,9 +110,17 @@ function checkReplayable(f: LoadedFixture): void {
   }
 }
 
-function tolerance(f: LoadedFixture): Tolerance {
+/**
+ * The fixture's own tolerance of each kind (outputs, state), never below float32 rounding: the
+ * ported layers compute in float32, whatever the fixture's dtype.
+ */
+function tolerances(f: LoadedFixture): Record<'output' | 'state', Tolerance> {
   const floor = f.manifest.dtype === 'float64' ? FLOAT32_TOLERANCE : FLOAT32_REDUCTION_FLOOR;
-  return { atol: Math.max(f.manifest.tolerance.atol, floor.atol), rtol: Math.max(f.manifest.tolerance.rtol, floor.rtol) };
+  const of = (kind: 'output' | 'state') => {
+    const t = toleranceOfKind(f.manifest.tolerance, kind);
+    return { atol: Math.max(t.atol, floor.atol), rtol: Math.max(t.rtol, floor.rtol) };
+  };
+  return { output: of('output'), state: of('state') };
 }
 
 type Base = Pick<CrossResult, 'case' | 'source' | 'target' | 'steps'>;
@@ -143,7 +155,8 @@ export async function crossCheck(fixture: LoadedFixture, target: PortTarget, eng
         };
       }
       firstReason ??= r.reason;
-      const next = nearestExpressible(fixture, target, r.refusal, substitution);
+      const naming = FIXTURE_NAMING[m.framework.name];
+      const next = nearestExpressible(fixture, target, r.refusal, substitution, naming !== undefined && hasHalfAffine(fixture, naming));
       if (next === undefined) {
         return { ...base, fields: [], conventions: [], status: 'cannot-express', explained: true, reason: r.reason };
       }
@@ -151,6 +164,16 @@ export async function crossCheck(fixture: LoadedFixture, target: PortTarget, eng
     }
   } catch (e) {
     if (e instanceof NotApplicable || e instanceof PortError) return { ...base, fields: [], conventions: [], status: 'n/a', explained: true, reason: e.message };
+    throw e;
+  }
+}
+
+/** The spec of the linen module a fixture ran, or undefined when an argument has no translation. */
+function linenSourceSpec(args: Readonly<Record<string, unknown>>, rank: number): BatchNormSpec | undefined {
+  try {
+    return linen.linenSpec(linenModuleOf(args), { featureAxes: [rank - 1], updating: true, masked: false });
+  } catch (e) {
+    if (e instanceof NotApplicable) return undefined;
     throw e;
   }
 }
@@ -187,6 +210,9 @@ async function replay(fixture: LoadedFixture, target: PortTarget, engine: Engine
     if (e instanceof PortError && e.code === 'momentum-unsupported') {
       return { kind: 'refused', refusal: { kind: 'momentum' }, reason: e.message.replace(/^1 BatchNorm layer\(s\) \(bn\) use /, '') };
     }
+    if (e instanceof PortError && e.code === 'affine-unsupported') {
+      return { kind: 'refused', refusal: { kind: 'construct', message: e.message }, reason: e.message.replace(/^1 BatchNorm layer\(s\) \(bn\) have/, 'the layer has') };
+    }
     if (e instanceof PortError) throw e;
     // The target's own constructor refuses the translated configuration (e.g. MLX and eps 0).
     const message = (e as Error).message;
@@ -196,14 +222,18 @@ async function replay(fixture: LoadedFixture, target: PortTarget, engine: Engine
   const sourceTarget = SOURCE_TARGET[m.framework.name];
   const version = m.framework.name === 'mlx' ? { mlxVersion: m.framework.version as never } : {};
   const sourceLayers = sourceTarget ? await batchNormsFromCheckpoint(fixtureCheckpoint(fixture, m.initialState).reader, { as: sourceTarget, engine, from, ...shape, ...version }) : undefined;
-  const sourceSpec = sourceTarget ? driverFor(sourceTarget, sourceLayers!.layers.get(MODULE)!, engine).spec(callRank) : undefined;
+  // A linen layer's arguments beyond eps and momentum (use_fast_variance, dtype, ...) are not in
+  // a checkpoint: the source is the module the fixture ran, so that losing them shows.
+  const fromCheckpoint = () => (sourceTarget ? driverFor(sourceTarget, sourceLayers!.layers.get(MODULE)!, engine).spec(callRank) : undefined);
+  const sourceSpec = m.framework.name === 'flax-linen' ? (linenSourceSpec(m.layer.args, callRank) ?? fromCheckpoint()) : fromCheckpoint();
   const conventions = sourceSpec ? specDifferences(sourceSpec, driver.spec(callRank)) : [];
+  if (m.frameworkBug !== undefined) conventions.push(`frameworkBug: ${m.framework.name} ${m.frameworkBug.description}`);
   const emptyTrainStep = m.steps.some((step) => step.mode === 'train' && fixture.tensors.get(step.input)!.shape.includes(0));
   if (emptyTrainStep && m.framework.name === 'torch' && target !== 'torch') {
     conventions.push(`emptyBatch: torch skips the running update on an empty batch → ${target} averages over nothing`);
   }
 
-  const tol = tolerance(fixture);
+  const tol = tolerances(fixture);
   const acc: Record<CrossField, { worst: number; final: number; ok: boolean; seen: boolean; steps: number }> = {
     'train output': { worst: 0, final: 0, ok: true, seen: false, steps: 0 },
     'eval output': { worst: 0, final: 0, ok: true, seen: false, steps: 0 },
@@ -211,7 +241,7 @@ async function replay(fixture: LoadedFixture, target: PortTarget, engine: Engine
     running_var: { worst: 0, final: 0, ok: true, seen: false, steps: 0 },
   };
   const record = (field: CrossField, actual: HostTensor, expected: HostTensor, label: string) => {
-    const c = compareTensors(label, actual, expected, tol);
+    const c = compareTensors(label, actual, expected, field.endsWith('output') ? tol.output : tol.state);
     const a = acc[field];
     a.worst = Math.max(a.worst, c.maxAbsError);
     a.final = c.maxAbsError;

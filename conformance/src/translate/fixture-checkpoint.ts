@@ -32,6 +32,10 @@ export function layerConfig(fixture: LoadedFixture): { epsilon?: number; momentu
   };
 }
 
+function pick<T extends object, K extends keyof T>(o: T, keys: readonly K[]): Partial<Pick<T, K>> {
+  return Object.fromEntries(keys.filter((k) => o[k] !== undefined).map((k) => [k, o[k]])) as Partial<Pick<T, K>>;
+}
+
 /** A fixture's state map (framework variable → tensor name) as checkpoint keys under module `bn`. */
 function keyOf(naming: Framework, variable: string): string {
   if (naming === 'flax') {
@@ -42,13 +46,14 @@ function keyOf(naming: Framework, variable: string): string {
 }
 
 /**
- * `override` replaces the layer's eps/momentum (source convention) in the metadata: the nearest
+ * `override` replaces the layer's eps/momentum (source convention) in the metadata, and
+ * `completeAffine` adds the identity scale or bias a half-affine layer lacks: the nearest
  * configuration a target can express, where it cannot express the layer's own.
  */
 export function fixtureCheckpoint(
   fixture: LoadedFixture,
   stateMap: Readonly<Record<string, string>>,
-  override: { readonly epsilon?: number; readonly momentum?: number } = {},
+  override: { readonly epsilon?: number; readonly momentum?: number; readonly completeAffine?: boolean } = {},
 ): { reader: TensorReader; naming: Framework } {
   const naming = FIXTURE_NAMING[fixture.manifest.framework.name];
   if (naming === undefined) throw new NotApplicable(`no checkpoint naming for ${fixture.manifest.framework.name} fixtures`);
@@ -58,7 +63,17 @@ export function fixtureCheckpoint(
     if (t === undefined) throw new NotApplicable(`tensor "${name}" is missing`);
     tensors[keyOf(naming, variable)] = t;
   }
-  const config = { ...layerConfig(fixture), ...override };
+  if (override.completeAffine) {
+    // The identity for the missing half: a scale of ones, a bias of zeros.
+    const mean = tensors[keyOf(naming, variableOf(naming, 'mean'))]!;
+    for (const [role, value] of [['scale', 1], ['bias', 0]] as const) {
+      const key = keyOf(naming, variableOf(naming, role));
+      tensors[key] ??= { shape: [...mean.shape], data: new Float32Array(mean.data.length).fill(value), dtype: 'float32' };
+    }
+  }
+  // Arguments the fixture left out are the framework's defaults: the layer ran with them.
+  const defaults = NAMINGS[naming].defaults;
+  const config = { epsilon: defaults.epsilon, momentum: defaults.momentum, ...layerConfig(fixture), ...pick(override, ['epsilon', 'momentum']) };
   const metadata = {
     normbridge: JSON.stringify({ version: 1, framework: naming, batchNorm: { [MODULE]: config } }),
   };
@@ -66,12 +81,23 @@ export function fixtureCheckpoint(
   return { reader: parseSafetensors(bytes, { name: `${fixture.manifest.framework.name}/${fixture.manifest.case}` }), naming };
 }
 
+/** A role's variable in a fixture framework's state map (`running_mean`, `batch_stats/mean`, …). */
+function variableOf(naming: Framework, role: 'scale' | 'bias' | 'mean' | 'variance'): string {
+  const n = NAMINGS[naming];
+  const c = n.collectionOf?.(role);
+  return c === undefined ? n.leaves[role] : `${c}/${n.leaves[role]}`;
+}
+
 /** Where a fixture framework keeps running mean and variance in its state map. */
 export function statsVariables(naming: Framework): { mean: string; variance: string } {
-  const n = NAMINGS[naming];
-  const name = (role: 'mean' | 'variance') => {
-    const c = n.collectionOf?.(role);
-    return c === undefined ? n.leaves[role] : `${c}/${n.leaves[role]}`;
-  };
-  return { mean: name('mean'), variance: name('variance') };
+  return { mean: variableOf(naming, 'mean'), variance: variableOf(naming, 'variance') };
+}
+
+/**
+ * Whether the layer has a scale without a bias or a bias without a scale (Flax's `use_bias`,
+ * `use_scale`), which frameworks with one `affine` switch cannot express.
+ */
+export function hasHalfAffine(fixture: LoadedFixture, naming: Framework): boolean {
+  const state = fixture.manifest.initialState;
+  return (variableOf(naming, 'scale') in state) !== (variableOf(naming, 'bias') in state);
 }

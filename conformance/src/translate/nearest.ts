@@ -17,7 +17,7 @@ export const SMALLEST_POSITIVE_EPSILON = 2 ** -126;
 /** A configuration or input change that makes the source expressible in the target. */
 export interface Substitution {
   /** eps/momentum written into the translated checkpoint instead of the source's, in the source's convention. */
-  readonly config: { readonly epsilon?: number; readonly momentum?: number };
+  readonly config: { readonly epsilon?: number; readonly momentum?: number; readonly completeAffine?: boolean };
   /** Merge the first two spatial axes of 5-D inputs into one (a 4-D call with the same statistics). */
   readonly mergeSpatial: boolean;
   /** What was substituted and why, one phrase each. */
@@ -40,10 +40,11 @@ function initialCount(fixture: LoadedFixture): number {
 }
 
 /**
- * The next substitution after `so_far` for this refusal, or undefined when there is none (the
- * target then cannot express the source at all, and the cell says why).
+ * The next substitution after `soFar` for this refusal, or undefined when there is none (the
+ * target then cannot express the source at all, and the cell says why). `halfAffine`: the layer
+ * has a scale without a bias or the reverse.
  */
-export function nearestExpressible(fixture: LoadedFixture, target: PortTarget, refusal: Refusal, soFar: Substitution): Substitution | undefined {
+export function nearestExpressible(fixture: LoadedFixture, target: PortTarget, refusal: Refusal, soFar: Substitution, halfAffine: boolean): Substitution | undefined {
   const config = layerConfig(fixture);
   if (refusal.kind === 'momentum' && config.momentum === null && soFar.config.momentum === undefined) {
     // PyTorch's cumulative average gives batch k after the counter c the weight 1/(c + k): an
@@ -61,6 +62,13 @@ export function nearestExpressible(fixture: LoadedFixture, target: PortTarget, r
       ...soFar,
       config: { ...soFar.config, epsilon: SMALLEST_POSITIVE_EPSILON },
       descriptions: [...soFar.descriptions, `eps 2^-126 (smallest positive float32) for eps 0, which ${target} refuses`],
+    };
+  }
+  if (refusal.kind === 'construct' && halfAffine && soFar.config.completeAffine === undefined) {
+    return {
+      ...soFar,
+      config: { ...soFar.config, completeAffine: true },
+      descriptions: [...soFar.descriptions, `a scale of ones / bias of zeros for the one the layer lacks, as ${target} has scale and bias together or neither`],
     };
   }
   if (refusal.kind === 'step' && refusal.rank === 5 && !soFar.mergeSpatial) {

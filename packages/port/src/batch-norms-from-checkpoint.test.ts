@@ -112,6 +112,29 @@ describe('batchNormsFromCheckpoint', () => {
     });
   });
 
+  it('refuses a scale without a bias for PyTorch and MLX (one affine switch), naming the layer, and builds it for Keras', async () => {
+    const file = join(work, 'no-bias.safetensors');
+    const C = 2;
+    await writeSafetensorsFile(
+      file,
+      {
+        'params/bn/scale': hostTensor([C], [2, 3]),
+        'batch_stats/bn/mean': hostTensor([C], [0.1, 0.2]),
+        'batch_stats/bn/var': hostTensor([C], [1, 0.5]),
+      },
+      { metadata: { normbridge: JSON.stringify({ version: 1, framework: 'flax', batchNorm: { bn: { epsilon: 1e-5, momentum: 0.9 } } }) } },
+    );
+    for (const as of ['torch', 'mlx'] as const) {
+      const err = await batchNormsFromCheckpoint(file, { as, engine, from: 'flax' }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(PortError);
+      expect((err as PortError).code).toBe('affine-unsupported');
+      expect((err as PortError).layers).toEqual(['bn']);
+      expect((err as PortError).message).toMatch(new RegExp(`scale without a bias or the reverse; ${as} has both \\(affine\\) or neither`));
+    }
+    const keras = (await batchNormsFromCheckpoint(file, { as: 'keras', engine, from: 'flax' })).layers.get('bn')!;
+    expect(keras.weights.map((w) => w.name)).toEqual(['gamma', 'moving_mean', 'moving_variance']);
+  });
+
   it('says when it cannot tell the source framework', async () => {
     const file = join(work, 'anon.safetensors');
     await writeSafetensorsFile(file, { w: hostTensor([2], [1, 2]) });

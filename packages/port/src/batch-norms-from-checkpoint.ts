@@ -22,7 +22,7 @@ import {
   type TensorRef,
 } from '@normbridge/safetensors';
 import { PortError } from './errors.js';
-import { BUILDERS, TARGET_NAMING, type PortTarget, type TargetLayers, type TargetOptions } from './targets.js';
+import { BUILDERS, SEPARATE_SCALE_AND_BIAS, TARGET_NAMING, type PortTarget, type TargetLayers, type TargetOptions } from './targets.js';
 
 export interface BatchNormsFromCheckpointOptions<K extends PortTarget, T> extends TargetOptions {
   /** The adapter to build the layers with. */
@@ -100,6 +100,16 @@ async function build<K extends PortTarget, T>(reader: TensorReader, options: Bat
   const parsed = parseKeys(naming, refs, sep);
   const layers = new Map<string, TargetLayers<T>[K]>();
   const builder = BUILDERS[options.as] as <U>(s: Parameters<(typeof BUILDERS)['torch']>[0] & { engine: Engine<U> }, o: TargetOptions) => TargetLayers<U>[K];
+  const halfAffine = parsed.layers.filter((l): l is BatchNormLayer => l.kind === 'batchnorm' && (l.scale === undefined) !== (l.bias === undefined));
+  if (halfAffine.length > 0 && !SEPARATE_SCALE_AND_BIAS[options.as]) {
+    // Building it would drop the one it has (affine=False) or fail on the one it lacks.
+    const paths = halfAffine.map((l) => l.path.join(sep));
+    throw new PortError(
+      'affine-unsupported',
+      `${paths.length} BatchNorm layer(s) (${preview(paths)}) have a scale without a bias or the reverse; ${options.as} has both (affine) or neither`,
+      paths,
+    );
+  }
   for (const layer of parsed.layers) {
     if (layer.kind !== 'batchnorm') continue;
     const path = layer.path.join(sep);

@@ -7,6 +7,8 @@ export type PortErrorCode =
   | 'batchnorm-config-unknown'
   /** The target framework cannot express a layer's momentum (PyTorch's cumulative average elsewhere). */
   | 'momentum-unsupported'
+  /** A scale without a bias (or the reverse) for a target with one `affine` switch (PyTorch, MLX). */
+  | 'affine-unsupported'
   /** BatchNorm tensors of the wrong shape or dtype. */
   | 'invalid-checkpoint';
 

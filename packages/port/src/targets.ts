@@ -22,6 +22,17 @@ export const TARGET_NAMING: Readonly<Record<PortTarget, Framework>> = {
   keras: 'keras',
 };
 
+/**
+ * Whether the target takes a scale and a bias separately (Flax `use_scale`/`use_bias`, Keras
+ * `scale`/`center`) or both or neither (PyTorch and MLX `affine`).
+ */
+export const SEPARATE_SCALE_AND_BIAS: Readonly<Record<PortTarget, boolean>> = {
+  torch: false,
+  'flax-linen': true,
+  mlx: false,
+  keras: true,
+};
+
 /** A linen BatchNorm with the variables `apply` takes (`{params: {scale, bias}, batch_stats: {mean, var}}`, on the engine). */
 export interface LinenBatchNorm<T> {
   readonly module: linen.BatchNorm<T>;
