@@ -1,9 +1,11 @@
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { Engine } from '@normbridge/core';
+import type { Engine, HostTensor } from '@normbridge/core';
 import { createTfjsEngine } from '@normbridge/tfjs';
 import { createEngineByName, type EngineName } from '../engines.js';
+import { compareTensors } from '../compare.js';
 import { loadFixture } from '../fixture-load.js';
+import { alignedLayer, alignedSpec } from './aligned.js';
 import { crossCheck, formatCrossTable, type CrossResult } from './index.js';
 
 const fixture = (p: string) => loadFixture(fileURLToPath(new URL(`../../../fixtures/${p}`, import.meta.url)));
@@ -41,6 +43,31 @@ describe('a torch fixture replayed through other frameworks', () => {
     expect(table).toMatch(/torch\/bn2d_defaults\s+torch\s+reproduces/);
     expect(table).toMatch(/torch\/bn2d_defaults\s+keras\s+differs \(explained\)\s+eval output 4\.8e-3 after 1 eval step\(s\).*running_var 2\.8e-3 after 3 train step\(s\).*runningVarianceEstimator/);
     expect(table).toMatch(/0 unexplained/);
+  });
+});
+
+describe('an explanation is checked, not assumed', () => {
+  // torch/bn2d_defaults as keras differs by runningVarianceEstimator (PyTorch unbiased, Keras
+  // biased): Keras' spec with that one field set back to PyTorch's must reproduce the fixture.
+  async function alignedRunOk(fields: readonly string[]): Promise<boolean> {
+    const f = await fixture('torch/bn2d_defaults');
+    const { BatchNormalization } = await import('@normbridge/keras');
+    const { torchSpec } = await import('@normbridge/torch');
+    const keras = new BatchNormalization({ epsilon: 1e-5, momentum: 0.9, engine }).spec;
+    const torch = torchSpec({ eps: 1e-5, momentum: 0.1, scale: true, bias: true, updatesRunningStatistics: true, evalUsesBatchStatistics: false });
+    const layer = alignedLayer(f, 'torch', { ...alignedSpec(keras, torch, fields), featureAxes: [1] }, engine);
+    let ok = true;
+    for (const step of f.manifest.steps) {
+      const y = await layer.step(f.tensors.get(step.input) as HostTensor, step.mode);
+      ok &&= compareTensors('output', y, f.tensors.get(step.output!) as HostTensor, { atol: 1e-5, rtol: 1e-5 }).ok;
+      if (step.mode === 'train') ok &&= compareTensors('var', (await layer.runningStats()).variance, f.tensors.get(step.state!['running_var']!) as HostTensor, { atol: 1e-5, rtol: 1e-5 }).ok;
+    }
+    return ok;
+  }
+
+  it('the target\'s spec with the named convention set back to the source\'s reproduces the source; without it, not', async () => {
+    expect(await alignedRunOk(['runningVarianceEstimator'])).toBe(true);
+    expect(await alignedRunOk([])).toBe(false);
   });
 });
 

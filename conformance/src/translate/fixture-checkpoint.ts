@@ -82,7 +82,7 @@ export function fixtureCheckpoint(
 }
 
 /** A role's variable in a fixture framework's state map (`running_mean`, `batch_stats/mean`, …). */
-function variableOf(naming: Framework, role: 'scale' | 'bias' | 'mean' | 'variance'): string {
+export function variableOf(naming: Framework, role: 'scale' | 'bias' | 'mean' | 'variance'): string {
   const n = NAMINGS[naming];
   const c = n.collectionOf?.(role);
   return c === undefined ? n.leaves[role] : `${c}/${n.leaves[role]}`;

@@ -33,7 +33,7 @@ export type Refusal =
   | { readonly kind: 'step'; readonly message: string; readonly rank: number };
 
 /** The counter a cumulative average starts from: the fixture's initial `num_batches_tracked`, else 0. */
-function initialCount(fixture: LoadedFixture): number {
+export function initialCount(fixture: LoadedFixture): number {
   const name = fixture.manifest.initialState['num_batches_tracked'];
   const t = name === undefined ? undefined : fixture.tensors.get(name);
   return t !== undefined && isInt64Tensor(t) ? Number(t.data[0]) : 0;
