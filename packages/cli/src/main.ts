@@ -52,7 +52,7 @@ export async function main(argv: readonly string[]): Promise<number> {
           return;
         }
         const { cross } = await import('./commands/cross.js');
-        exitCode = await cross({ fixtures: opts.fixtures?.length ? opts.fixtures : [defaultFixtureDir()], as: opts.as, engines, framework: opts.framework });
+        exitCode = await cross({ fixtures: opts.fixtures?.length ? opts.fixtures : [defaultFixtureDir()], as: opts.as, engines, framework: opts.framework, case: opts.case });
         return;
       }
       exitCode = await conformance({ ...opts, engines });

@@ -118,6 +118,15 @@ describe('normbridge conformance --as', () => {
     }
   }, 120_000);
 
+  it('takes --case as the plain run does; no fixture matched is a failure, not an empty pass', async () => {
+    const fixtures = fileURLToPath(new URL('../../../../fixtures/torch', import.meta.url));
+    const r = await run('conformance', '--fixtures', fixtures, '--as', 'keras', '--engine', 'tfjs-cpu', '--case', 'torch/bn2d_defaults');
+    expect(r.code).toBe(0);
+    expect(r.out.split('\n').filter((l) => l.startsWith('torch/'))).toHaveLength(1);
+    expect(r.out).toMatch(/torch\/bn2d_defaults\s+keras\s+differs \(explained\)/);
+    expect((await run('conformance', '--fixtures', fixtures, '--as', 'keras', '--engine', 'tfjs-cpu', '--case', 'no_such_case')).code).toBe(1);
+  });
+
   it('refuses --browser (the translation replays in Node)', async () => {
     const r = await run('conformance', '--as', 'mlx', '--browser');
     expect(r.code).toBe(2);

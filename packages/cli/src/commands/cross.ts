@@ -1,4 +1,4 @@
-import { createEngineByName, crossCheck, formatCrossTable, isUnexplained, loadFixtures, PORT_TARGETS, type CrossResult, type EngineName, type PortTarget } from '@normbridge/conformance';
+import { caseMatches, createEngineByName, crossCheck, formatCrossTable, isUnexplained, loadFixtures, PORT_TARGETS, type CrossResult, type EngineName, type PortTarget } from '@normbridge/conformance';
 
 export interface CrossCommandOptions {
   readonly fixtures: readonly string[];
@@ -7,6 +7,8 @@ export interface CrossCommandOptions {
   /** Engines to replay on, one table each, as for the plain `conformance`. */
   readonly engines: readonly EngineName[];
   readonly framework?: readonly string[] | undefined;
+  /** Case patterns (`framework/case` or `case`, `*` wildcard), as for the plain run. @default every case */
+  readonly case?: readonly string[] | undefined;
 }
 
 /**
@@ -21,7 +23,12 @@ export async function cross(options: CrossCommandOptions): Promise<number> {
     process.stderr.write(`normbridge conformance --as: unknown framework(s) ${unknown.join(', ')}; use ${PORT_TARGETS.join(', ')}\n`);
     return 2;
   }
-  const { fixtures, invalid } = await loadFixtures(options.fixtures, options.framework);
+  const loaded = await loadFixtures(options.fixtures, options.framework);
+  const { invalid } = loaded;
+  const cases = options.case;
+  const fixtures = cases?.length
+    ? loaded.fixtures.filter((f) => cases.some((p) => caseMatches(`${f.manifest.framework.name}/${f.manifest.case}`, p)))
+    : loaded.fixtures;
   // No fixture at all is a failure, not "0/0 reproduced".
   let failed = invalid.length > 0 || fixtures.length === 0;
   const tables: string[] = [];
