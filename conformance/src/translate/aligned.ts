@@ -4,7 +4,7 @@
  * When that reproduces the source, the named conventions account for the whole difference; when
  * it does not, something else differs and the cell is unexplained.
  */
-import { StatefulBatchNorm, type BatchNormSpec, type Engine, type HostState, type HostTensor } from '@normbridge/core';
+import { STATE_TENSOR_KEYS, StatefulBatchNorm, type BatchNormSpec, type Engine, type HostState, type HostTensor } from '@normbridge/core';
 import type { LoadedFixture } from '../fixture-load.js';
 import type { Framework } from '@normbridge/safetensors';
 import { statsVariables, variableOf } from './fixture-checkpoint.js';
@@ -40,6 +40,7 @@ function initialState(fixture: LoadedFixture, naming: Framework, spec: BatchNorm
 export interface AlignedLayer {
   step(x: HostTensor, mode: 'train' | 'eval'): Promise<HostTensor>;
   runningStats(): Promise<{ mean: HostTensor; variance: HostTensor }>;
+  dispose(): void;
 }
 
 export function alignedLayer(fixture: LoadedFixture, naming: Framework, spec: BatchNormSpec, engine: Engine<any>): AlignedLayer {
@@ -57,5 +58,6 @@ export function alignedLayer(fixture: LoadedFixture, naming: Framework, spec: Ba
       return y;
     },
     runningStats: async () => ({ mean: await toHost(runner.state.runningMean), variance: await toHost(runner.state.runningVar) }),
+    dispose: () => engine.dispose(...STATE_TENSOR_KEYS.map((k) => runner.state[k])),
   };
 }

@@ -1,5 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
+import * as tf from '@tensorflow/tfjs-core';
 import type { Engine, HostTensor } from '@normbridge/core';
 import { createTfjsEngine } from '@normbridge/tfjs';
 import { createEngineByName, type EngineName } from '../engines.js';
@@ -122,6 +123,24 @@ describe('where the target cannot express the source, the nearest configuration 
     expect(r.reason).toMatch(/got 5/);
     expect(r.nearest).toMatch(/5-D inputs as 4-D/);
     expect(r.fields.every((f) => f.ok)).toBe(true);
+  });
+});
+
+describe('tensors', () => {
+  it('a replay frees every layer it builds (ports, the source\'s spec, the aligned check, the retries of the nearest configuration)', async () => {
+    for (const [path, target] of [
+      ['torch/bn2d_defaults', 'torch'],
+      ['torch/bn2d_defaults', 'flax-linen'],
+      ['torch/bn2d_defaults', 'mlx'],
+      ['torch/bn2d_defaults', 'keras'],
+      ['torch/bn2d_momentum_none_nondefault_counter', 'flax-linen'],
+      ['flax-linen/linen_no_scale', 'torch'],
+    ] as const) {
+      const f = await fixture(path);
+      const before = tf.memory().numTensors;
+      await crossCheck(f, target, engine);
+      expect(tf.memory().numTensors - before, `${path} as ${target}`).toBe(0);
+    }
   });
 });
 

@@ -225,85 +225,94 @@ async function replay(fixture: LoadedFixture, target: PortTarget, engine: Engine
     return { kind: 'refused', refusal: { kind: 'construct', message }, reason: `${target} refuses it: ${message}` };
   }
   const driver = driverFor(target, ported.layers.get(MODULE)!, engine);
-  const sourceTarget = SOURCE_TARGET[m.framework.name];
-  const version = m.framework.name === 'mlx' ? { mlxVersion: m.framework.version as never } : {};
-  const sourceLayers = sourceTarget ? await batchNormsFromCheckpoint(fixtureCheckpoint(fixture, m.initialState).reader, { as: sourceTarget, engine, from, ...shape, ...version }) : undefined;
-  // A linen layer's arguments beyond eps and momentum (use_fast_variance, dtype, ...) are not in
-  // a checkpoint: the source is the module the fixture ran, so that losing them shows.
-  const fromCheckpoint = () => (sourceTarget ? driverFor(sourceTarget, sourceLayers!.layers.get(MODULE)!, engine).spec(callRank) : undefined);
-  const sourceSpec = m.framework.name === 'flax-linen' ? (linenSourceSpec(m.layer.args, callRank) ?? fromCheckpoint()) : fromCheckpoint();
-  const conventions = sourceSpec ? specDifferences(sourceSpec, driver.spec(callRank)) : [];
-  if (m.frameworkBug !== undefined) conventions.push(`frameworkBug: ${m.framework.name} ${m.frameworkBug.description}`);
-  const emptyTrainStep = m.steps.some((step) => step.mode === 'train' && fixture.tensors.get(step.input)!.shape.includes(0));
-  if (emptyTrainStep && m.framework.name === 'torch' && target !== 'torch') {
-    conventions.push(`emptyBatch: torch skips the running update on an empty batch → ${target} averages over nothing`);
-  }
-
-  // Conventions that are spec fields are checked by running the target's spec with them set
-  // back to the source's (aligned.ts); the others (emptyBatch, frameworkBug) by the fields they touch.
-  const named = conventions.map((c) => c.split(':')[0]!);
-  const specFields = named.filter((f) => f !== 'emptyBatch' && f !== 'frameworkBug');
-  const aligned =
-    sourceSpec !== undefined && specFields.length > 0 && specFields.length === named.length
-      ? alignedLayer(fixture, naming, alignedSpec(driver.spec(callRank), sourceSpec, specFields), engine)
-      : undefined;
-
-  const tol = tolerances(fixture);
-  const accumulator = (): Record<CrossField, { worst: number; final: number; ok: boolean; seen: boolean; steps: number }> => ({
-    'train output': { worst: 0, final: 0, ok: true, seen: false, steps: 0 },
-    'eval output': { worst: 0, final: 0, ok: true, seen: false, steps: 0 },
-    running_mean: { worst: 0, final: 0, ok: true, seen: false, steps: 0 },
-    running_var: { worst: 0, final: 0, ok: true, seen: false, steps: 0 },
-  });
-  const acc = accumulator();
-  const alignedAcc = accumulator();
-  const record = (field: CrossField, actual: HostTensor, expected: HostTensor, label: string, into = acc) => {
-    const c = compareTensors(label, actual, expected, field.endsWith('output') ? tol.output : tol.state);
-    const a = into[field];
-    a.worst = Math.max(a.worst, c.maxAbsError);
-    a.final = c.maxAbsError;
-    a.ok &&= c.ok;
-    a.seen = true;
-    a.steps++;
-  };
-  for (const [i, step] of m.steps.entries()) {
-    const source = fixture.tensors.get(step.input) as HostTensor;
-    const moved = moveAxis(source, sourceAxis[0]!, targetAxis);
-    const x = engine.fromHost(callRank === rank ? moved : mergeSpatial(moved, targetAxis));
-    let out: unknown;
-    try {
-      out = await driver.step(x, step.mode);
-    } catch (e) {
-      engine.dispose(x);
-      const message = (e as Error).message;
-      // An error the framework itself would raise (the adapters mirror them, e.g. MLX and 5-D
-      // inputs) means the target refuses the call; any other is the engine's, not a convention.
-      if (!isFrameworkError(e)) throw new NotApplicable(`engine ${engine.name} fails step ${i} in ${target}: ${message}`);
-      return { kind: 'refused', refusal: { kind: 'step', message, rank }, reason: `${target} refuses step ${i}: ${message}` };
+  // Every layer this replay builds is freed when it ends, whichever way it ends.
+  const disposers: (() => void)[] = [() => driver.dispose()];
+  try {
+    const sourceTarget = SOURCE_TARGET[m.framework.name];
+    const version = m.framework.name === 'mlx' ? { mlxVersion: m.framework.version as never } : {};
+    const sourceLayers = sourceTarget ? await batchNormsFromCheckpoint(fixtureCheckpoint(fixture, m.initialState).reader, { as: sourceTarget, engine, from, ...shape, ...version }) : undefined;
+    const sourceDriver = sourceTarget ? driverFor(sourceTarget, sourceLayers!.layers.get(MODULE)!, engine) : undefined;
+    if (sourceDriver) disposers.push(() => sourceDriver.dispose());
+    const fromCheckpoint = () => sourceDriver?.spec(callRank);
+    // A linen layer's arguments beyond eps and momentum (use_fast_variance, dtype, ...) are not in
+    // a checkpoint: the source is the module the fixture ran, so that losing them shows.
+    const sourceSpec = m.framework.name === 'flax-linen' ? (linenSourceSpec(m.layer.args, callRank) ?? fromCheckpoint()) : fromCheckpoint();
+    const conventions = sourceSpec ? specDifferences(sourceSpec, driver.spec(callRank)) : [];
+    if (m.frameworkBug !== undefined) conventions.push(`frameworkBug: ${m.framework.name} ${m.frameworkBug.description}`);
+    const emptyTrainStep = m.steps.some((step) => step.mode === 'train' && fixture.tensors.get(step.input)!.shape.includes(0));
+    if (emptyTrainStep && m.framework.name === 'torch' && target !== 'torch') {
+      conventions.push(`emptyBatch: torch skips the running update on an empty batch → ${target} averages over nothing`);
     }
-    const host = (await engine.toHost(out)) as HostTensor;
-    engine.dispose(...new Set([x, out]));
-    const back = (t: HostTensor) => moveAxis(callRank === rank ? t : { ...t, shape: [...moved.shape] }, targetAxis, sourceAxis[0]!);
-    const expectedOutput = fixture.tensors.get(step.output!) as HostTensor;
-    record(`${step.mode} output`, back(host), expectedOutput, `step ${i} output`);
-    if (aligned) record(`${step.mode} output`, back(await aligned.step(callRank === rank ? moved : mergeSpatial(moved, targetAxis), step.mode)), expectedOutput, `step ${i} output`, alignedAcc);
-    if (step.mode === 'train') {
-      const mean = fixture.tensors.get(step.state![stats.mean]!) as HostTensor;
-      const variance = fixture.tensors.get(step.state![stats.variance]!) as HostTensor;
-      const s = await driver.runningStats();
-      record('running_mean', s.mean, mean, `step ${i} running_mean`);
-      record('running_var', s.variance, variance, `step ${i} running_var`);
-      if (aligned) {
-        const a = await aligned.runningStats();
-        record('running_mean', a.mean, mean, `step ${i} running_mean`, alignedAcc);
-        record('running_var', a.variance, variance, `step ${i} running_var`, alignedAcc);
+
+    // Conventions that are spec fields are checked by running the target's spec with them set
+    // back to the source's (aligned.ts); the others (emptyBatch, frameworkBug) by the fields they touch.
+    const named = conventions.map((c) => c.split(':')[0]!);
+    const specFields = named.filter((f) => f !== 'emptyBatch' && f !== 'frameworkBug');
+    const aligned =
+      sourceSpec !== undefined && specFields.length > 0 && specFields.length === named.length
+        ? alignedLayer(fixture, naming, alignedSpec(driver.spec(callRank), sourceSpec, specFields), engine)
+        : undefined;
+    if (aligned) disposers.push(() => aligned.dispose());
+
+    const tol = tolerances(fixture);
+    const accumulator = (): Record<CrossField, { worst: number; final: number; ok: boolean; seen: boolean; steps: number }> => ({
+      'train output': { worst: 0, final: 0, ok: true, seen: false, steps: 0 },
+      'eval output': { worst: 0, final: 0, ok: true, seen: false, steps: 0 },
+      running_mean: { worst: 0, final: 0, ok: true, seen: false, steps: 0 },
+      running_var: { worst: 0, final: 0, ok: true, seen: false, steps: 0 },
+    });
+    const acc = accumulator();
+    const alignedAcc = accumulator();
+    const record = (field: CrossField, actual: HostTensor, expected: HostTensor, label: string, into = acc) => {
+      const c = compareTensors(label, actual, expected, field.endsWith('output') ? tol.output : tol.state);
+      const a = into[field];
+      a.worst = Math.max(a.worst, c.maxAbsError);
+      a.final = c.maxAbsError;
+      a.ok &&= c.ok;
+      a.seen = true;
+      a.steps++;
+    };
+    for (const [i, step] of m.steps.entries()) {
+      const source = fixture.tensors.get(step.input) as HostTensor;
+      const moved = moveAxis(source, sourceAxis[0]!, targetAxis);
+      const x = engine.fromHost(callRank === rank ? moved : mergeSpatial(moved, targetAxis));
+      let out: unknown;
+      try {
+        out = await driver.step(x, step.mode);
+      } catch (e) {
+        engine.dispose(x);
+        const message = (e as Error).message;
+        // An error the framework itself would raise (the adapters mirror them, e.g. MLX and 5-D
+        // inputs) means the target refuses the call; any other is the engine's, not a convention.
+        if (!isFrameworkError(e)) throw new NotApplicable(`engine ${engine.name} fails step ${i} in ${target}: ${message}`);
+        return { kind: 'refused', refusal: { kind: 'step', message, rank }, reason: `${target} refuses step ${i}: ${message}` };
+      }
+      const host = (await engine.toHost(out)) as HostTensor;
+      engine.dispose(...new Set([x, out]));
+      const back = (t: HostTensor) => moveAxis(callRank === rank ? t : { ...t, shape: [...moved.shape] }, targetAxis, sourceAxis[0]!);
+      const expectedOutput = fixture.tensors.get(step.output!) as HostTensor;
+      record(`${step.mode} output`, back(host), expectedOutput, `step ${i} output`);
+      if (aligned) record(`${step.mode} output`, back(await aligned.step(callRank === rank ? moved : mergeSpatial(moved, targetAxis), step.mode)), expectedOutput, `step ${i} output`, alignedAcc);
+      if (step.mode === 'train') {
+        const mean = fixture.tensors.get(step.state![stats.mean]!) as HostTensor;
+        const variance = fixture.tensors.get(step.state![stats.variance]!) as HostTensor;
+        const s = await driver.runningStats();
+        record('running_mean', s.mean, mean, `step ${i} running_mean`);
+        record('running_var', s.variance, variance, `step ${i} running_var`);
+        if (aligned) {
+          const a = await aligned.runningStats();
+          record('running_mean', a.mean, mean, `step ${i} running_mean`, alignedAcc);
+          record('running_var', a.variance, variance, `step ${i} running_var`, alignedAcc);
+        }
       }
     }
+    const fields = (Object.keys(acc) as CrossField[]).filter((f) => acc[f].seen).map((field) => ({ field, worst: acc[field].worst, final: acc[field].final, ok: acc[field].ok, steps: acc[field].steps }));
+    const touched = new Set(named.flatMap((c) => CONVENTIONS[c] ?? []));
+    const explained = aligned
+      ? (Object.keys(alignedAcc) as CrossField[]).every((f) => alignedAcc[f].ok)
+      : fields.every((f) => f.ok || touched.has(f.field));
+    return { kind: 'replayed', fields, conventions, explained };
+  } finally {
+    for (const dispose of disposers) dispose();
   }
-  const fields = (Object.keys(acc) as CrossField[]).filter((f) => acc[f].seen).map((field) => ({ field, worst: acc[field].worst, final: acc[field].final, ok: acc[field].ok, steps: acc[field].steps }));
-  const touched = new Set(named.flatMap((c) => CONVENTIONS[c] ?? []));
-  const explained = aligned
-    ? (Object.keys(alignedAcc) as CrossField[]).every((f) => alignedAcc[f].ok)
-    : fields.every((f) => f.ok || touched.has(f.field));
-  return { kind: 'replayed', fields, conventions, explained };
 }

@@ -16,6 +16,13 @@ export interface Driver {
   runningStats(): Promise<{ mean: HostTensor; variance: HostTensor }>;
   /** The canonical spec of a training call on inputs of this rank (channels where the target wants them). */
   spec(rank: number): BatchNormSpec;
+  /** Frees the layer's engine tensors (and, for Flax, every variable the steps returned). */
+  dispose(): void;
+}
+
+/** The engine tensors of linen variables: two levels, `{collection: {name: tensor}}`. */
+function leaves(variables: unknown): unknown[] {
+  return Object.values((variables ?? {}) as Record<string, Record<string, unknown>>).flatMap((c) => Object.values(c ?? {}));
 }
 
 export function driverFor<K extends PortTarget>(target: K, layer: TargetLayers<any>[K], engine: Engine<any>): Driver {
@@ -31,18 +38,23 @@ export function driverFor<K extends PortTarget>(target: K, layer: TargetLayers<a
         runningStats: async () => ({ mean: await host(bn.runningMean), variance: await host(bn.runningVar) }),
         spec: () =>
           torchSpec({ eps: bn.eps, momentum: bn.momentum, scale: bn.affine, bias: bn.affine, updatesRunningStatistics: true, evalUsesBatchStatistics: false }),
+        dispose: () => bn.dispose(),
       };
     }
     case 'flax-linen': {
       const bn = layer as TargetLayers<any>['flax-linen'];
       let variables = bn.variables;
+      // Linen is functional: every update is new tensors, all freed at the end.
+      const owned = new Set(leaves(variables));
       return {
         async step(x, mode) {
           if (mode === 'eval') return bn.module.applyAsync(variables, x, { useRunningAverage: true, engine });
           const [y, updates] = await bn.module.applyAsync(variables, x, { useRunningAverage: false, mutable: ['batch_stats'], engine });
           variables = { ...variables, ...updates };
+          for (const t of leaves(updates)) owned.add(t);
           return y;
         },
+        dispose: () => engine.dispose(...owned),
         runningStats: async () => {
           const s = variables['batch_stats'] as Record<string, unknown>;
           return { mean: await host(s['mean']), variance: await host(s['var']) };
@@ -63,6 +75,7 @@ export function driverFor<K extends PortTarget>(target: K, layer: TargetLayers<a
           return { mean: w['running_mean']!, variance: w['running_var']! };
         },
         spec: () => bn.spec,
+        dispose: () => bn.dispose(),
       };
     }
     case 'keras': {
@@ -75,6 +88,7 @@ export function driverFor<K extends PortTarget>(target: K, layer: TargetLayers<a
           return { mean: values[names.indexOf('moving_mean')]!, variance: values[names.indexOf('moving_variance')]! };
         },
         spec: () => bn.spec,
+        dispose: () => bn.dispose(),
       };
     }
   }

@@ -36,7 +36,9 @@ export async function matchAs(received: unknown, path: string, options: MatchAsO
   let expectedSpec;
   try {
     const ported = await batchNormsFromCheckpoint(reader, { as: options.as, engine, from: naming, kerasInputRank: rank });
-    expectedSpec = driverFor(options.as, ported.layers.get(MODULE)!, engine).spec(rank);
+    const driver = driverFor(options.as, ported.layers.get(MODULE)!, engine);
+    expectedSpec = driver.spec(rank);
+    driver.dispose();
   } catch (e) {
     if (e instanceof PortError) return { pass: false, message: () => e.message };
     throw e;
