@@ -4,7 +4,7 @@ import { activate, initialiseBackend, type TfjsBackendName, type TfjsBackendOpti
 import { downloadTensor, downloadTensorAsync, uploadState, uploadTensor } from './host.js';
 import { batchNormEvalOp, batchNormTrainOp, batchNormVjp } from './ops.js';
 import { registerFusedKernels } from './kernels/register.js';
-import { registerTfjsGradients } from './register-extras.js';
+import { registerTfjsGradients } from './register-gradients.js';
 
 /** Options of {@link createTfjsEngine}. */
 export type TfjsEngineOptions = TfjsBackendOptions;

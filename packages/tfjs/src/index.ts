@@ -13,7 +13,7 @@ export {
   type TfjsBackendOptions,
 } from './backends.js';
 export { batchNormEvalOp, batchNormTrainOp, batchNormVjp } from './ops.js';
-export { registerTfjsGradients } from './register-extras.js';
+export { registerTfjsGradients } from './register-gradients.js';
 export { customGradOps, hostEngineOnTf, keepNew, type DifferentiableOps } from './bridge.js';
 export { downloadTensor } from './host.js';
 export { wasmKernelFlavour } from './kernels/register.js';

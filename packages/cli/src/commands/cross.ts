@@ -1,4 +1,5 @@
-import { createEngineByName, crossCheck, formatCrossTable, loadFixtures, PORT_TARGETS, type CrossResult, type PortTarget } from '@normbridge/conformance';
+import { crossCheck, formatCrossTable, loadFixtures, PORT_TARGETS, type CrossResult, type PortTarget } from '@normbridge/conformance';
+import { createEngineByName } from '@normbridge/engines';
 
 export interface CrossCommandOptions {
   readonly fixtures: readonly string[];
