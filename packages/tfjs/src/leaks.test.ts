@@ -10,7 +10,7 @@ import {
 } from '@normbridge/core';
 import { batchNormTrainOp } from './ops.js';
 import { TEST_BACKENDS, useEngine } from './test-support/engines.js';
-import { normals } from './test-support/random.js';
+import { normals } from '@normbridge/testing';
 
 type State = BatchNormState<tf.Tensor>;
 
