@@ -12,7 +12,7 @@ export {
   type TfjsBackendName,
   type TfjsBackendOptions,
 } from './backends.js';
-export { batchNormEvalOp, batchNormTrainOp, batchNormVjp } from './ops.js';
+export { batchNormEvalOp, batchNormTrainOp, batchNormVjp } from './differentiable-ops.js';
 export { registerTfjsGradients } from './register-gradients.js';
 export { customGradOps, hostEngineOnTf, keepNew, type DifferentiableOps } from './bridge.js';
 export { downloadTensor } from './host.js';

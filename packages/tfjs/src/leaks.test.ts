@@ -8,7 +8,7 @@ import {
   type BatchNormState,
   type StepOptions,
 } from '@normbridge/core';
-import { batchNormTrainOp } from './ops.js';
+import { batchNormTrainOp } from './differentiable-ops.js';
 import { TEST_BACKENDS, useEngine } from './test-support/engines.js';
 import { normals } from '@normbridge/testing';
 

@@ -9,7 +9,7 @@ import {
   type HostTensor,
   type StepOptions,
 } from '@normbridge/core';
-import { batchNormEvalOp, batchNormTrainOp } from '../ops.js';
+import { batchNormEvalOp, batchNormTrainOp } from '../differentiable-ops.js';
 import type { TfjsEngine } from '../engine.js';
 import type { Case } from './cases.js';
 import { mismatch } from '@normbridge/testing';
