@@ -29,7 +29,7 @@ import { BatchNorm1d, BatchNorm2d } from '@normbridge/torch';
 import { BatchNorm as MlxBatchNorm } from '@normbridge/mlx';
 import { BatchNormalization } from '@normbridge/keras';
 import { linen, nnx, random } from '@normbridge/flax';
-import { createEngineByName } from './engines.js';
+import { createEngineByName } from '@normbridge/engines';
 import {
   Checker,
   U_FLOAT32,

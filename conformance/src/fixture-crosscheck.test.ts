@@ -1,6 +1,6 @@
 /**
- * Every committed fixture must agree with the float64 reference under semantics.md; failures
- * here are deviations of a framework from semantics.md (or bugs in a generator).
+ * Every committed fixture must agree with the float64 reference under docs/semantics.md; failures
+ * here are deviations of a framework from docs/semantics.md (or bugs in a generator).
  */
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -14,7 +14,7 @@ const FIXTURES = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', 'f
 // Model-level fixtures (models/) are whole programs, outside the single-layer reference.
 const committed = (await listFixtureDirs(FIXTURES)).filter((d) => !d.startsWith('models/'));
 
-describe('every committed fixture agrees with the float64 reference under semantics.md', () => {
+describe('every committed fixture agrees with the float64 reference under docs/semantics.md', () => {
   it.each(committed)('%s', async (rel) => {
     const f = await loadFixture(join(FIXTURES, rel));
     const { mismatches } = crosscheckFixture(f);
@@ -41,7 +41,7 @@ describe('every committed fixture agrees with the float64 reference under semant
   });
 });
 
-describe('side effects of failing calls (not in semantics.md; recorded by the real framework)', () => {
+describe('side effects of failing calls (not in docs/semantics.md; recorded by the real framework)', () => {
   it('torch increments num_batches_tracked before the one-value-per-channel check raises', async () => {
     const f = await loadFixture(join(FIXTURES, 'torch', 'bn1d_single_value_error'));
     const [failed] = f.manifest.steps;

@@ -1,7 +1,7 @@
 /**
  * Replays a fixture through the float64 reference of @normbridge/core, with the framework's
- * options mapped to the canonical spec the way semantics.md describes. A mismatch means the
- * fixture contradicts semantics.md (or the reference). The mapping is deliberately local and
+ * options mapped to the canonical spec the way docs/semantics.md describes. A mismatch means the
+ * fixture contradicts docs/semantics.md (or the reference). The mapping is deliberately local and
  * minimal (the adapters own the real one); it is here so a fixture, committed or captured from
  * a user's model, can be sanity-checked without any adapter.
  *

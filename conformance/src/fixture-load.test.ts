@@ -4,7 +4,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fixtureFeatureShape, listFixtureDirs, loadFixture } from './fixture-load.js';
-import { encodeSafetensors, type TensorToWrite } from './fixture-safetensors.js';
+import { serializeSafetensors, type ValuesTensor } from '@normbridge/safetensors';
 import { FixtureError, tensorReferences } from './fixture-schema.js';
 import { isModelManifest, loadModelFixture } from './model-fixture-load.js';
 import { modelTensorReferences } from './model-fixture-schema.js';
@@ -98,13 +98,13 @@ describe('loadFixture errors', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  const f32 = (shape: number[], fill = 0.5): TensorToWrite => ({
+  const f32 = (shape: number[], fill = 0.5): ValuesTensor => ({
     dtype: 'F32',
     shape,
-    values: new Array(shape.reduce((a, b) => a * b, 1)).fill(fill),
+    data: new Array(shape.reduce((a, b) => a * b, 1)).fill(fill),
   });
 
-  async function write(kase: string, mutate: (m: any, t: Record<string, TensorToWrite>) => void): Promise<string> {
+  async function write(kase: string, mutate: (m: any, t: Record<string, ValuesTensor>) => void): Promise<string> {
     const manifest: any = {
       format: 'normbridge-fixture/1',
       case: kase,
@@ -121,12 +121,12 @@ describe('loadFixture errors', () => {
       ],
       tolerance: { atol: 0, rtol: 0, reason: 'test' },
     };
-    const tensors: Record<string, TensorToWrite> = { w: f32([3], 1), b: f32([3]), m: f32([3]), v: f32([3], 1), x: f32([4, 3]), y: f32([4, 3]) };
+    const tensors: Record<string, ValuesTensor> = { w: f32([3], 1), b: f32([3]), m: f32([3]), v: f32([3], 1), x: f32([4, 3]), y: f32([4, 3]) };
     mutate(manifest, tensors);
     const d = join(dir, kase);
     await mkdir(d, { recursive: true });
     await writeFile(join(d, 'manifest.json'), JSON.stringify(manifest));
-    await writeFile(join(d, 'tensors.safetensors'), encodeSafetensors(tensors));
+    await writeFile(join(d, 'tensors.safetensors'), serializeSafetensors(tensors));
     return d;
   }
 
@@ -195,14 +195,14 @@ describe('loadFixture errors', () => {
 
   it('takes float32 inputs stored compactly as exact float16 (a float16 fixture keeps float16)', async () => {
     const d = await write('compact', (m, t) => {
-      t['x'] = { dtype: 'F16', shape: [4, 3], values: [0.5, -1.25, 2, 3, 0.25, 1, 1, 2, -3, 0.125, 4, 8] };
+      t['x'] = { dtype: 'F16', shape: [4, 3], data: [0.5, -1.25, 2, 3, 0.25, 1, 1, 2, -3, 0.125, 4, 8] };
     });
     const f = await loadFixture(d);
     expect(f.tensors.get('x')!.dtype).toBe('float32');
     expect(Array.from(f.tensors.get('x')!.data as Float32Array).slice(0, 2)).toEqual([0.5, -1.25]);
     const h = await write('half', (m, t) => {
       m.dtype = 'float16';
-      t['x'] = { dtype: 'F16', shape: [4, 3], values: new Array(12).fill(1) };
+      t['x'] = { dtype: 'F16', shape: [4, 3], data: new Array(12).fill(1) };
     });
     expect((await loadFixture(h)).tensors.get('x')!.dtype).toBe('float16');
   });

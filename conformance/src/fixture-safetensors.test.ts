@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { decodeSafetensors, encodeSafetensors } from './fixture-safetensors.js';
+import { SafetensorsError, serializeSafetensors } from '@normbridge/safetensors';
+import { decodeSafetensors } from './fixture-safetensors.js';
 import { FixtureError } from './fixture-schema.js';
 
 function withHeader(header: unknown, data: Uint8Array = new Uint8Array(0)): Uint8Array {
@@ -11,26 +12,35 @@ function withHeader(header: unknown, data: Uint8Array = new Uint8Array(0)): Uint
   return out;
 }
 
-function fieldOf(bytes: Uint8Array): string {
+function withRawHeader(json: Uint8Array): Uint8Array {
+  const out = new Uint8Array(8 + json.length);
+  new DataView(out.buffer).setBigUint64(0, BigInt(json.length), true);
+  out.set(json, 8);
+  return out;
+}
+
+function errorOf(bytes: Uint8Array): FixtureError {
   try {
     decodeSafetensors(bytes, 't.safetensors');
   } catch (e) {
     expect(e).toBeInstanceOf(FixtureError);
-    return (e as FixtureError).field;
+    return e as FixtureError;
   }
   throw new Error('expected a rejection');
 }
 
+const fieldOf = (bytes: Uint8Array): string => errorOf(bytes).field;
+
 describe('fixture safetensors reader', () => {
   it('round-trips F32, F64, I64 scalars and BOOL masks', () => {
-    const bytes = encodeSafetensors(
+    const bytes = serializeSafetensors(
       {
-        x: { dtype: 'F32', shape: [2, 2], values: [1, -2.5, 3, 0.1] },
-        d: { dtype: 'F64', shape: [3], values: [0.1, 1e-300, -7] },
-        n: { dtype: 'I64', shape: [], values: [7n] },
-        m: { dtype: 'BOOL', shape: [2], values: [1, 0] },
+        x: { dtype: 'F32', shape: [2, 2], data: [1, -2.5, 3, 0.1] },
+        d: { dtype: 'F64', shape: [3], data: [0.1, 1e-300, -7] },
+        n: { dtype: 'I64', shape: [], data: BigInt64Array.of(7n) },
+        m: { dtype: 'BOOL', shape: [2], data: Uint8Array.of(1, 0) },
       },
-      { format: 'normbridge-fixture/1' },
+      { metadata: { format: 'normbridge-fixture/1' } },
     );
     expect(Number(new DataView(bytes.buffer).getBigUint64(0, true)) % 8).toBe(0); // data starts 8-aligned
     const f = decodeSafetensors(bytes);
@@ -90,9 +100,26 @@ describe('fixture safetensors reader', () => {
     expect(fieldOf(withHeader({ a: { dtype: 'F32', shape: [1], data_offsets: [0, 4] } }, new Uint8Array(8)))).toBe('(data)');
   });
 
-  it('rejects unknown header keys and non-string metadata', () => {
-    expect(fieldOf(withHeader({ a: { dtype: 'F32', shape: [0], data_offsets: [0, 0], extra: 1 } }))).toBe('a.extra');
-    expect(fieldOf(withHeader({ __metadata__: { k: 1 } }))).toBe('__metadata__.k');
+  it('rejects unknown header keys and non-string metadata, naming the entry and the key', () => {
+    const extra = errorOf(withHeader({ a: { dtype: 'F32', shape: [0], data_offsets: [0, 0], extra: 1 } }));
+    expect(extra.field).toBe('a');
+    expect(extra.message).toMatch(/unknown field "extra"/);
+    const metadata = errorOf(withHeader({ __metadata__: { k: 1 } }));
+    expect(metadata.field).toBe('__metadata__');
+    expect(metadata.message).toMatch(/"k" must be a string/);
+  });
+
+  it('keeps the reader\'s typed error as the cause', () => {
+    const e = errorOf(withHeader({ a: { dtype: 'F32', shape: [2], data_offsets: [0, 4] } }, new Uint8Array(4)));
+    expect(e.cause).toBeInstanceOf(SafetensorsError);
+    expect((e.cause as SafetensorsError).code).toBe('size-mismatch');
+    expect(e.message).toMatch(/t\.safetensors/);
+  });
+
+  it('refuses a duplicate tensor name and a header that is not JSON', () => {
+    const dup = new TextEncoder().encode('{"a":{"dtype":"F32","shape":[0],"data_offsets":[0,0]},"a":{"dtype":"F32","shape":[0],"data_offsets":[0,0]}}');
+    expect(fieldOf(withRawHeader(dup))).toBe('(header)');
+    expect(fieldOf(withRawHeader(new TextEncoder().encode('{"a":')))).toBe('(header)');
   });
 
   it('rejects a BOOL byte other than 0 or 1', () => {

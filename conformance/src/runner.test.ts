@@ -2,7 +2,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import type { BatchNormSpec, Engine } from '@normbridge/core';
 import { createReferenceEngine } from '@normbridge/core';
-import { createEngineByName, type EngineName } from './engines.js';
+import { createEngineByName, type EngineName } from '@normbridge/engines';
 import { formatMatrix, exitCodeOf } from './matrix.js';
 import { FLOAT32_ROUNDING_TAG, loadFixtures, runCase, runConformance } from './runner.js';
 import { describeFailure } from './results.js';

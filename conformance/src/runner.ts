@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { MAX_MANIFEST_BYTES, requireEngineDtype, UnsupportedDtypeError, type Engine } from '@normbridge/core';
 import { compareTensors, type TensorComparison, type Tolerance } from './compare.js';
-import { createEngineByName, type EngineName } from './engines.js';
+import { createEngineByName, type EngineName } from '@normbridge/engines';
 import { listFixtureDirs, loadFixture, MANIFEST_FILE, readRegularFile, type LoadedFixture } from './fixture-load.js';
 import { isModelManifest, loadModelFixture, type LoadedModelFixture } from './model-fixture-load.js';
 import { modelBindingFor } from './bindings/models.js';

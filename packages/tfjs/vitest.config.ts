@@ -10,7 +10,7 @@ export default defineConfig({
     hookTimeout: 60_000,
     // tfjs-core's extensionless ES modules (gradients, chained ops) would otherwise be
     // transformed file by file by Vite (~6 s per test file); Node loads them natively
-    // through the resolve hook that register-extras.ts installs, as it does in production.
+    // through the resolve hook that register-gradients.ts installs, as it does in production.
     server: { deps: { external: [/@tensorflow\/tfjs-core\/dist\//] } },
   },
 });

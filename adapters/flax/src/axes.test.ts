@@ -31,7 +31,7 @@ describe('canonicalizeAxes (flax _canonicalize_axes)', () => {
     expect(canonicalizeAxes(3, [-1, 2])).toEqual([2]);
   });
 
-  it('reproduces the set-order quirk for an axis >= 8 (semantics 1.3)', () => {
+  it('reproduces the set-order quirk for an axis >= 8 (docs/semantics.md#flax-linen)', () => {
     expect(canonicalizeAxes(9, [1, -1])).toEqual([8, 1]);
     expect(canonicalizeAxes(10, [9, 1])).toEqual([9, 1]);
   });

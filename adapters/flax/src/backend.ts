@@ -33,12 +33,8 @@ export interface BatchNormOutput<T> {
   readonly state: BatchNormState<T>;
 }
 
+/** Native ops per tfjs engine, built once. */
 const registered = new WeakMap<object, DifferentiableOps>();
-
-/** Use `ops` (e.g. `@normbridge/tfjs`'s customGrad ops) for tf tensors on `engine`. */
-export function registerDifferentiableOps(engine: SyncEngine<tf.Tensor>, ops: DifferentiableOps): void {
-  registered.set(engine, ops);
-}
 
 /**
  * The engine of a synchronous Flax call (`apply`, `call`, …): the one given, else core's
@@ -268,7 +264,7 @@ export function isDifferentiableTfjsEngine(engine: SyncEngine<any>): boolean {
   return engine.name.startsWith('tfjs-') && typeof (engine as { backend?: unknown }).backend === 'string';
 }
 
-/** The differentiable ops used for tf tensors on an engine (registered, native, or wrapped). */
+/** The differentiable ops used for tf tensors on an engine (the engine's own, or wrapped). */
 export function differentiableOps(engine: SyncEngine<tf.Tensor>): DifferentiableOps {
   const ops = registered.get(engine);
   if (ops) return ops;

@@ -1,7 +1,8 @@
 /** Issue 16, item 11: Flax state checks on every engine (typed, named, all-or-nothing). */
 import { describe, expect, it } from 'vitest';
 import { hostTensor, StateError } from '@normbridge/core';
-import { engineCases, values } from '@normbridge/testing';
+import { values } from '@normbridge/testing';
+import { engineCases } from '@normbridge/testing-engines';
 import { linen, nnx, random, ValueError } from './index.js';
 
 const cases = await engineCases();

@@ -18,7 +18,6 @@ export {
   engineFor,
   hostEngineOnTf,
   isDifferentiableTfjsEngine,
-  registerDifferentiableOps,
   requireSync,
   resolveAnyEngine,
   resolveEngine,

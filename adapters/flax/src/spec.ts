@@ -21,7 +21,7 @@ export interface FlaxCall {
 }
 
 /**
- * The canonical spec of a Flax BatchNorm call (semantics.md 1–3): decay momentum, the biased
+ * The canonical spec of a Flax BatchNorm call (docs/semantics.md#flax-linen, #flax-nnx, #flax-legacy): decay momentum, the biased
  * batch variance into the running variance, `a·old + (1 − a)·batch`, running statistics in
  * eval, no error on one value per channel, replicas combined by an unweighted `pmean`.
  */

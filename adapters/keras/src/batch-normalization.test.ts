@@ -1,7 +1,8 @@
 import { StateError, SpecError, createReferenceEngine, transpose, hostTensor, type HostTensor } from '@normbridge/core';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { BatchNormalization, KerasError, clearSession } from './index.js';
-import { asyncReference, engineCases, expectClose, host, upload, values } from '@normbridge/testing';
+import { asyncReference, expectClose, host, upload, values } from '@normbridge/testing';
+import { engineCases } from '@normbridge/testing-engines';
 import { ONE_STEP_KERAS, TFJS_10_2, X_4x3 } from './test-support/vectors.js';
 
 const cases = await engineCases();
@@ -27,7 +28,7 @@ function data(n: number, seed = 1): number[] {
 
 describe.each(cases)('Keras BatchNormalization on $name', ({ engine, atol, backend }) => {
   describe.each(PROFILES)('profile %s', (profile) => {
-    it('reproduces the executed TF.js vectors (10.2)', () => {
+    it('reproduces the executed TF.js vectors (docs/semantics.md#worked-example)', () => {
       const bn = new BatchNormalization({ profile, engine });
       const x = upload(engine, [4, 3], X_4x3);
       const before = values(engine, bn.apply(x));
@@ -50,7 +51,7 @@ describe.each(cases)('Keras BatchNormalization on $name', ({ engine, atol, backe
       expect(beta).toEqual([0, 0, 0]);
     });
 
-    it('matches the Keras/TF.js row of the one-step table (10.3)', () => {
+    it('matches the Keras/TF.js row of the one-step table (docs/semantics.md#worked-example)', () => {
       const bn = new BatchNormalization({ profile, engine });
       const x = upload(engine, [4, 3], X_4x3);
       const tol = Math.max(atol, 5e-8);
@@ -242,7 +243,7 @@ describe('Keras BatchNormalization: names and weights', () => {
   });
 });
 
-describe('Keras BatchNormalization: errors (semantics 6)', () => {
+describe('Keras BatchNormalization: errors (docs/semantics.md#keras-3)', () => {
   it('synchronized=True: Keras says TensorFlow backend only', () => {
     expectKerasError(
       () => new BatchNormalization({ synchronized: true }),

@@ -3,7 +3,8 @@ import { describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { getDefaultEngine, type HostTensor } from '@normbridge/core';
-import { docExamples, expectClose, runExample, tfjsEngine } from '@normbridge/testing';
+import { docExamples, expectClose, runExample } from '@normbridge/testing';
+import { tfjsEngine } from '@normbridge/testing-engines';
 import { TFJS_10_2 } from './test-support/vectors.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));

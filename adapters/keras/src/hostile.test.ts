@@ -1,7 +1,7 @@
 /** Issue 16, item 10: Keras setWeights checks host tensors against their shapes. */
 import { describe, expect, it } from 'vitest';
 import { StateError, type HostTensor } from '@normbridge/core';
-import { engineCases } from '@normbridge/testing';
+import { engineCases } from '@normbridge/testing-engines';
 import { BatchNormalization } from './index.js';
 
 const f32 = (shape: number[], v: number[]): HostTensor => ({ shape, data: Float32Array.from(v), dtype: 'float32' });

@@ -16,7 +16,8 @@
 import { createReferenceEngine } from '@normbridge/core';
 import { describe, expect, it } from 'vitest';
 import { BatchNormalization, type BatchNormalizationOptions } from './index.js';
-import { engineCases, expectClose, host, upload, values, type EngineCase } from '@normbridge/testing';
+import { expectClose, host, upload, values } from '@normbridge/testing';
+import { engineCases, type EngineCase } from '@normbridge/testing-engines';
 import { backendReady, runTfjsLayers, type OracleLayerArgs, type OracleStep } from './test-support/tfjs-layers.js';
 
 const tfjsCases = (await engineCases()).filter((c): c is EngineCase & { backend: 'cpu' | 'wasm' } => c.backend !== undefined);

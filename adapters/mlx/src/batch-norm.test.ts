@@ -1,7 +1,8 @@
 import { SpecError, StateError, createReferenceEngine, hostTensor } from '@normbridge/core';
 import { describe, expect, it } from 'vitest';
 import { BatchNorm, MlxError, MlxVersion, treeFlatten } from './index.js';
-import { asyncReference, engineCases, expectClose, host, upload, values } from '@normbridge/testing';
+import { asyncReference, expectClose, host, upload, values } from '@normbridge/testing';
+import { engineCases } from '@normbridge/testing-engines';
 import {
   MLX_2D_RUNNING_MEAN,
   MLX_2D_RUNNING_VAR,
@@ -33,7 +34,7 @@ function expectMlxError(fn: () => unknown, pythonType: string, message: string |
 
 describe.each(cases)('MLX BatchNorm on $name', ({ engine, atol }) => {
   describe.each(VERSIONS)('version %s', (version) => {
-    it('reproduces the published 2-D vectors (10.1): train output, running stats, eval output', () => {
+    it('reproduces the published 2-D vectors (docs/semantics.md#published-vectors): train output, running stats, eval output', () => {
       const bn = new BatchNorm(4, { affine: true, version, engine });
       const x = upload(engine, [5, 4], MLX_2D_X);
       expect(bn.training).toBe(true);
@@ -70,7 +71,7 @@ describe.each(cases)('MLX BatchNorm on $name', ({ engine, atol }) => {
       expectClose(values(engine, bn.parameters()['running_var']), MLX_3D_RUNNING_VAR[version], 1e-4);
     });
 
-    it('matches the MLX rows of the one-step table (10.3)', () => {
+    it('matches the MLX rows of the one-step table (docs/semantics.md#worked-example)', () => {
       const bn = new BatchNorm(3, { version, engine });
       const x = upload(engine, [4, 3], X_4x3);
       const tol = Math.max(atol, 5e-8);
@@ -184,7 +185,7 @@ describe('MLX BatchNorm construction', () => {
   });
 });
 
-describe('MLX BatchNorm parameters and freezing (semantics 4.5)', () => {
+describe('MLX BatchNorm parameters and freezing (docs/semantics.md#mlx)', () => {
   it('parameters() holds all four arrays in insertion order; trainable_parameters() only weight and bias', () => {
     const bn = new BatchNorm(4);
     expect(Object.keys(bn.parameters())).toEqual(['weight', 'bias', 'running_mean', 'running_var']);

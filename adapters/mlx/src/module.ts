@@ -58,7 +58,7 @@ const ALL: Filter<unknown> = () => true;
  * `load_weights`/`save_weights` with dotted names (`bn.running_mean`, `layers.1.weight`).
  *
  * It holds no arrays of its own; layers such as {@link BatchNorm} do. Freezing reproduces
- * MLX exactly, including its trap (semantics 4.5): `unfreeze()` on a parent walks every
+ * MLX exactly, including its trap (docs/semantics.md#mlx): `unfreeze()` on a parent walks every
  * sub-module and clears its frozen set directly, without calling the sub-module's own
  * `unfreeze`, so after `model.unfreeze()` the running statistics of every BatchNorm inside are
  * trainable. Only `bn.unfreeze()` on the layer itself keeps them frozen.
@@ -183,7 +183,7 @@ export class Module<T = any> {
 
   /**
    * Unfreezes parameters. On a parent this clears each sub-module's frozen set directly, as
-   * MLX does: a BatchNorm's running statistics become trainable (semantics 4.5). Layers may
+   * MLX does: a BatchNorm's running statistics become trainable (docs/semantics.md#mlx). Layers may
    * override this for themselves only ({@link BatchNorm.unfreeze} re-freezes its statistics).
    */
   unfreeze(options: FreezeOptions = {}): this {

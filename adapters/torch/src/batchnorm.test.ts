@@ -15,7 +15,7 @@ import { asyncReference, expectClose, reference, sequence, t64, values, X43 } fr
 
 const arr = (t: HostTensor | null) => Array.from(t!.data);
 
-// semantics.md 10.3, PyTorch rows (x of 10.2, fresh layer, one training step, then eval).
+// docs/semantics.md#worked-example, PyTorch rows (its input, fresh layer, one training step, then eval).
 const TORCH_TRAIN_Y0 = [-0.50709139, -0.1005037, -0.65465305];
 const TORCH_RUNNING_MEAN = [0.175, 0.225, 0.45];
 const TORCH_RUNNING_VAR = [1.19166667, 1.725, 1.6];
@@ -23,7 +23,7 @@ const TORCH_EVAL_Y0 = [0.75574404, 1.35145799, 2.01594571];
 const NONE_RUNNING_MEAN = [1.75, 2.25, 4.5];
 const NONE_RUNNING_VAR = [2.9166667, 8.25, 7];
 
-describe('semantics.md 10.3, PyTorch rows', () => {
+describe('docs/semantics.md#worked-example, PyTorch rows', () => {
   const cases = [
     ['BatchNorm1d', () => new BatchNorm1d(3), [4, 3]],
     ['BatchNorm2d', () => new BatchNorm2d(3), [4, 3, 1, 1]],

@@ -121,7 +121,7 @@ export abstract class _BatchNorm<T> {
   readonly affine: boolean;
   /**
    * PyTorch `track_running_stats`. Changing it after construction does not add or remove
-   * buffers (semantics 5.4): false with buffers → training neither updates nor counts, eval
+   * buffers (docs/semantics.md#pytorch): false with buffers → training neither updates nor counts, eval
    * still uses the buffers; true without buffers → still batch statistics everywhere.
    */
   trackRunningStats: boolean;
@@ -376,7 +376,7 @@ export abstract class _BatchNorm<T> {
     const channels = channelCount(localShape);
     const state = this._stateful.state;
     const shape = (t: T | undefined) => (t === undefined ? undefined : this.engine.shapeOf(t));
-    // Buffers reach the kernel only in eval or while tracking (semantics 5.4, step 4).
+    // Buffers reach the kernel only in eval or while tracking (docs/semantics.md#pytorch).
     const passBuffers = this._hasBuffers && (!this.training || this.trackRunningStats);
     checkFeatureCounts(channels, [
       ['running_mean', passBuffers ? shape(state.runningMean) : undefined],

@@ -1,6 +1,6 @@
 /**
  * The adapter on every engine: the float64 reference and `@normbridge/tfjs` (cpu, wasm).
- * Expected values come from semantics.md 10.3 or the float64 reference; float32 engines are
+ * Expected values come from docs/semantics.md#worked-example or the float64 reference; float32 engines are
  * compared with float32 tolerances.
  */
 import { describe, expect, it } from 'vitest';
@@ -10,17 +10,20 @@ import { StateDictLoadError } from './errors.js';
 import { batchNorm } from './functional.js';
 import { convertSyncBatchnorm, SyncBatchNorm } from './sync-batchnorm.js';
 import { expectClose, sequence, X43 } from './test-support/engines.js';
-import { loadTfjsEngines } from './test-support/tfjs.js';
+import { engineCases } from '@normbridge/testing-engines';
 
-const loaded = await loadTfjsEngines();
-const engines: { name: string; engine: SyncEngine<unknown>; atol: number }[] = [
-  { name: 'reference-f64', engine: createReferenceEngine() as SyncEngine<unknown>, atol: 1e-7 },
-];
-for (const e of loaded) if ('engine' in e) engines.push({ name: e.name, engine: e.engine, atol: 2e-5 });
+// A backend that fails to start rejects here and fails this file: it is never a skipped case.
+// The tolerances are this suite's own: 1e-7 against the rounded 8-digit expectations of the
+// worked example, 2e-5 for float32 engines (the chained train/eval calls each round).
+const engines: { name: string; engine: SyncEngine<unknown>; atol: number }[] = (await engineCases()).map((c) => ({
+  name: c.name,
+  engine: c.engine as SyncEngine<unknown>,
+  atol: c.backend === undefined ? 1e-7 : 2e-5,
+}));
 
-describe('tfjs engines are available', () => {
-  it.each(loaded)('$name', (e) => {
-    expect('error' in e ? e.error : '').toBe('');
+describe('the engines under test', () => {
+  it('are the float64 reference and tfjs on cpu and wasm, every one started', () => {
+    expect(engines.map((e) => e.name)).toEqual(['reference-f64', 'tfjs-cpu', 'tfjs-wasm']);
   });
 });
 
@@ -34,7 +37,7 @@ describe.each(engines)('on $name', ({ engine, atol }) => {
   /** The reference result for the same float32 input values. */
   const f32 = (data: readonly number[]) => Array.from(Float32Array.from(data));
 
-  it('semantics.md 10.3 PyTorch row: train, buffers, eval', () => {
+  it('docs/semantics.md#worked-example PyTorch row: train, buffers, eval', () => {
     const bn = new BatchNorm1d<T>(3, { engine });
     const y = bn.forward(up([4, 3], X43));
     expectClose(down(y).slice(0, 3), [-0.50709139, -0.1005037, -0.65465305], atol);
@@ -56,7 +59,7 @@ describe.each(engines)('on $name', ({ engine, atol }) => {
     );
   });
 
-  it('semantics.md 10.3 momentum=None row', () => {
+  it('docs/semantics.md#worked-example momentum=None row', () => {
     const bn = new BatchNorm2d<T>(3, { engine, momentum: null });
     bn.forward(up([4, 3, 1, 1], X43));
     expectClose(down(bn.runningMean), [1.75, 2.25, 4.5], atol * 10);

@@ -1,4 +1,4 @@
-/** Every PyTorch error semantics.md names, one test each: class, Python type and message. */
+/** Every PyTorch error docs/semantics.md names, one test each: class, Python type and message. */
 import { describe, expect, it } from 'vitest';
 import { SingleValuePerChannelError, SpecError } from '@normbridge/core';
 import { BatchNorm1d, BatchNorm2d, BatchNorm3d, LazyBatchNorm2d } from './batchnorm.js';

@@ -10,7 +10,7 @@ const zeros = () => t64([3], [0, 0, 0]);
 const ones = () => t64([3], [1, 1, 1]);
 
 describe('batchNorm (F.batch_norm)', () => {
-  it('semantics.md 10.3 PyTorch row: training returns the updated buffers; eval uses them', () => {
+  it('docs/semantics.md#worked-example PyTorch row: training returns the updated buffers; eval uses them', () => {
     const rm = zeros();
     const rv = ones();
     const r = batchNorm(x, rm, rv, { training: true });

@@ -1,7 +1,7 @@
 /** Issue 16, items 3, 7, 10 and 11: hostile values at the torch adapter's boundaries. */
 import { describe, expect, it } from 'vitest';
 import { ShapeError, SpecError, type HostTensor } from '@normbridge/core';
-import { engineCases } from '@normbridge/testing';
+import { engineCases } from '@normbridge/testing-engines';
 import { BatchNorm1d, BatchNorm2d, StateDictLoadError } from './index.js';
 
 const f32 = (shape: number[], values: number[]): HostTensor => ({ shape, data: Float32Array.from(values), dtype: 'float32' });

@@ -6,7 +6,7 @@ import { onnxBinding } from './onnx.js';
 import { torchBinding } from './torch.js';
 import type { FrameworkBinding } from './types.js';
 
-const BINDINGS: Partial<Record<FrameworkName, FrameworkBinding>> = {
+const BINDINGS: Readonly<Partial<Record<FrameworkName, FrameworkBinding>>> = {
   torch: torchBinding,
   mlx: mlxBinding,
   keras: keras3Binding,
@@ -19,8 +19,4 @@ const BINDINGS: Partial<Record<FrameworkName, FrameworkBinding>> = {
 
 export function bindingFor(framework: string): FrameworkBinding | undefined {
   return BINDINGS[framework as FrameworkName];
-}
-
-export function registerBinding(binding: FrameworkBinding): void {
-  BINDINGS[binding.framework] = binding;
 }

@@ -50,7 +50,7 @@ export class NotApplicable extends Error {
 }
 
 export async function toHost(engine: Engine<any>, t: unknown): Promise<HostTensor> {
-  return engine.synchronous ? engine.toHost(t) : engine.toHost(t);
+  return engine.toHost(t);
 }
 
 /** Error type as the framework would name it: adapters set `pythonType`, else the class name. */

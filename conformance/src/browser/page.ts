@@ -6,7 +6,7 @@
 import '@normbridge/tfjs/webgl';
 import '@normbridge/tfjs/webgpu';
 import type { Engine } from '@normbridge/core';
-import { createEngineByName, type EngineName } from '../engines.js';
+import { createEngineByName, type EngineName } from '@normbridge/engines';
 import { loadFixtureFromBytes, type LoadedFixture } from '../fixture-load.js';
 import type { CaseResult } from '../results.js';
 import { runCase } from '../runner.js';

@@ -11,7 +11,7 @@ import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { BROWSER_ENGINE_NAMES, type EngineName } from '../engines.js';
+import { BROWSER_ENGINE_NAMES, type EngineName } from '@normbridge/engines';
 import { MAX_FIXTURE_BYTES, MAX_MANIFEST_BYTES } from '@normbridge/core';
 import { listFixtureDirs, MANIFEST_FILE, readRegularFile } from '../fixture-load.js';
 import { isModelManifest, loadModelFixture, type LoadedModelFixture } from '../model-fixture-load.js';

@@ -3,7 +3,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
 import type { Engine, HostTensor } from '@normbridge/core';
 import { createTfjsEngine } from '@normbridge/tfjs';
-import { createEngineByName, type EngineName } from '../engines.js';
+import { createEngineByName, type EngineName } from '@normbridge/engines';
 import { compareTensors } from '../compare.js';
 import { loadFixture } from '../fixture-load.js';
 import { alignedLayer, alignedSpec } from './aligned.js';

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { linen } from '@normbridge/flax';
 import { BatchNormalization } from '@normbridge/keras';
 import { BatchNorm } from '@normbridge/mlx';
-import { createEngineByName } from '../engines.js';
+import { createEngineByName } from '@normbridge/engines';
 import { normbridgeMatchers } from '../matcher.js';
 
 expect.extend(normbridgeMatchers);

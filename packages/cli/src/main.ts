@@ -1,5 +1,5 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { BROWSER_ENGINE_NAMES, CPU_ENGINE_NAMES, DEFAULT_ENGINE, ENGINE_NAMES, NODE_GPU_ENGINE_NAMES, type EngineName } from '@normbridge/conformance';
+import { BROWSER_ENGINE_NAMES, CPU_ENGINE_NAMES, DEFAULT_ENGINE, ENGINE_NAMES, NODE_GPU_ENGINE_NAMES, type EngineName } from '@normbridge/engines';
 
 const FRAMEWORKS = ['torch', 'flax', 'nnx', 'mlx', 'keras'] as const;
 

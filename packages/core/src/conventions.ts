@@ -56,3 +56,24 @@ export function batchWeightToDecay(momentum: number): number {
 export function decayToBatchWeight(momentum: number): number {
   return toBatchWeightMomentum(fromDecayMomentum(momentum)) as number;
 }
+
+/** The two weights of one running-statistic update: `new = oldWeight·old + batchWeight·batch`. */
+export interface RunningAverageWeights {
+  readonly oldWeight: number;
+  readonly batchWeight: number;
+}
+
+/**
+ * The weights of the update after which the step counter reads `tracked`. A cumulative average
+ * weighs the batch exactly `1/tracked` (PyTorch's `momentum=None`), an exponential one
+ * `1 - oldValueWeight`; `none` keeps the old value (engines do not update then). Every engine
+ * and the reference take their weights from here.
+ */
+export function runningAverageWeights(average: RunningAverage, tracked: number): RunningAverageWeights {
+  if (average.kind === 'cumulative') {
+    const batchWeight = 1 / tracked;
+    return { oldWeight: 1 - batchWeight, batchWeight };
+  }
+  const oldWeight = average.kind === 'exponential' ? average.oldValueWeight : 1;
+  return { oldWeight, batchWeight: 1 - oldWeight };
+}

@@ -10,3 +10,4 @@ export * from './host-engine.js';
 export * from './default-engine.js';
 export * from './runner.js';
 export * from './limits.js';
+export * from './small-floats.js';

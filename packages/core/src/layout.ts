@@ -24,6 +24,15 @@ export interface Layout {
   readonly groups: readonly (readonly number[])[];
 }
 
+/**
+ * Shape of batch statistics and new running statistics as engines return them: the feature
+ * shape, stacked as [replicas, ...features] when a replica axis is in use.
+ */
+export function statisticsShape(layout: Layout): number[] {
+  const stacked = layout.replicas > 1 || layout.inputShape.length !== layout.sampleShape.length;
+  return stacked ? [layout.replicas, ...layout.featureShape] : [...layout.featureShape];
+}
+
 /** Resolves the spec's feature axes against an input shape. */
 export function resolveLayout(spec: BatchNormSpec, inputShape: readonly number[], replicas?: ReplicaOptions): Layout {
   const replicated = replicas !== undefined;

@@ -5,7 +5,7 @@ import { initialState, referenceEval, referenceTrain, referenceVjp } from './ref
 import { hostTensor, type HostTensor } from './tensor.js';
 import type { HostState } from './state.js';
 
-// semantics.md 10.2/10.3: N=4, C=3.
+// docs/semantics.md#worked-example: N=4, C=3.
 const X = hostTensor([4, 3], [1, 2, 3, 4, 6, 8, 0, -1, 5, 2, 2, 2], 'float64');
 
 function oneStep(input: BatchNormSpecInput) {
@@ -17,7 +17,7 @@ function oneStep(input: BatchNormSpecInput) {
 
 const row = (t: HostTensor, r = 0) => Array.from(t.data.slice(r * 3, r * 3 + 3));
 
-describe('one-step golden table (semantics.md 10.3)', () => {
+describe('one-step golden table (docs/semantics.md#worked-example)', () => {
   const close = (a: number[], b: number[], tol = 1e-7) => a.forEach((v, i) => expect(v).toBeCloseTo(b[i]!, -Math.log10(tol)));
 
   it('batch statistics', () => {

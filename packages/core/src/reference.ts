@@ -19,10 +19,12 @@ import {
   checkStateValues,
   checkValuesPerChannel,
   resolveLayout,
+  statisticsShape,
   updatesRunningStatistics,
   usesBatchStatistics,
   type Layout,
 } from './layout.js';
+import { runningAverageWeights } from './conventions.js';
 import { runningVarianceCorrection, type BatchNormSpec } from './spec.js';
 import type { Gradients, HostState, Mode, StepOptions, TrainOutput } from './state.js';
 import { stridesOf, type HostTensor } from './tensor.js';
@@ -169,8 +171,7 @@ function computeStatistics(
 }
 
 function update(spec: BatchNormSpec, old: number, batch: number, tracked: number): number {
-  const avg = spec.runningAverage;
-  const a = avg.kind === 'cumulative' ? 1 - 1 / tracked : avg.kind === 'exponential' ? avg.oldValueWeight : 1;
+  const a = runningAverageWeights(spec.runningAverage, tracked).oldWeight;
   return spec.runningUpdateForm === 'decay-toward' ? old - (old - batch) * (1 - a) : a * old + (1 - a) * batch;
 }
 
@@ -226,11 +227,7 @@ function normalize(spec: BatchNormSpec, state: HostState, x: HostTensor, p: Prep
 }
 
 function statsTensor(p: Prepared, values: F64): HostTensor {
-  const { layout } = p;
-  const shape = layout.replicas > 1 || layout.inputShape.length !== layout.sampleShape.length
-    ? [layout.replicas, ...layout.featureShape]
-    : [...layout.featureShape];
-  return { shape, data: Float64Array.from(values), dtype: 'float64' };
+  return { shape: statisticsShape(p.layout), data: Float64Array.from(values), dtype: 'float64' };
 }
 
 const EMPTY: StepOptions<HostTensor> = {};

@@ -26,7 +26,7 @@ export function pickTensors(checkpoint: ReadonlyMap<string, CheckpointValue>, ke
 }
 
 async function hostOf(engine: Engine<any>, t: unknown): Promise<HostTensor> {
-  return engine.synchronous ? engine.toHost(t) : engine.toHost(t);
+  return engine.toHost(t);
 }
 
 export function createDemoLayer(name: LayerName, checkpoint: ReadonlyMap<string, CheckpointValue>, engine: Engine<any>): DemoLayer {

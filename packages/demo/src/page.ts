@@ -5,7 +5,8 @@
  */
 import '@normbridge/tfjs/webgl';
 import '@normbridge/tfjs/webgpu';
-import { createEngineByName, formatMatrix, type EngineName } from '@normbridge/conformance';
+import { formatMatrix } from '@normbridge/conformance';
+import { createEngineByName, type EngineName } from '@normbridge/engines';
 import { runInPage, type ServedFixture } from '@normbridge/conformance/browser-page';
 import type { CheckpointValue, Engine, HostTensor } from '@normbridge/core';
 import { parseSafetensors } from '@normbridge/safetensors/browser';

@@ -3,7 +3,8 @@ import * as ortNode from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
 import { availableOrtBackends } from './backends.js';
 import { createOrtEngine } from './engine/engine.js';
-import { expectClose, randomTensor, TOL } from './test-support/data.js';
+import { expectClose } from '@normbridge/testing';
+import { randomTensor, TOL } from './test-support/data.js';
 
 describe('backends', () => {
   it('the native library and the .wasm loaded from node_modules run here; web-webgpu needs a browser', async () => {

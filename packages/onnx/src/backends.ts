@@ -6,7 +6,7 @@
  */
 import type { InferenceSession, Tensor } from 'onnxruntime-node';
 import { GraphBuilder } from './proto/builder.js';
-import { importNodeModule, isNode } from './node-only.js';
+import { importNodeModule, isNode } from './node-runtime.js';
 
 /**
  * `node`: onnxruntime-node's native CPU library; `node-webgpu`: its WebGPU execution provider

@@ -1,7 +1,8 @@
 import { defineSpec, initialState, referenceTrain } from '@normbridge/core';
 import { describe, expect, it } from 'vitest';
 import { createOrtEngine, type OrtEngine } from './index.js';
-import { expectClose, randomTensor, TOL } from './test-support/data.js';
+import { expectClose } from '@normbridge/testing';
+import { randomTensor, TOL } from './test-support/data.js';
 
 /**
  * onnxruntime-node's WebGPU provider (Dawn) on whatever Vulkan driver the loader finds. The

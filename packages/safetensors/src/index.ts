@@ -12,7 +12,7 @@ export {
   F8_E4M3_FORMAT,
   F8_E5M2_FORMAT,
   type MiniFloatFormat,
-} from './format/small-floats.js';
+} from '@normbridge/core';
 export { parseStrictJson, JsonDecimal, JsonSyntaxError, type JsonValue, type JsonObject } from './format/strict-json.js';
 export type { TensorReader } from './io/reader.js';
 export { parseSafetensors, SafetensorsBuffer, type ParseOptions } from './io/memory.js';

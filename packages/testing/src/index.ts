@@ -1,2 +1,4 @@
-export * from './engines.js';
+export * from './compare.js';
+export * from './random.js';
+export * from './tensors.js';
 export * from './doc-snippets.js';

@@ -2,8 +2,7 @@ import { describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
 import { defineSpec, hostTensor, initialState, referenceEval, referenceTrain } from '@normbridge/core';
 import { availableTfjsBackends, createTfjsEngine, registerTfjsGradients } from './index.js';
-import { expectClose } from './test-support/compare.js';
-import { normals } from './test-support/random.js';
+import { expectClose, normals } from '@normbridge/testing';
 import { PROPERTY_TOLERANCE } from './test-support/tolerance.js';
 
 describe('backends in one process', () => {

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { UnsupportedError } from '@normbridge/core';
 import { provideNodeWebGpu } from './node-webgpu.js';
-import { importNodeBuiltin, importNodePackage, isNode } from './node.js';
+import { importNodeBuiltin, importNodePackage, isNode } from './node-runtime.js';
 
 export const TFJS_BACKENDS = ['cpu', 'wasm', 'webgl', 'webgpu'] as const;
 export type TfjsBackendName = (typeof TFJS_BACKENDS)[number];

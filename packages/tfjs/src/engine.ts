@@ -2,9 +2,9 @@ import type * as tf from '@tensorflow/tfjs-core';
 import type { AsyncEngine, BatchNormSpec, EngineBase, EngineCapabilities, Mode, Support, SyncEngine } from '@normbridge/core';
 import { activate, initialiseBackend, type TfjsBackendName, type TfjsBackendOptions } from './backends.js';
 import { downloadTensor, downloadTensorAsync, uploadState, uploadTensor } from './host.js';
-import { batchNormEvalOp, batchNormTrainOp, batchNormVjp } from './ops.js';
+import { batchNormEvalOp, batchNormTrainOp, batchNormVjp } from './differentiable-ops.js';
 import { registerFusedKernels } from './kernels/register.js';
-import { registerTfjsGradients } from './register-extras.js';
+import { registerTfjsGradients } from './register-gradients.js';
 
 /** Options of {@link createTfjsEngine}. */
 export type TfjsEngineOptions = TfjsBackendOptions;

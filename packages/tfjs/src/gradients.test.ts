@@ -1,10 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
 import { defineSpec, hostTensor, initialState, referenceVjp, type HostTensor } from '@normbridge/core';
-import { batchNormEvalOp, batchNormTrainOp } from './ops.js';
-import { expectClose } from './test-support/compare.js';
+import { batchNormEvalOp, batchNormTrainOp } from './differentiable-ops.js';
+import { expectClose, normals } from '@normbridge/testing';
 import { TEST_BACKENDS, useEngine } from './test-support/engines.js';
-import { normals } from './test-support/random.js';
 import { PROPERTY_TOLERANCE } from './test-support/tolerance.js';
 
 const host = (shape: number[], seed: number, scale = 1): HostTensor =>

@@ -12,8 +12,8 @@ export {
   type TfjsBackendName,
   type TfjsBackendOptions,
 } from './backends.js';
-export { batchNormEvalOp, batchNormTrainOp, batchNormVjp } from './ops.js';
-export { registerTfjsGradients } from './register-extras.js';
+export { batchNormEvalOp, batchNormTrainOp, batchNormVjp } from './differentiable-ops.js';
+export { registerTfjsGradients } from './register-gradients.js';
 export { customGradOps, hostEngineOnTf, keepNew, type DifferentiableOps } from './bridge.js';
 export { downloadTensor } from './host.js';
 export { wasmKernelFlavour } from './kernels/register.js';

@@ -8,9 +8,9 @@ import {
   type BatchNormState,
   type StepOptions,
 } from '@normbridge/core';
-import { batchNormTrainOp } from './ops.js';
+import { batchNormTrainOp } from './differentiable-ops.js';
 import { TEST_BACKENDS, useEngine } from './test-support/engines.js';
-import { normals } from './test-support/random.js';
+import { normals } from '@normbridge/testing';
 
 type State = BatchNormState<tf.Tensor>;
 

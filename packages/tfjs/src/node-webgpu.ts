@@ -1,4 +1,4 @@
-import { importNodePackage } from './node.js';
+import { importNodePackage } from './node-runtime.js';
 
 /**
  * In Node, gives tfjs-backend-webgpu the `navigator.gpu` it looks for, from the `webgpu` npm

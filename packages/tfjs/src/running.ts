@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import type { BatchNormSpec } from '@normbridge/core';
+import { runningAverageWeights, type BatchNormSpec } from '@normbridge/core';
 
 /**
  * One running-statistic update in float32, in the algebraic form the spec names, because the
@@ -12,20 +12,9 @@ import type { BatchNormSpec } from '@normbridge/core';
  * `tracked` is the counter after this step: the cumulative average weighs the batch 1/tracked.
  */
 export function updateRunning(spec: BatchNormSpec, old: tf.Tensor, batch: tf.Tensor, tracked: number): tf.Tensor {
-  const { oldWeight, batchWeight } = weights(spec, tracked);
+  const { oldWeight, batchWeight } = runningAverageWeights(spec.runningAverage, tracked);
   if (spec.runningUpdateForm === 'decay-toward') {
     return tf.sub(old, tf.mul(tf.sub(old, batch), batchWeight));
   }
   return tf.add(tf.mul(old, oldWeight), tf.mul(batch, batchWeight));
-}
-
-function weights(spec: BatchNormSpec, tracked: number): { oldWeight: number; batchWeight: number } {
-  const avg = spec.runningAverage;
-  if (avg.kind === 'cumulative') {
-    const batchWeight = 1 / tracked;
-    return { oldWeight: 1 - batchWeight, batchWeight };
-  }
-  // 'none' never reaches here (no update); treat it as keeping the old value.
-  const oldWeight = avg.kind === 'exponential' ? avg.oldValueWeight : 1;
-  return { oldWeight, batchWeight: 1 - oldWeight };
 }

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
 import { defineSpec, hostTensor, initialState, referenceTrain, type BatchNormSpec } from '@normbridge/core';
 import { TEST_BACKENDS, useEngine } from './test-support/engines.js';
-import { normals } from './test-support/random.js';
+import { normals } from '@normbridge/testing';
 
 /**
  * google/flax#1491: on a large-mean, small-variance channel, E[x²] − E[x]² cancels

@@ -12,10 +12,8 @@ import {
   type HostTensor,
 } from '@normbridge/core';
 import type { TfjsEngine } from './engine.js';
-import { expectClose, mismatch, type Tolerance } from './test-support/compare.js';
+import { expectClose, mismatch, normals, type Tolerance } from '@normbridge/testing';
 import { TEST_BACKENDS, useEngine } from './test-support/engines.js';
-import { normals } from './test-support/random.js';
-
 /** Bit for bit. */
 const EXACT: Tolerance = { atol: 0, rtol: 0 };
 /**
@@ -31,15 +29,15 @@ const LAYERS_ULPS: Tolerance = { atol: 1e-6, rtol: 1e-6 };
  * ≤ 8 (ulp(8) ≈ 1e-6). Against tfjs-layers on the wasm backend itself the engine is exact.
  */
 const WASM_VS_TFJS_CPU: Tolerance = { atol: 2e-6, rtol: 2e-6 };
-/** MLX's inputs are reconstructed from its published outputs to about 1e-5 (semantics.md 10.1). */
+/** MLX's inputs are reconstructed from its published outputs to about 1e-5 (docs/semantics.md#published-vectors). */
 const MLX_RECONSTRUCTED: Tolerance = { atol: 1e-4, rtol: 0 };
-/** Table 10.3 is float64 to 8 digits; float32 holds values ≤ 3 to within 2e-7. */
+/** The worked example's table is float64 to 8 digits; float32 holds values ≤ 3 to within 2e-7. */
 const TABLE: Tolerance = { atol: 1e-6, rtol: 0 };
 
 const host = (shape: number[], values: readonly number[]): HostTensor => hostTensor(shape, Float32Array.from(values));
 const rows = (t: HostTensor, n: number): number[] => Array.from(t.data.slice(0, n));
 
-/** Section 10.2's input, also the input of table 10.3. */
+/** The worked example's input (docs/semantics.md#worked-example). */
 const X = host([4, 3], [1, 2, 3, 4, 6, 8, 0, -1, 5, 2, 2, 2]);
 
 /** TF.js `tf.layers.batchNormalization` defaults, built with core's conventions helpers. */
@@ -71,7 +69,7 @@ describe.each(TEST_BACKENDS)('published and derived vectors on tfjs-%s', (backen
   const engine = useEngine(backend);
   const tfjsTolerance = backend === 'cpu' ? EXACT : WASM_VS_TFJS_CPU;
 
-  describe('10.2 TF.js 4.22.0 (executed on its CPU backend)', () => {
+  describe('worked example, TF.js 4.22.0 (executed on its CPU backend)', () => {
     const spec = defineSpec(TFJS);
 
     it(`inference before training ${backend === 'cpu' ? 'is bit-exact' : 'matches'}`, () => {
@@ -141,7 +139,7 @@ describe.each(TEST_BACKENDS)('published and derived vectors on tfjs-%s', (backen
     });
   });
 
-  describe('10.1 MLX published vectors through the reconstructed input', () => {
+  describe('MLX published vectors through the reconstructed input', () => {
     const mlx = (estimator: 'biased' | 'unbiased') =>
       defineSpec({
         featureAxes: [-1],
@@ -191,7 +189,7 @@ describe.each(TEST_BACKENDS)('published and derived vectors on tfjs-%s', (backen
     });
   });
 
-  describe('10.3 one-step golden values, spec built per framework with the conventions helpers', () => {
+  describe('worked example: one-step golden values, spec built per framework with the conventions helpers', () => {
     const torchY = [-0.50709139, -0.1005037, -0.65465305];
     const kerasY = [-0.50697669, -0.10049566, -0.65459133];
     const rows: {

@@ -22,7 +22,7 @@ describe.each(cases)('legacy flax.nn.BatchNorm on $name', ({ engine, atol }) => 
   const tol = Math.max(atol, 1e-8);
   const x43 = () => upload(engine, [4, 3], X43);
 
-  it('semantics 10.3 through nn.stateful: init (no update), train, eval with mutable=False', () => {
+  it('docs/semantics.md#worked-example through nn.stateful: init (no update), train, eval with mutable=False', () => {
     const [[, params], initState] = nn.stateful(undefined, () => Net.init(KEY, x43(), { train: true, engine }));
     expect(treeMapShapes(params)).toEqual({ BatchNorm_0: { bias: [3], scale: [3] } });
     expect(Object.keys(initState.asDict())).toEqual(['/BatchNorm_0']);
@@ -41,7 +41,7 @@ describe.each(cases)('legacy flax.nn.BatchNorm on $name', ({ engine, atol }) => 
     expectClose(values(yEval).slice(0, 3), ROW.evalY0, tol);
   });
 
-  it('without state: training tracks nothing, eval raises (semantics 3.2)', () => {
+  it('without state: training tracks nothing, eval raises (docs/semantics.md#flax-legacy)', () => {
     const [, params] = Net.init(KEY, x43(), { train: true, engine });
     const y = Net.call(params, x43(), { train: true, engine });
     expectClose(values(y).slice(0, 3), ROW.trainY0, tol);

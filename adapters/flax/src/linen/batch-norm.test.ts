@@ -17,7 +17,7 @@ import { engineCases, expectClose, upload, values, X43 } from '../test-support/e
 const cases = await engineCases();
 const KEY = random.key(0);
 
-/** Semantics 10.3, flax linen / NNX / flax.nn row (momentum 0.99, eps 1e-5). */
+/** docs/semantics.md#worked-example, flax linen / NNX / flax.nn row (momentum 0.99, eps 1e-5). */
 const ROW = {
   trainY0: [-0.50709139, -0.1005037, -0.65465305],
   mean: [0.0175, 0.0225, 0.045],
@@ -29,7 +29,7 @@ describe.each(cases)('linen.BatchNorm on $name', ({ name, engine, atol }) => {
   const tol = Math.max(atol, 1e-8);
   const x43 = () => upload(engine, [4, 3], X43);
 
-  it('semantics 10.3: one training step, then eval with the running averages', () => {
+  it('docs/semantics.md#worked-example: one training step, then eval with the running averages', () => {
     const bn = new linen.BatchNorm();
     const x = x43();
     const vars = bn.init(KEY, x, { useRunningAverage: false, engine });
@@ -153,7 +153,7 @@ describe.each(cases)('linen.BatchNorm on $name', ({ name, engine, atol }) => {
   });
 });
 
-describe('linen.BatchNorm errors (semantics 1.2, 1.10)', () => {
+describe('linen.BatchNorm errors (docs/semantics.md#flax-linen)', () => {
   const engine = cases[0]!.engine;
   const x = upload(engine, [4, 3], X43);
 
@@ -222,7 +222,7 @@ describe('linen.BatchNorm errors (semantics 1.2, 1.10)', () => {
   });
 });
 
-describe('linen.BatchNorm feature axes >= 8 (set order, semantics 1.3)', () => {
+describe('linen.BatchNorm feature axes >= 8 (set order, docs/semantics.md#flax-linen)', () => {
   const engine = cases[0]!.engine; // rank 9: the reference engine (tfjs kernels stop at rank 6)
   const shape = (d1: number, d8: number) => [2, d1, 1, 1, 1, 1, 1, 1, d8];
   const data = (n: number) => Array.from({ length: n }, (_, i) => Math.sin(i * 1.3) * 3 + (i % 4));

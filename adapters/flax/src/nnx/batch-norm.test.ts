@@ -36,7 +36,7 @@ describe.each(cases)('nnx.BatchNorm on $name', ({ engine, atol }) => {
     expect(Object.keys(nnx.state(plain))).toEqual(['mean', 'var']);
   });
 
-  it('semantics 10.3: a training call updates in place, eval() uses the running averages', () => {
+  it('docs/semantics.md#worked-example: a training call updates in place, eval() uses the running averages', () => {
     const bn = new nnx.BatchNorm(3, { rngs: new nnx.Rngs(0), engine });
     const y = bn.call(x43());
     expectClose(values(y).slice(0, 3), ROW.trainY0, tol);

@@ -1,9 +1,9 @@
-/** Expected values from /work/shared/docs/semantics.md, sections 10.2 and 10.3 (copied, not derived). */
+/** Expected values from docs/semantics.md#worked-example (copied, not derived). */
 
-/** 10.2: input (N=4, C=3). */
+/** The worked example's input (N=4, C=3). */
 export const X_4x3 = [1, 2, 3, 4, 6, 8, 0, -1, 5, 2, 2, 2];
 
-/** 10.2, executed with @tensorflow/tfjs@4.22.0 on the CPU backend (float32 values). */
+/** The worked example executed with @tensorflow/tfjs@4.22.0 on the CPU backend (float32 values). */
 export const TFJS_10_2 = {
   inferenceBefore: [
     0.9995003938674927, 1.9990007877349854, 2.9985010623931885, 3.9980015754699707, 5.997002124786377, 7.996003150939941, 0,
@@ -22,7 +22,7 @@ export const TFJS_10_2 = {
   frozenMovingMean: [0.0175, 0.0225, 0.045],
 } as const;
 
-/** 10.3, Keras 3 / TF.js row (momentum 0.99, epsilon 1e-3), float64. */
+/** The worked example's Keras 3 / TF.js row (momentum 0.99, epsilon 1e-3), float64. */
 export const ONE_STEP_KERAS = {
   trainY0: [-0.50697669, -0.10049566, -0.65459133],
   movingMean: [0.0175, 0.0225, 0.045],

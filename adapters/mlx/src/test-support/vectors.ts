@@ -1,9 +1,9 @@
 /**
- * Expected values from /work/shared/docs/semantics.md, section 10 (MLX's published vectors in
- * python/tests/test_nn.py, and the float64 one-step table). Copied as numbers, not derived.
+ * Expected values from docs/semantics.md#published-vectors (MLX's published vectors in
+ * python/tests/test_nn.py) and #worked-example (the float64 one-step table). Copied as numbers, not derived.
  */
 
-/** 10.1: the 2-D input reconstructed from MLX's published outputs (accurate to ~1e-5). */
+/** Published vectors: the 2-D input reconstructed from MLX's published outputs (accurate to ~1e-5). */
 export const MLX_2D_X = [
   [-0.145086, 1.741196, -1.296219, 1.560696],
   [-0.831475, -1.42565, -0.438979, -0.194245],
@@ -12,7 +12,7 @@ export const MLX_2D_X = [
   [0.581371, -0.027876, 2.140568, -0.118908],
 ].flat();
 
-/** 10.1: published training output, identical in every version. */
+/** Published vectors: training output, identical in every version. */
 export const MLX_2D_Y_TRAIN = [
   [-0.43952, 1.647328, -0.955515, 1.966031],
   [-1.72669, -1.449826, -0.234026, -0.723364],
@@ -44,7 +44,7 @@ export const MLX_2D_Y_EVAL = {
   ].flat(),
 } as const;
 
-/** 10.1 rank-3 case (N=2, L=4, C=5): published training output and running statistics. */
+/** Published vectors, rank-3 case (N=2, L=4, C=5): published training output and running statistics. */
 export const MLX_3D_Y_TRAIN = [
   [-0.335754, 0.342054, 1.02653, 0.628588, -1.63899],
   [1.92092, 0.432319, 0.343043, 1.95489, 1.0696],
@@ -61,10 +61,10 @@ export const MLX_3D_RUNNING_VAR = {
   '0.32.0': [0.968415, 1.05322, 0.96913, 0.932305, 0.967224],
 } as const;
 
-/** 10.2/10.3: the shared 4x3 input. */
+/** The worked example's 4x3 input. */
 export const X_4x3 = [1, 2, 3, 4, 6, 8, 0, -1, 5, 2, 2, 2];
 
-/** 10.3, MLX rows (momentum 0.1, eps 1e-5): one training step, then eval on the same x. */
+/** Worked example, MLX rows (momentum 0.1, eps 1e-5): one training step, then eval on the same x. */
 export const ONE_STEP_MLX = {
   trainY0: [-0.50709139, -0.1005037, -0.65465305],
   runningMean: [0.175, 0.225, 0.45],

@@ -1,7 +1,8 @@
 import { writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { exitCodeOf, formatMarkdown, formatMatrix, runConformance, type EngineName } from '@normbridge/conformance';
+import { exitCodeOf, formatMarkdown, formatMatrix, runConformance } from '@normbridge/conformance';
+import type { EngineName } from '@normbridge/engines';
 import { ProgressBar } from '../progress.js';
 
 export interface ConformanceCommandOptions {

@@ -1,4 +1,5 @@
-import { caseMatches, createEngineByName, crossCheck, formatCrossTable, isUnexplained, loadFixtures, PORT_TARGETS, type CrossResult, type EngineName, type PortTarget } from '@normbridge/conformance';
+import { caseMatches, crossCheck, formatCrossTable, isUnexplained, loadFixtures, PORT_TARGETS, type CrossResult, type PortTarget } from '@normbridge/conformance';
+import { createEngineByName, type EngineName } from '@normbridge/engines';
 
 export interface CrossCommandOptions {
   readonly fixtures: readonly string[];

@@ -2,7 +2,7 @@ import {
   defineSpec, fromBatchWeightMomentum, hostTensor, initialState, referenceEval, referenceTrain, referenceVjp,
   type BatchNormSpec, type Engine, type HostState, type HostTensor,
 } from '@normbridge/core';
-import { CPU_ENGINE_NAMES, createEngineByName, type EngineName } from '@normbridge/conformance';
+import { CPU_ENGINE_NAMES, createEngineByName, type EngineName } from '@normbridge/engines';
 import { formatError, renderTable } from '../table.js';
 
 /** PyTorch `BatchNorm2d(4)` semantics on NCHW input: the spec the demo runs everywhere. */
@@ -31,7 +31,7 @@ function maxAbs(a: HostTensor, b: HostTensor): number {
 }
 
 async function host(engine: Engine<any>, t: unknown): Promise<HostTensor> {
-  return engine.synchronous ? engine.toHost(t) : await engine.toHost(t);
+  return engine.toHost(t);
 }
 
 /** Runs three training steps, an eval and a gradient on one engine; returns worst errors. */

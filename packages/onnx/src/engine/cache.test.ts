@@ -1,6 +1,7 @@
 import { defineSpec, initialState, referenceTrain } from '@normbridge/core';
 import { describe, expect, it } from 'vitest';
-import { expectClose, randomTensor, TOL } from '../test-support/data.js';
+import { expectClose } from '@normbridge/testing';
+import { randomTensor, TOL } from '../test-support/data.js';
 import { createOrtEngine } from './engine.js';
 
 describe('session cache', () => {

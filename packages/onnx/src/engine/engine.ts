@@ -6,6 +6,7 @@ import {
   checkStateValues,
   mapStateTensors,
   resolveLayout,
+  runningAverageWeights,
   ShapeError,
   SpecError,
   updatesRunningStatistics,
@@ -123,9 +124,8 @@ class OrtEngineImpl implements OrtEngine {
     const updates = updatesRunningStatistics(spec, 'train');
     const tracked = state.numBatchesTracked + 1;
     if (updates) {
-      const avg = spec.runningAverage;
       // Exactly the reference's weight of the old value, as a tensor in the compute dtype.
-      const a = avg.kind === 'cumulative' ? 1 - 1 / tracked : avg.kind === 'exponential' ? avg.oldValueWeight : 1;
+      const a = runningAverageWeights(spec.runningAverage, tracked).oldWeight;
       call.feeds[NAMES.averageWeight] = new this.#ort.Tensor(call.dtype, call.dtype === 'float64' ? Float64Array.of(a) : Float32Array.of(a), []);
     }
     const out = await this.cache.run(

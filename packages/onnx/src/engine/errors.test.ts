@@ -12,7 +12,8 @@ import {
 } from '@normbridge/core';
 import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
-import { expectClose, randomTensor, TOL } from '../test-support/data.js';
+import { expectClose } from '@normbridge/testing';
+import { randomTensor, TOL } from '../test-support/data.js';
 import { createOrtEngine } from './engine.js';
 
 const engine = await createOrtEngine();

@@ -1,5 +1,5 @@
 /**
- * semantics.md 10.3: one training step from a fresh default layer on the 4x3 input of 10.2,
+ * docs/semantics.md#worked-example: one training step from a fresh default layer on the 4x3 input,
  * then inference on the same input, for each framework's defaults. Values are the document's
  * (8 significant digits), so the comparison is at 1e-7.
  */
@@ -76,7 +76,7 @@ const close = (actual: ArrayLike<number>, expected: readonly number[], what: str
 
 for (const backend of ['node', 'web-wasm'] as const) {
   for (const dtype of ['float64', 'float32'] as const) {
-    describe(`semantics.md 10.3 on ort-${backend}, ${dtype}`, () => {
+    describe(`docs/semantics.md#worked-example on ort-${backend}, ${dtype}`, () => {
       const engine = createOrtEngine({ backend });
       for (const row of ROWS) {
         it(row.name, async () => {
@@ -95,7 +95,7 @@ for (const backend of ['node', 'web-wasm'] as const) {
   }
 }
 
-describe('semantics.md 10.3, ONNX row, on the real training-mode node', () => {
+describe('docs/semantics.md#worked-example, ONNX row, on the real training-mode node', () => {
   it('an exported BatchNormalization(training_mode=1) run by onnxruntime-node', async () => {
     const spec = defineSpec({ featureAxes: [1], runningAverage: fromDecayMomentum(0.9) });
     const model = exportOnnxModel(spec, initialState(spec, [3]), { mode: 'training', inputShape: [4, 3] });

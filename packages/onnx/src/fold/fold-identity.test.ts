@@ -4,7 +4,8 @@ import { ModelProtoSchema, NodeProtoSchema } from 'onnx-buf';
 import { describe, expect, it } from 'vitest';
 import { decodeModel } from '../model/graph-index.js';
 import { encode } from '../proto/runtime.js';
-import { expectClose, randomTensor } from '../test-support/data.js';
+import { expectClose } from '@normbridge/testing';
+import { randomTensor } from '../test-support/data.js';
 import { f32, fixture, runModel, torchExpected } from '../test-support/models.js';
 import { foldBatchNormsInModel } from './fold-model.js';
 

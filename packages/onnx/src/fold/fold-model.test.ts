@@ -1,7 +1,8 @@
 import { hostTensor } from '@normbridge/core';
 import { describe, expect, it } from 'vitest';
 import { decodeModel } from '../model/graph-index.js';
-import { expectClose, randomTensor } from '../test-support/data.js';
+import { expectClose } from '@normbridge/testing';
+import { randomTensor } from '../test-support/data.js';
 import { f32, fixture, runModel, torchExpected } from '../test-support/models.js';
 import { SYNTHETIC_INPUT_SHAPE, syntheticModel } from '../test-support/synthetic.js';
 import { foldBatchNormsInModel } from './fold-model.js';

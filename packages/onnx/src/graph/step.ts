@@ -3,7 +3,15 @@
  * written, running_mean and running_var) and inference (Y). Shared by the engine, which feeds
  * state as inputs, and by `exportOnnxModel`, which bakes it in.
  */
-import { runningVarianceCorrection, updatesRunningStatistics, usesBatchStatistics, type BatchNormSpec, type Layout, type StateTensorKey } from '@normbridge/core';
+import {
+  runningVarianceCorrection,
+  statisticsShape,
+  updatesRunningStatistics,
+  usesBatchStatistics,
+  type BatchNormSpec,
+  type Layout,
+  type StateTensorKey,
+} from '@normbridge/core';
 import { GraphBuilder, type BuiltModel } from '../proto/builder.js';
 import { canonicalize, fromCanonical, toCanonical3, toCanonical4, type Canonical } from './canonical.js';
 import { NAMES, readState, type FedValue, type StateSources, type ValueSource } from './io.js';
@@ -27,12 +35,6 @@ export interface StepGraph {
   readonly averageWeight?: ValueSource | undefined;
 }
 
-/** Shape of batch statistics and new running statistics, as the reference returns them. */
-export function statsShape(layout: Layout): number[] {
-  const stacked = layout.replicas > 1 || layout.inputShape.length !== layout.sampleShape.length;
-  return stacked ? [layout.replicas, ...layout.featureShape] : [...layout.featureShape];
-}
-
 export function buildStepGraph(g: StepGraph): BuiltModel {
   const { spec, layout } = g;
   const b = new GraphBuilder(g.dtype);
@@ -52,7 +54,7 @@ export function buildStepGraph(g: StepGraph): BuiltModel {
   const stats = g.kind === 'batchnorm-node' ? nodeStatistics(b, g, x, scale, bias) : primitiveForward(b, g, x, scale, bias);
   b.output(NAMES.y, stats.y);
   if (mode === 'eval') return b.build();
-  const shape = statsShape(layout);
+  const shape = statisticsShape(layout);
   b.output(NAMES.batchMean, b.op('Reshape', [stats.mean, b.ints(shape)]));
   b.output(NAMES.batchVar, b.op('Reshape', [stats.variance, b.ints(shape)]));
   if (updatesRunningStatistics(spec, mode)) {

@@ -11,7 +11,8 @@ import {
 import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
 import { decodeModel } from './graph-index.js';
-import { expectClose, randomTensor, TOL } from '../test-support/data.js';
+import { expectClose } from '@normbridge/testing';
+import { randomTensor, TOL } from '../test-support/data.js';
 import { runModel } from '../test-support/models.js';
 import { exportOnnxModel } from './export.js';
 import { importBatchNorms } from './import.js';

@@ -1,7 +1,8 @@
 import { defineSpec, hostTensor, initialState, referenceEval, referenceTrain } from '@normbridge/core';
 import { describe, expect, it } from 'vitest';
 import { OnnxModelError } from '../errors.js';
-import { expectClose, TOL } from '../test-support/data.js';
+import { expectClose } from '@normbridge/testing';
+import { TOL } from '../test-support/data.js';
 import { exposeOutputs, f32, fixture, runModel, torchExpected } from '../test-support/models.js';
 import { shortestFloat32 } from './batchnorm-node.js';
 import { exportOnnxModel } from './export.js';
@@ -55,7 +56,7 @@ describe('importBatchNorms on torch.onnx.export (torch 1.13, opset 15) models', 
     const ref = referenceTrain(bn!.spec, bn!.state, hostTensor([2, 4, 5, 5], out[CONV_OUT]!));
     expectClose(hostTensor([4], out['/bn/BatchNormalization_output_1']!), ref.state.runningMean!, TOL.float32, 'running mean');
     expectClose(hostTensor([4], out['/bn/BatchNormalization_output_2']!), ref.state.runningVar!, TOL.float32, 'running var (biased)');
-    // torch itself updated the running variance with the unbiased estimate (semantics.md 5.9).
+    // torch itself updated the running variance with the unbiased estimate (docs/semantics.md#pytorch).
     const torchVar = hostTensor([4], expected.bn_after_train_step.running_var, 'float64');
     const unbiased = referenceTrain(defineSpec({ ...bn!.spec, runningVarianceEstimator: 'unbiased' }), bn!.state, hostTensor([2, 4, 5, 5], out[CONV_OUT]!));
     expectClose(torchVar, unbiased.state.runningVar!, TOL.float32, 'torch running var = unbiased reference');

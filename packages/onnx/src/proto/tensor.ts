@@ -1,5 +1,5 @@
 /** HostTensor ↔ ONNX TensorProto. Raw data is little-endian, as the ONNX format requires. */
-import type { Dtype, HostTensor } from '@normbridge/core';
+import { widenHalfFloats, type Dtype, type HostTensor } from '@normbridge/core';
 import { TensorProtoSchema, TensorProto_DataLocation, TensorProto_DataType, type TensorProto } from 'onnx-buf';
 import { OnnxModelError } from '../errors.js';
 import { create } from './runtime.js';
@@ -55,9 +55,8 @@ export function hostTensorFromProto(t: TensorProto, where: string): HostTensor {
       const bits = raw
         ? Array.from({ length: n }, (_, i) => raw.getUint16(i * 2, true))
         : t.int32Data.map((v) => v & 0xffff);
-      const half = t.dataType === TensorProto_DataType.FLOAT16;
-      dtype = half ? 'float16' : 'bfloat16';
-      data = Float32Array.from(bits, half ? halfToFloat : bfloat16ToFloat);
+      dtype = t.dataType === TensorProto_DataType.FLOAT16 ? 'float16' : 'bfloat16';
+      data = widenHalfFloats(bits, dtype);
       break;
     }
     default:
@@ -76,19 +75,4 @@ export function replaceTensorData(like: TensorProto, name: string, t: HostTensor
     throw new OnnxModelError(name, `only float and double initializers can be rewritten, not ONNX data type ${like.dataType}`);
   }
   return floatTensorProto(name, t, dtype);
-}
-
-function halfToFloat(h: number): number {
-  const sign = h & 0x8000 ? -1 : 1;
-  const exp = (h >> 10) & 0x1f;
-  const frac = h & 0x3ff;
-  if (exp === 0) return sign * frac * 2 ** -24;
-  if (exp === 31) return frac ? NaN : sign * Infinity;
-  return sign * (1 + frac / 1024) * 2 ** (exp - 15);
-}
-
-function bfloat16ToFloat(b: number): number {
-  const view = new DataView(new ArrayBuffer(4));
-  view.setUint32(0, b << 16);
-  return view.getFloat32(0);
 }

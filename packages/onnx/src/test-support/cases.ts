@@ -18,7 +18,8 @@ import {
 } from '@normbridge/core';
 import type { Tensor } from 'onnxruntime-node';
 import type { OrtEngine } from '../engine/engine.js';
-import { expectClose, randomMask, randomTensor, TOL } from './data.js';
+import { expectClose } from '@normbridge/testing';
+import { randomMask, randomTensor, TOL } from './data.js';
 
 export interface EngineCase {
   readonly name: string;

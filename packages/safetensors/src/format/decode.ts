@@ -5,7 +5,7 @@
  */
 import { SafetensorsError } from '../errors.js';
 import { dtypeInfo, HOST_IS_LITTLE_ENDIAN, nativeArrayType, type NativeArray, type SafetensorsDtype } from './dtypes.js';
-import { f16Lut, f8E4M3Lut, f8E5M2Lut } from './small-floats.js';
+import { f8E4M3Lut, f8E5M2Lut, widenHalfFloats } from '@normbridge/core';
 
 /**
  * The elements in their own type: Float64Array for F64, BigInt64Array for I64, raw bits
@@ -41,18 +41,9 @@ export function decodeToFloat32(bytes: Uint8Array, dtype: SafetensorsDtype, out?
       new Uint8Array(dst.buffer, dst.byteOffset, bytes.length).set(bytes);
       if (!HOST_IS_LITTLE_ENDIAN) swapBytes(new Uint8Array(dst.buffer, dst.byteOffset, bytes.length), 4);
       return dst;
-    case 'F16': {
-      const lut = f16Lut();
-      const bits = aligned(bytes, dtype) as Uint16Array;
-      for (let i = 0; i < n; i++) dst[i] = lut[bits[i]!]!;
-      return dst;
-    }
-    case 'BF16': {
-      const bits = aligned(bytes, dtype) as Uint16Array;
-      const u32 = new Uint32Array(dst.buffer, dst.byteOffset, n);
-      for (let i = 0; i < n; i++) u32[i] = bits[i]! << 16;
-      return dst;
-    }
+    case 'F16':
+    case 'BF16':
+      return widenHalfFloats(aligned(bytes, dtype) as Uint16Array, dtype === 'F16' ? 'float16' : 'bfloat16', dst);
     case 'F8_E4M3':
     case 'F8_E5M2': {
       const lut = dtype === 'F8_E4M3' ? f8E4M3Lut() : f8E5M2Lut();
@@ -115,14 +106,7 @@ export function widenInPlace(out: Float32Array, dtype: 'F16' | 'BF16' | 'F8_E4M3
   const size = dtypeInfo(dtype).size;
   const tail = out.byteOffset + out.byteLength - n * size;
   if (size === 2) {
-    const src = new Uint16Array(out.buffer, tail, n);
-    if (dtype === 'F16') {
-      const lut = f16Lut();
-      for (let i = 0; i < n; i++) out[i] = lut[src[i]!]!;
-    } else {
-      const u32 = new Uint32Array(out.buffer, out.byteOffset, n);
-      for (let i = 0; i < n; i++) u32[i] = src[i]! << 16;
-    }
+    widenHalfFloats(new Uint16Array(out.buffer, tail, n), dtype === 'F16' ? 'float16' : 'bfloat16', out);
     return;
   }
   const src = new Uint8Array(out.buffer, tail, n);

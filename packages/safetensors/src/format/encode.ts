@@ -14,7 +14,7 @@ import {
   F16_FORMAT,
   F8_E4M3_FORMAT,
   F8_E5M2_FORMAT,
-} from './small-floats.js';
+} from '@normbridge/core';
 
 /** Anything the writer accepts as the elements of one tensor. */
 export type TensorValues = NativeArray | readonly number[];

@@ -7,9 +7,7 @@ import { describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
 import { defineSpec, fromDecayMomentum, hostTensor, initialState, referenceTrain, type HostTensor } from '@normbridge/core';
 import { TEST_BACKENDS, useEngine } from '../test-support/engines.js';
-import { normals } from '../test-support/random.js';
-import { mismatch } from '../test-support/compare.js';
-
+import { mismatch, normals } from '@normbridge/testing';
 /** Values per channel: the torch case's N·H·W (32·28·28), where the float32 sum drifted. */
 const N = 32;
 const HW = 28 * 28;

@@ -10,7 +10,7 @@ import {
   type Layout,
   type ReplicaOptions,
 } from '@normbridge/core';
-import { normals, seededRandom } from './random.js';
+import { normals, seededRandom } from '@normbridge/testing';
 
 /** One randomly drawn call: spec, shapes, data and state, all on the host. */
 export interface Case {

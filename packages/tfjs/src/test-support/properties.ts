@@ -9,10 +9,10 @@ import {
   type HostTensor,
   type StepOptions,
 } from '@normbridge/core';
-import { batchNormEvalOp, batchNormTrainOp } from '../ops.js';
+import { batchNormEvalOp, batchNormTrainOp } from '../differentiable-ops.js';
 import type { TfjsEngine } from '../engine.js';
 import type { Case } from './cases.js';
-import { mismatch } from './compare.js';
+import { mismatch } from '@normbridge/testing';
 import { PROPERTY_TOLERANCE } from './tolerance.js';
 
 /** Modest: each run is a few dozen small kernels per backend; the suite must stay fast. */

@@ -7,8 +7,8 @@ const OUTPUT_SUFFIX = /:\d+$/;
  * Keras variable paths (`<layer>/gamma|beta|moving_mean|moving_variance`, `<layer>/kernel|bias`),
  * as Keras 3 `variable.path` and legacy h5 `weight_names` spell them; a tf.keras `:0` suffix is
  * accepted on reading. Conv kernels HWIO, Dense kernels [in, out]. Keras 3 `.weights.h5`
- * stores variables by position (`vars/0..3`), which no name-based port can read (semantics.md,
- * trap 12).
+ * stores variables by position (`vars/0..3`), which no name-based port can read
+ * (docs/semantics.md#porting-a-checkpoint).
  */
 export const kerasNaming: FrameworkNaming = {
   framework: 'keras',

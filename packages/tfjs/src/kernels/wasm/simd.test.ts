@@ -4,7 +4,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { createTfjsEngine } from '../../engine.js';
 import { wasmKernelFlavour } from '../register.js';
 import { BATCH_NORM_GRAD, BATCH_NORM_MOMENTS, BATCH_NORM_NORMALIZE } from '../kernel_names.js';
-import { normals } from '../../test-support/random.js';
+import { normals } from '@normbridge/testing';
 
 const BUILT = existsSync(new URL('../../../wasm-build/batchnorm-simd.wasm', import.meta.url));
 

@@ -1,6 +1,6 @@
 import type { ChannelBlocks, MomentsAlgorithm, NormalizeAttrs } from '../kernel_names.js';
 import type { WasmBackendLike } from '../storage.js';
-import { importNodeBuiltin, isNode } from '../../node.js';
+import { importNodeBuiltin, isNode } from '../../node-runtime.js';
 
 /** The exports of `wasm/batchnorm.c` (pointers are byte offsets into tfjs's heap). */
 interface SimdExports {

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { importNodeBuiltin, isNode } from './node.js';
+import { importNodeBuiltin, isNode } from './node-runtime.js';
 
 /**
  * `@tensorflow/tfjs-core` alone registers neither gradients nor the chained tensor methods

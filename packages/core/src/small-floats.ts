@@ -1,6 +1,9 @@
 /**
- * The narrow float formats (F16, BF16, F8): bit-exact decoding through lookup tables and
- * round-to-nearest-even encoding. The tables are built on first use (256 kB for F16).
+ * The narrow float formats (float16, bfloat16, float8): bit-exact decoding through lookup
+ * tables and round-to-nearest-even encoding. The one place half floats are decoded: host
+ * tensors hold them widened to float32, and the safetensors reader, the ONNX initializer reader
+ * and the conformance fixtures all widen through here. The tables are built on first use
+ * (256 kB for float16).
  */
 
 /** A binary float format with `expBits` exponent and `mantBits` fraction bits. */
@@ -92,6 +95,30 @@ export function f8E4M3Lut(): Float32Array {
 }
 export function f8E5M2Lut(): Float32Array {
   return (e5m2Table ??= table(256, F8_E5M2_FORMAT));
+}
+
+/**
+ * float16 or bfloat16 bit patterns widened to float32, exactly (every such value is a float32).
+ * `out` may view the same buffer as `bits` when `bits` sits at its end (element i is read before
+ * float32 slot i is written, and slot i ends before element i + 1 starts), which lets a reader
+ * widen in place.
+ */
+export function widenHalfFloats(
+  bits: ArrayLike<number>,
+  format: 'float16' | 'bfloat16',
+  out: Float32Array = new Float32Array(bits.length),
+): Float32Array {
+  const n = bits.length;
+  if (out.length !== n) throw new RangeError(`widenHalfFloats: ${n} values need an output of that length, got ${out.length}`);
+  if (format === 'float16') {
+    const lut = f16Lut();
+    for (let i = 0; i < n; i++) out[i] = lut[bits[i]! & 0xffff]!;
+  } else {
+    // bfloat16 is the upper half of a float32: shifting the bits up is the exact conversion.
+    const u32 = new Uint32Array(out.buffer, out.byteOffset, n);
+    for (let i = 0; i < n; i++) u32[i] = (bits[i]! & 0xffff) << 16;
+  }
+  return out;
 }
 
 /**

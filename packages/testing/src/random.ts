@@ -1,4 +1,4 @@
-/** A small seeded generator (mulberry32) so test data is reproducible without a dependency. */
+/** A small seeded generator (mulberry32) in [0, 1), so that test data reproduces without a dependency. */
 export function seededRandom(seed: number): () => number {
   let a = seed >>> 0;
   return () => {

@@ -8,8 +8,9 @@ export const NODE_GPU_ENGINE_NAMES = ['tfjs-webgpu', 'ort-node-webgpu'] as const
 export const BROWSER_ENGINE_NAMES = ['tfjs-webgl', 'tfjs-webgpu', 'ort-web-wasm', 'ort-web-webgpu'] as const;
 
 /**
- * Engines the conformance suite knows by name. The default, `tfjs-wasm`, is the fastest exact
- * engine here (its fused WebAssembly SIMD kernels; `pnpm bench` compares them all).
+ * Every engine known by name: the CLI's `--engine`, the demo's backends, the conformance
+ * matrix's columns. The default, `tfjs-wasm`, is the fastest exact engine here (its fused
+ * WebAssembly SIMD kernels; `pnpm bench` compares them all).
  */
 export const ENGINE_NAMES = [...new Set([...CPU_ENGINE_NAMES, ...NODE_GPU_ENGINE_NAMES, ...BROWSER_ENGINE_NAMES])] as readonly EngineName[];
 export type EngineName =
@@ -19,9 +20,9 @@ export type EngineName =
 export const DEFAULT_ENGINE: EngineName = 'tfjs-wasm';
 
 /**
- * Creates an engine by name. Engines load their backends lazily so that a missing optional
- * backend only affects its own row of the matrix. The same code runs in Node and in the
- * browser mode's page.
+ * Creates an engine by name: the one place that maps a name to an engine package, for the CLI,
+ * the demo page and the conformance suite (in Node and in its browser page). Engines load their
+ * backends lazily, so that a missing optional backend only affects its own row of the matrix.
  */
 export async function createEngineByName(name: EngineName): Promise<Engine<any>> {
   switch (name) {
@@ -44,8 +45,4 @@ export async function createEngineByName(name: EngineName): Promise<Engine<any>>
     default:
       throw new UnsupportedError(`engine ${JSON.stringify(name)}`, `known engines are ${ENGINE_NAMES.join(', ')}`);
   }
-}
-
-export function isEngineName(name: string): name is EngineName {
-  return (ENGINE_NAMES as readonly string[]).includes(name);
 }

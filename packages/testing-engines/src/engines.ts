@@ -1,0 +1,30 @@
+import { createReferenceEngine, type SyncEngine } from '@normbridge/core';
+import { createTfjsEngine, type TfjsEngine } from '@normbridge/tfjs';
+
+/** An engine under test, with the absolute tolerance its arithmetic warrants. */
+export interface EngineCase {
+  readonly name: string;
+  readonly engine: SyncEngine<any>;
+  /** Tolerance against float64 expectations: ~0 for the reference, float32 rounding for tfjs. */
+  readonly atol: number;
+  /** The tfjs backend the engine runs on (undefined for the reference). */
+  readonly backend?: 'cpu' | 'wasm';
+}
+
+/**
+ * The reference engine and `@normbridge/tfjs` on cpu and wasm: every adapter is tested on all
+ * three. A backend that fails to start rejects the promise (and so fails the suite that asked
+ * for it): a missing engine is never a skipped case.
+ */
+export async function engineCases(): Promise<EngineCase[]> {
+  const cases: EngineCase[] = [{ name: 'reference-f64', engine: createReferenceEngine(), atol: 1e-9 }];
+  for (const backend of ['cpu', 'wasm'] as const) {
+    cases.push({ name: `tfjs-${backend}`, engine: await tfjsEngine(backend), atol: 2e-6, backend });
+  }
+  return cases;
+}
+
+/** `@normbridge/tfjs` on a backend. A backend that fails to start fails the test that asked for it. */
+export async function tfjsEngine(backend: 'cpu' | 'wasm'): Promise<TfjsEngine> {
+  return createTfjsEngine(backend);
+}
