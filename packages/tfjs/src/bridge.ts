@@ -15,6 +15,7 @@ import {
   type SyncEngine,
 } from '@normbridge/core';
 import { uploadTensor } from './host.js';
+import { isTfTensor, reshapeTensor, tensorRow } from './tensor-ops.js';
 
 /**
  * A differentiable BatchNorm on TF.js tensors: `train` returns the output and the new state
@@ -123,6 +124,9 @@ export function hostEngineOnTf(host: SyncEngine<HostTensor>): SyncEngine<tf.Tens
     fromHost: up,
     toHost: down,
     shapeOf: (t) => t.shape,
+    owns: isTfTensor,
+    reshape: reshapeTensor,
+    row: tensorRow,
     stateFromHost: (s) => upState(host.stateFromHost(s)),
     dispose: (...ts) => {
       for (const t of ts) if (t && !t.isDisposed) t.dispose();

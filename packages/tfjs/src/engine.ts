@@ -5,6 +5,7 @@ import { downloadTensor, downloadTensorAsync, uploadState, uploadTensor } from '
 import { batchNormEvalOp, batchNormTrainOp, batchNormVjp } from './ops.js';
 import { registerFusedKernels } from './kernels/register.js';
 import { registerTfjsGradients } from './register-extras.js';
+import { isTfTensor, reshapeTensor, tensorRow } from './tensor-ops.js';
 
 /** Options of {@link createTfjsEngine}. */
 export type TfjsEngineOptions = TfjsBackendOptions;
@@ -120,6 +121,15 @@ async function engineBase(
       return uploadTensor(t);
     },
     shapeOf: (t) => t.shape,
+    owns: isTfTensor,
+    reshape(t, shape) {
+      use();
+      return reshapeTensor(t, shape);
+    },
+    row(t, index) {
+      use();
+      return tensorRow(t, index);
+    },
     stateFromHost(state) {
       use();
       return uploadState(state);

@@ -1,5 +1,7 @@
 import {
+  checkReshape,
   createReferenceEngine,
+  hostRow,
   hostTensor,
   mapStateTensors,
   type AsyncEngine,
@@ -105,6 +107,9 @@ export function boxedAsyncReference(): AsyncEngine<BoxTensor> {
     supports: (...a) => ref.supports(...a),
     fromHost: box,
     shapeOf: (t) => t.dims,
+    owns: (v): v is BoxTensor => v instanceof BoxTensor,
+    reshape: (t, shape) => (checkReshape(t.dims, shape), t.reshape(shape)),
+    row: (t, index) => box(hostRow(un(t), index)),
     stateFromHost: (s) => mapStateTensors(ref.stateFromHost(s), box),
     dispose: (...ts) => {
       for (const t of ts) t?.dispose();

@@ -3,6 +3,7 @@
  * per call (core's layout checks); state values are checked when state enters from the host.
  */
 import {
+  checkReshape,
   checkStateValues,
   mapStateTensors,
   resolveLayout,
@@ -28,7 +29,7 @@ import { buildStepGraph } from '../graph/step.js';
 import { buildVjpGraph } from '../graph/vjp.js';
 import { SessionCache, type CacheStats } from '../session-cache.js';
 import { prepareCall, type CallContext } from './prepare.js';
-import { elemTypeOfTensor, tensorFromHost, tensorToHost } from './tensors.js';
+import { adopt, elemTypeOfTensor, isOrtTensor, tensorFromHost, tensorRow, tensorToHost } from './tensors.js';
 import type { GraphQuery, OrtEngine, OrtEngineOptions } from './types.js';
 
 export type { GraphQuery, OrtEngine, OrtEngineOptions } from './types.js';
@@ -103,6 +104,19 @@ class OrtEngineImpl implements OrtEngine {
 
   shapeOf(t: Tensor): readonly number[] {
     return t.dims;
+  }
+
+  owns(v: unknown): v is Tensor {
+    return isOrtTensor(this.#ort, v);
+  }
+
+  reshape(t: Tensor, shape: readonly number[]): Tensor {
+    checkReshape(t.dims, shape);
+    return adopt(this.#ort, t).reshape([...shape]);
+  }
+
+  row(t: Tensor, index: number): Tensor {
+    return tensorRow(this.#ort, t, index);
   }
 
   stateFromHost(state: HostState): StateIn {
