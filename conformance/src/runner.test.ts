@@ -89,6 +89,7 @@ function planted(engine: Engine<any>, wrong: Partial<BatchNormSpec>): Engine<any
     row: (t, i) => e.row(t, i),
     stateFromHost: (st) => e.stateFromHost(st),
     dispose: (...ts) => e.dispose(...ts),
+    retain: (t) => e.retain(t),
     train: (spec, state, x, o) => e.train(bend(spec), state, x, o),
     evaluate: (spec, state, x, o) => e.evaluate(bend(spec), state, x, o),
     vjp: (spec, state, x, dy, m, o) => e.vjp(bend(spec), state, x, dy, m, o),

@@ -13,19 +13,13 @@ export * from './tree.js';
 export { canonicalizeAxes, pythonSetOrder, absoluteDims, type Axes } from './axes.js';
 export { pmap, boundAxisName } from './replicas.js';
 export {
-  customGradOps,
-  differentiableOps,
-  engineFor,
-  hostEngineOnTf,
-  isDifferentiableTfjsEngine,
-  registerDifferentiableOps,
+  checkInput,
   requireSync,
   resolveAnyEngine,
   resolveEngine,
   runBatchNorm,
   runBatchNormAsync,
   type BatchNormOutput,
-  type DifferentiableOps,
 } from './backend.js';
 export { cloneLeaf, indexLeaf, isEngineLeaf, isHostTensor, isTfTensor, leafValues, registerEngine, reshapeLeaf, shapeOf } from './leaf.js';
 export { checkInexact, type FlaxDtype } from './dtypes.js';

@@ -62,6 +62,12 @@ export interface EngineBase<T> {
   stateFromHost(state: HostState): BatchNormState<T>;
   /** Frees engine memory held by tensors (a no-op where memory is garbage-collected). */
   dispose(...tensors: (T | undefined)[]): void;
+  /**
+   * Marks a tensor that a layer stores so that a memory scope of the engine's framework does
+   * not free it when the scope ends (TF.js: `tf.keep` inside `tf.tidy` / `tf.grad`); returns
+   * it. A no-op where memory is not scoped.
+   */
+  retain(t: T): T;
 }
 
 /**
@@ -104,6 +110,7 @@ export function asAsyncEngine<T>(engine: SyncEngine<T>, name = `${engine.name}-a
     row: (t, index) => engine.row(t, index),
     stateFromHost: (s) => engine.stateFromHost(s),
     dispose: (...t) => engine.dispose(...t),
+    retain: (t) => engine.retain(t),
     toHost: async (t) => engine.toHost(t),
     train: async (...a) => engine.train(...a),
     evaluate: async (...a) => engine.evaluate(...a),

@@ -26,6 +26,7 @@ export function createReferenceEngine(): SyncEngine<HostTensor> {
       return state;
     },
     dispose: () => {},
+    retain: (t) => t,
     // Host tensors reach this engine directly (fromHost is the identity), so inputs are checked here.
     train: (spec, state, x, options) => (checkHostTensor('input', x), referenceTrain(spec, state, x, options)),
     evaluate: (spec, state, x, options) => (checkHostTensor('input', x), referenceEval(spec, state, x, options)),

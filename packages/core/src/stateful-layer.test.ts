@@ -81,3 +81,29 @@ describe('transpose', () => {
     expect(Array.from(out.data)).toEqual([0, 10, 1, 11, 2, 12]);
   });
 });
+
+describe('LayerState views', () => {
+  it('the engine sees the view; view tensors the layer does not hold are disposed once; the stored state keeps its shape', () => {
+    const spec = defineSpec({ featureAxes: [1, 2] });
+    const { engine, disposed } = recording();
+    const layer = new LayerState(engine, initialState(spec, [4], 'float64'));
+    const stored = layer.state;
+    const x4 = hostTensor([2, 2, 2], [1, 2, 3, 4, 5, 6, 7, 9], 'float64');
+    const toLayout = (t: HostTensor | undefined) => (t === undefined ? undefined : engine.reshape(t, [2, 2]));
+    const view = (s: typeof stored) => ({ ...s, scale: toLayout(s.scale), bias: toLayout(s.bias), runningMean: toLayout(s.runningMean), runningVar: toLayout(s.runningVar) });
+    let seen: typeof stored | undefined;
+    layer.run(spec, 'eval', x4, { view: (s) => (seen = view(s)) });
+    expect(disposed).toEqual(expect.arrayContaining([seen!.scale, seen!.bias, seen!.runningMean, seen!.runningVar]));
+    expect(disposed).not.toContain(stored.scale);
+    disposed.length = 0;
+    layer.run(spec, 'train', x4, {
+      view: (s) => (seen = view(s)),
+      commit: (next) => ({ ...stored, runningMean: engine.reshape(next.runningMean!, [4]), runningVar: engine.reshape(next.runningVar!, [4]), numBatchesTracked: next.numBatchesTracked }),
+    });
+    expect(layer.state.runningMean!.shape).toEqual([4]);
+    expect(layer.state.scale).toBe(stored.scale);
+    expect(disposed).toContain(stored.runningMean);
+    expect(disposed).toContain(seen!.runningMean);
+    expect(new Set(disposed).size).toBe(disposed.length);
+  });
+});

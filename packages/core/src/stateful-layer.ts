@@ -9,8 +9,15 @@ import { STATE_TENSOR_KEYS, type BatchNormState, type Gradients, type Mode, type
  */
 export type CommitHook<T> = (next: BatchNormState<T>, engine: Engine<T>) => BatchNormState<T>;
 
-/** Per-call options of {@link LayerState.run}: the engine's step options plus a commit hook. */
+/** Per-call options of {@link LayerState.run}: the engine's step options plus two hooks. */
 export interface LayerRunOptions<T> extends StepOptions<T> {
+  /**
+   * The state as this call's engine sees it, e.g. the stored tensors reshaped to the call's
+   * feature layout (NNX). Tensors of the view that the stored state does not hold are
+   * disposed after the call; a training call's `commit` maps the new state back.
+   * @default the stored state
+   */
+  readonly view?: (state: BatchNormState<T>) => BatchNormState<T>;
   /**
    * What to keep of the new state after a training call.
    * @default the new state as the engine returned it
@@ -43,7 +50,7 @@ export class LayerState<T> {
   replace(next: BatchNormState<T>): void {
     const old = this.#state;
     this.#state = next;
-    this.#disposeUnused(old, next);
+    this.#disposeExcept([old], [next]);
   }
 
   /**
@@ -52,22 +59,34 @@ export class LayerState<T> {
    */
   run(spec: BatchNormSpec, mode: Mode, x: T, options: LayerRunOptions<T> = {}): T {
     const engine = requireSync(this.engine, 'run()', 'runAsync()');
-    const { commit, ...step } = options;
-    if (mode === 'eval') return engine.evaluate(spec, this.#state, x, step);
-    const out = engine.train(spec, this.#state, x, step);
-    engine.dispose(out.batchMean, out.batchVar);
-    this.#commit(out.state, commit);
-    return out.y;
+    const { commit, view, ...step } = options;
+    const before = this.#state;
+    const seen = view ? view(before) : before;
+    try {
+      if (mode === 'eval') return engine.evaluate(spec, seen, x, step);
+      const out = engine.train(spec, seen, x, step);
+      engine.dispose(out.batchMean, out.batchVar);
+      this.#commit(out.state, commit, seen);
+      return out.y;
+    } finally {
+      if (this.#state === before) this.#disposeExcept([seen], [before]);
+    }
   }
 
   /** {@link run} on any engine. */
   async runAsync(spec: BatchNormSpec, mode: Mode, x: T, options: LayerRunOptions<T> = {}): Promise<T> {
-    const { commit, ...step } = options;
-    if (mode === 'eval') return this.engine.evaluate(spec, this.#state, x, step);
-    const out = await this.engine.train(spec, this.#state, x, step);
-    this.engine.dispose(out.batchMean, out.batchVar);
-    this.#commit(out.state, commit);
-    return out.y;
+    const { commit, view, ...step } = options;
+    const before = this.#state;
+    const seen = view ? view(before) : before;
+    try {
+      if (mode === 'eval') return await this.engine.evaluate(spec, seen, x, step);
+      const out = await this.engine.train(spec, seen, x, step);
+      this.engine.dispose(out.batchMean, out.batchVar);
+      this.#commit(out.state, commit, seen);
+      return out.y;
+    } finally {
+      if (this.#state === before) this.#disposeExcept([seen], [before]);
+    }
   }
 
   /** Gradients of the output for a cotangent on a synchronous engine, without touching the state. */
@@ -80,20 +99,30 @@ export class LayerState<T> {
     return this.engine.vjp(spec, this.#state, x, dy, mode, options);
   }
 
-  #commit(next: BatchNormState<T>, hook: CommitHook<T> | undefined): void {
+  #commit(next: BatchNormState<T>, hook: CommitHook<T> | undefined, seen: BatchNormState<T>): void {
     const kept = hook ? hook(next, this.engine) : next;
-    // Tensors the hook dropped (a stack it took a row of) are freed; those of the current
-    // state are left to replace(), so that nothing is disposed twice.
-    if (kept !== next) this.#disposeUnused(next, kept, this.#state);
-    this.replace(kept);
+    // A call inside a framework scope (tf.tidy, tf.grad) must not free what the layer stores.
+    for (const k of STATE_TENSOR_KEYS) {
+      const t = kept[k];
+      if (t !== undefined) this.engine.retain(t);
+    }
+    const old = this.#state;
+    this.#state = kept;
+    // Everything the call saw or made that the layer no longer holds (replaced statistics, a
+    // stack the hook took a row of, reshaped views) is freed, each tensor once.
+    this.#disposeExcept([old, seen, next], [kept]);
   }
 
-  /** Disposes the tensors of `old` that none of `keep` holds. */
-  #disposeUnused(old: BatchNormState<T>, ...keep: BatchNormState<T>[]): void {
+  /** Disposes each tensor of `states` that none of `keep` holds, once. */
+  #disposeExcept(states: readonly BatchNormState<T>[], keep: readonly BatchNormState<T>[]): void {
     const held = new Set<unknown>(keep.flatMap((s) => STATE_TENSOR_KEYS.map((k) => s[k])));
-    for (const k of STATE_TENSOR_KEYS) {
-      const t = old[k];
-      if (t !== undefined && !held.has(t)) this.engine.dispose(t);
+    for (const s of states) {
+      for (const k of STATE_TENSOR_KEYS) {
+        const t = s[k];
+        if (t === undefined || held.has(t)) continue;
+        held.add(t);
+        this.engine.dispose(t);
+      }
     }
   }
 }

@@ -1,4 +1,4 @@
-import type * as tf from '@tensorflow/tfjs-core';
+import * as tf from '@tensorflow/tfjs-core';
 import type { AsyncEngine, BatchNormSpec, EngineBase, EngineCapabilities, Mode, Support, SyncEngine } from '@normbridge/core';
 import { activate, initialiseBackend, type TfjsBackendName, type TfjsBackendOptions } from './backends.js';
 import { downloadTensor, downloadTensorAsync, uploadState, uploadTensor } from './host.js';
@@ -137,5 +137,6 @@ async function engineBase(
     dispose(...tensors) {
       for (const t of tensors) if (t && !t.isDisposed) t.dispose();
     },
+    retain: (t) => tf.keep(t),
   };
 }

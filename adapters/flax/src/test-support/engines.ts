@@ -12,7 +12,7 @@ import {
 } from '@normbridge/core';
 import * as tf from '@tensorflow/tfjs-core';
 import { tfjsEngine } from '@normbridge/testing';
-import { hostEngineOnTf } from '../backend.js';
+import { hostEngineOnTf } from '@normbridge/tfjs';
 import { leafValues } from '../leaf.js';
 import { ensureTf } from './tf.js';
 
@@ -114,6 +114,7 @@ export function boxedAsyncReference(): AsyncEngine<BoxTensor> {
     dispose: (...ts) => {
       for (const t of ts) t?.dispose();
     },
+    retain: (t) => t,
     toHost: async (t) => un(t),
     async train(spec, state, x, o) {
       const out = ref.train(spec, mapStateTensors(state, un), un(x), unOptions(o));

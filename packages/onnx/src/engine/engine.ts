@@ -128,6 +128,11 @@ class OrtEngineImpl implements OrtEngine {
     for (const t of tensors) t?.dispose();
   }
 
+  /** ORT tensors live until disposed: there is no scope to outlive. */
+  retain(t: Tensor): Tensor {
+    return t;
+  }
+
   release(): Promise<void> {
     return this.cache.clear();
   }
