@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { asAsyncEngine, requireEngineDtype, requireSync } from './engine.js';
+import { asAsyncEngine, requireEngineDtype, requireSync, toHostAsync } from './engine.js';
 import { ShapeError, UnsupportedDtypeError, UnsupportedError } from './errors.js';
 import { createReferenceEngine } from './host-engine.js';
 import { hostTensor } from './tensor.js';
@@ -63,5 +63,15 @@ describe('requireSync', () => {
     expect(() => requireSync(async, 'forward()', 'forwardAsync()')).toThrow(
       'forward() on engine "reference-f64-async" is not supported: this engine is asynchronous; await forwardAsync() instead',
     );
+  });
+});
+
+describe('toHostAsync', () => {
+  it('reads back from a synchronous and an asynchronous engine alike', async () => {
+    const t = hostTensor([2], [1, 2], 'float64');
+    const sync = createReferenceEngine();
+    expect(Array.from((await toHostAsync(sync, sync.fromHost(t))).data)).toEqual([1, 2]);
+    const async = asAsyncEngine(sync);
+    expect(Array.from((await toHostAsync(async, async.fromHost(t))).data)).toEqual([1, 2]);
   });
 });

@@ -130,6 +130,11 @@ export function requireEngineDtype(engine: Pick<EngineBase<unknown>, 'name' | 'c
   }
 }
 
+/** Reads a tensor back from either kind of engine (a synchronous one's result, as a promise). */
+export async function toHostAsync<T>(engine: Engine<T>, t: T): Promise<HostTensor> {
+  return engine.toHost(t);
+}
+
 /**
  * `engine` itself when it is synchronous; otherwise the one error every synchronous entry
  * point raises on an asynchronous engine (ONNX Runtime, tfjs on WebGPU): an

@@ -47,3 +47,18 @@ describe('tensor handling on tf tensors: owns, reshape, row', () => {
     }
   });
 });
+
+describe('retain', () => {
+  it('keeps a tensor past the tf.tidy it was made in; others made there are freed', async () => {
+    const engine = await createTfjsEngine('cpu');
+    let kept: tf.Tensor | undefined;
+    let dropped: tf.Tensor | undefined;
+    tf.tidy(() => {
+      kept = engine.retain(engine.fromHost(hostTensor([2], [1, 2])));
+      dropped = engine.fromHost(hostTensor([2], [3, 4]));
+    });
+    expect(kept!.isDisposed).toBe(false);
+    expect(dropped!.isDisposed).toBe(true);
+    engine.dispose(kept);
+  });
+});
