@@ -4,8 +4,6 @@ export * as linen from './linen/index.js';
 export * as nnx from './nnx/index.js';
 /** Legacy `flax.nn` (flax ≤ 0.3.x): the functional BatchNorm, stateful collections. */
 export * as nn from './legacy/index.js';
-/** The Flax batch-norm guide's training flow: TrainState, trainStep/evalStep, optimizers, losses. */
-export * as training from './training/index.js';
 export * as random from './random.js';
 export * as initializers from './initializers.js';
 export * from './errors.js';
