@@ -1,4 +1,4 @@
-import { requireSync, UnsupportedError, type Engine, type HostTensor } from '@normbridge/core';
+import { requireSync, type Engine, type HostTensor } from '@normbridge/core';
 import { MlxError, pyShape } from './errors.js';
 
 /**

@@ -8,7 +8,6 @@ import {
   hostTensor,
   numel,
   requireSync,
-  UnsupportedError,
   type BatchNormSpec,
   type BatchNormState,
   type Engine,
