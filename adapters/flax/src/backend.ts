@@ -1,7 +1,8 @@
-import * as tf from '@tensorflow/tfjs-core';
 import {
   checkStateValues,
   getDefaultEngine,
+  isHostTensor,
+  requireSync as requireSyncEngine,
   UnsupportedError,
   type BatchNormSpec,
   type BatchNormState,
@@ -12,15 +13,13 @@ import {
   type StepOptions,
   type SyncEngine,
 } from '@normbridge/core';
-import { customGradOps, downloadTensor, hostEngineOnTf, keepNew, type DifferentiableOps } from '@normbridge/tfjs';
-import { engineUsesTf, isHostTensor, isTfTensor, registerEngine } from './leaf.js';
-
-export { customGradOps, hostEngineOnTf, type DifferentiableOps };
+import { registerEngine } from './leaf.js';
 
 /**
  * Where a Flax BatchNorm's numbers come from: an engine of `@normbridge/core`. This file only
- * routes calls — straight to the engine for host tensors, and, for `tf.Tensor`s, through a
- * `tf.customGrad` op whose backward pass is the engine's own `vjp`, so that `tf.grad` /
+ * routes calls to it. Inputs must be the engine's own tensors; with `tf.Tensor`s, use an engine
+ * on tf tensors — `@normbridge/tfjs`'s engines, or the float64 reference seen through tf
+ * (`hostEngineOnTf`) — whose `train`/`evaluate` are differentiable, so that `tf.grad` /
  * `tf.valueAndGrads` differentiate a training call exactly as `jax.grad` does a linen apply
  * (gradients flow to `x`, `scale` and `bias`; the running-average update is not differentiated,
  * like Flax's, whose stats are outside the differentiated `params`).
@@ -32,9 +31,6 @@ export interface BatchNormOutput<T> {
   /** The state after the call: new running statistics after a training call that updates them. */
   readonly state: BatchNormState<T>;
 }
-
-/** Native ops per tfjs engine, built once. */
-const registered = new WeakMap<object, DifferentiableOps>();
 
 /**
  * The engine of a synchronous Flax call (`apply`, `call`, …): the one given, else core's
@@ -52,66 +48,44 @@ export function resolveAnyEngine<T = any>(engine: Engine<T> | undefined): Engine
   return e;
 }
 
-/** `engine` itself when it is synchronous; else the error a synchronous call raises. */
+/** `engine` itself when it is synchronous; else the error a synchronous Flax call raises. */
 export function requireSync<T>(engine: Engine<T>): SyncEngine<T> {
-  if (!engine.synchronous) {
-    throw new UnsupportedError(
-      `a synchronous Flax call on engine "${engine.name}"`,
-      'the engine is asynchronous; call the async variant (applyAsync, initWithOutputAsync, callAsync, vjpAsync, …) and await it',
-    );
-  }
-  return engine;
+  return requireSyncEngine(engine, 'a synchronous Flax call', 'the async variant (applyAsync, initWithOutputAsync, callAsync, vjpAsync, …)');
 }
-
-const bridges = new WeakMap<object, SyncEngine<tf.Tensor>>();
 
 /**
- * The engine to run an input on: the engine itself, or — for a `tf.Tensor` input on a host
- * engine such as the default float64 reference — that engine behind {@link hostEngineOnTf}, so
- * a TF.js model (Dense, relu, a loss, tf.grad) can keep the reference as its BatchNorm engine.
- * A `tf.Tensor` input on an asynchronous engine (ONNX Runtime) raises `UnsupportedError`: TF.js
- * ops and `tf.grad` are synchronous; pass the engine's own tensors.
+ * Checks that an input is a tensor of the engine (or a host tensor the engine takes as it is):
+ * an `UnsupportedError` naming the engine otherwise — e.g. a `tf.Tensor` on the float64
+ * reference, which needs the reference seen through tf (`hostEngineOnTf` of `@normbridge/tfjs`).
  */
-export function engineFor<T>(engine: SyncEngine<T>, x: unknown): SyncEngine<any>;
-export function engineFor<T>(engine: Engine<T>, x: unknown): Engine<any>;
-export function engineFor<T>(engine: Engine<T>, x: unknown): Engine<any> {
-  if (!isTfTensor(x) || engineUsesTf(engine)) return engine;
-  if (!engine.synchronous) {
-    throw new UnsupportedError(
-      `a tf.Tensor input on engine "${engine.name}"`,
-      "TF.js tensors (and tf.grad) need a synchronous engine; pass the engine's own tensors (engine.fromHost)",
-    );
-  }
-  let bridge = bridges.get(engine);
-  if (!bridge) {
-    bridge = hostEngineOnTf(engine as unknown as SyncEngine<HostTensor>);
-    bridges.set(engine, bridge);
-  }
-  return bridge;
+export function checkInput<T>(engine: Engine<T>, x: unknown): void {
+  if (engine.owns(x)) return;
+  throw new UnsupportedError(
+    `an input that is not a tensor of engine "${engine.name}"`,
+    "pass the engine's own tensors (engine.fromHost); for tf.Tensor inputs use an engine on tf tensors " +
+      "(createTfjsEngine, or hostEngineOnTf(engine) of @normbridge/tfjs on a synchronous host engine)",
+  );
 }
 
-/** A host-tensor state seen by a tf engine: host leaves uploaded, tf leaves kept. */
-function stateOnTf<T>(tfEngine: SyncEngine<tf.Tensor>, state: BatchNormState<T>, options: StepOptions<T>) {
-  const up = <L>(v: L): L => (isHostTensor(v) ? (tfEngine.fromHost(v) as L) : v);
+/** Host leaves of a state (initial values, user-set variables) uploaded to an engine whose tensors they are not. */
+export function stateOnEngine<T>(engine: Engine<T>, state: BatchNormState<T>, options: StepOptions<T>) {
+  const foreign = <L>(v: L) => (isHostTensor(v) && !engine.owns(v) ? (v as HostTensor) : undefined);
+  const keys = ['scale', 'bias', 'runningMean', 'runningVar'] as const;
+  if (!keys.some((k) => foreign(state[k])) && !foreign(options.mask)) return { state, options };
   // Host leaves enter an engine here: the same value checks as stateFromHost (a NaN running
   // variance is a StateError on every engine, not NaN outputs on some).
-  const host = <L>(v: L) => (isHostTensor(v) ? v : undefined);
   checkStateValues({
-    scale: host(state.scale),
-    bias: host(state.bias),
-    runningMean: host(state.runningMean),
-    runningVar: host(state.runningVar),
+    scale: foreign(state.scale),
+    bias: foreign(state.bias),
+    runningMean: foreign(state.runningMean),
+    runningVar: foreign(state.runningVar),
     numBatchesTracked: state.numBatchesTracked,
   });
-  const tfState = {
-    scale: up(state.scale),
-    bias: up(state.bias),
-    runningMean: up(state.runningMean),
-    runningVar: up(state.runningVar),
-    numBatchesTracked: state.numBatchesTracked,
-  } as unknown as BatchNormState<tf.Tensor>;
-  const tfOptions = { ...options, mask: up(options.mask) } as unknown as StepOptions<tf.Tensor>;
-  return { tfState, tfOptions, up };
+  const up = <L>(v: L): L => (foreign(v) ? (engine.fromHost(v as HostTensor) as unknown as L) : v);
+  return {
+    state: { scale: up(state.scale), bias: up(state.bias), runningMean: up(state.runningMean), runningVar: up(state.runningVar), numBatchesTracked: state.numBatchesTracked },
+    options: { ...options, mask: up(options.mask) },
+  };
 }
 
 /**
@@ -141,25 +115,36 @@ function checkStatistics(pending: readonly [StatKey, unknown][], hosts: readonly
 }
 
 /** Checks statistics not seen before, reading them back from a synchronous engine. */
-function verifyStatistics<T>(engine: SyncEngine<T>, state: BatchNormState<T>): void {
+export function verifyStatistics<T>(engine: SyncEngine<T>, state: BatchNormState<T>): void {
   const pending = uncheckedStatistics(state);
   if (pending.length === 0) return;
-  checkStatistics(pending, pending.map(([, t]) => (isTfTensor(t) ? downloadTensor(t) : engine.toHost(t))), state.numBatchesTracked);
+  checkStatistics(pending, pending.map(([, t]) => engine.toHost(t)), state.numBatchesTracked);
 }
 
-async function verifyStatisticsAsync<T>(engine: Engine<T>, state: BatchNormState<T>): Promise<void> {
+/** {@link verifyStatistics} on any engine. */
+export async function verifyStatisticsAsync<T>(engine: Engine<T>, state: BatchNormState<T>): Promise<void> {
   const pending = uncheckedStatistics(state);
   if (pending.length === 0) return;
-  const hosts = await Promise.all(pending.map(([, t]) => (isTfTensor(t) ? downloadTensor(t) : engine.toHost(t))));
+  const hosts = await Promise.all(pending.map(([, t]) => engine.toHost(t)));
   checkStatistics(pending, hosts, state.numBatchesTracked);
 }
 
 /** Statistics an engine computed need no check. */
-function trustComputed<T>(state: BatchNormState<T>): void {
+export function trustComputed<T>(state: BatchNormState<T>): void {
   for (const k of STAT_KEYS) {
     const t = state[k];
     if (t !== undefined && typeof t === 'object' && !isHostTensor(t)) checkedStatistics.add(t as object);
   }
+}
+
+/** The new state of a training call, kept past the engine's memory scopes (tf.tidy, tf.grad). */
+function keepComputed<T>(engine: Engine<T>, out: { state: BatchNormState<T> }, before: BatchNormState<T>): BatchNormState<T> {
+  for (const k of STAT_KEYS) {
+    const t = out.state[k];
+    if (t !== undefined && t !== before[k]) engine.retain(t);
+  }
+  trustComputed(out.state);
+  return out.state;
 }
 
 /**
@@ -175,28 +160,18 @@ export function runBatchNorm<T>(
   options: StepOptions<T> = {},
 ): BatchNormOutput<T> {
   const engine = requireSync(anyEngine);
+  checkInput(engine, x);
   verifyStatistics(engine, state);
-  if (isTfTensor(x)) {
-    const tfEngine = engineFor(engine, x) as SyncEngine<tf.Tensor>;
-    const ops = differentiableOps(tfEngine);
-    const { tfState, tfOptions } = stateOnTf(tfEngine, state, options);
-    if (mode === 'eval') return { y: ops.evaluate(spec, tfState, x, tfOptions) as T, state: tfState as unknown as BatchNormState<T> };
-    const out = ops.train(spec, tfState, x, tfOptions);
-    // A call inside tf.tidy / tf.grad must not take the new statistics down with its scope.
-    keepNew(out.state, tfState);
-    trustComputed(out.state);
-    return out as unknown as BatchNormOutput<T>;
-  }
-  if (mode === 'eval') return { y: engine.evaluate(spec, state, x, options), state };
-  const out = engine.train(spec, state, x, options);
+  const on = stateOnEngine(engine, state, options);
+  if (mode === 'eval') return { y: engine.evaluate(spec, on.state, x, on.options), state: on.state };
+  const out = engine.train(spec, on.state, x, on.options);
   engine.dispose(out.batchMean, out.batchVar);
-  trustComputed(out.state);
-  return { y: out.y, state: out.state };
+  return { y: out.y, state: keepComputed(engine, out, on.state) };
 }
 
 /**
- * {@link runBatchNorm} on any engine: a synchronous engine runs exactly that (TF.js tensors
- * and their `tf.customGrad` path included), an asynchronous one is awaited. Same result.
+ * {@link runBatchNorm} on any engine: a synchronous engine runs exactly that, an asynchronous
+ * one is awaited. Same result.
  */
 export async function runBatchNormAsync<T>(
   engine: Engine<T>,
@@ -207,20 +182,19 @@ export async function runBatchNormAsync<T>(
   options: StepOptions<T> = {},
 ): Promise<BatchNormOutput<T>> {
   if (engine.synchronous) return runBatchNorm(engine, spec, state, x, mode, options);
-  // A tf.Tensor input on an asynchronous engine raises as engineFor says.
-  if (isTfTensor(x)) engineFor(engine, x);
+  checkInput(engine, x);
   await verifyStatisticsAsync(engine, state);
-  if (mode === 'eval') return { y: await engine.evaluate(spec, state, x, options), state };
-  const out = await engine.train(spec, state, x, options);
+  const on = stateOnEngine(engine, state, options);
+  if (mode === 'eval') return { y: await engine.evaluate(spec, on.state, x, on.options), state: on.state };
+  const out = await engine.train(spec, on.state, x, on.options);
   engine.dispose(out.batchMean, out.batchVar);
-  trustComputed(out.state);
-  return { y: out.y, state: out.state };
+  return { y: out.y, state: keepComputed(engine, out, on.state) };
 }
 
 /**
- * The engine's `vjp` for one BatchNorm call, routed like {@link runBatchNorm} (a `tf.Tensor`
- * input on a host engine goes through {@link hostEngineOnTf}): gradients of the output with
- * respect to `x`, `scale` and `bias` for the cotangent `dy`, at `state`. Nothing is updated.
+ * The engine's `vjp` for one BatchNorm call, routed like {@link runBatchNorm}: gradients of
+ * the output with respect to `x`, `scale` and `bias` for the cotangent `dy`, at `state`.
+ * Nothing is updated.
  */
 export function runBatchNormVjp<T>(
   anyEngine: Engine<T>,
@@ -232,12 +206,9 @@ export function runBatchNormVjp<T>(
   options: StepOptions<T> = {},
 ): Gradients<T> {
   const engine = requireSync(anyEngine);
-  if (isTfTensor(x)) {
-    const tfEngine = engineFor(engine, x) as SyncEngine<tf.Tensor>;
-    const { tfState, tfOptions, up } = stateOnTf(tfEngine, state, options);
-    return tfEngine.vjp(spec, tfState, x, up(dy) as tf.Tensor, mode, tfOptions) as unknown as Gradients<T>;
-  }
-  return engine.vjp(spec, state, x, dy, mode, options);
+  checkInput(engine, x);
+  const on = stateOnEngine(engine, state, options);
+  return engine.vjp(spec, on.state, x, isHostTensor(dy) && !engine.owns(dy) ? engine.fromHost(dy) : dy, mode, on.options);
 }
 
 /** {@link runBatchNormVjp} on any engine (a synchronous one runs exactly that). */
@@ -251,34 +222,7 @@ export async function runBatchNormVjpAsync<T>(
   options: StepOptions<T> = {},
 ): Promise<Gradients<T>> {
   if (engine.synchronous) return runBatchNormVjp(engine, spec, state, x, dy, mode, options);
-  if (isTfTensor(x)) engineFor(engine, x);
-  return engine.vjp(spec, state, x, dy, mode, options);
-}
-
-/**
- * Engines of `@normbridge/tfjs` (`createTfjsEngine`) already implement `train`/`evaluate` as
- * `tf.customGrad` ops over `(x, scale, bias)`; they are recognised by their `tfjs-` name and
- * `backend` field and used as they are.
- */
-export function isDifferentiableTfjsEngine(engine: SyncEngine<any>): boolean {
-  return engine.name.startsWith('tfjs-') && typeof (engine as { backend?: unknown }).backend === 'string';
-}
-
-/** The differentiable ops used for tf tensors on an engine (the engine's own, or wrapped). */
-export function differentiableOps(engine: SyncEngine<tf.Tensor>): DifferentiableOps {
-  const ops = registered.get(engine);
-  if (ops) return ops;
-  if (isDifferentiableTfjsEngine(engine)) {
-    const native: DifferentiableOps = {
-      train(spec, state, x, options) {
-        const out = engine.train(spec, state, x, options);
-        engine.dispose(out.batchMean, out.batchVar);
-        return { y: out.y, state: out.state };
-      },
-      evaluate: (spec, state, x, options) => engine.evaluate(spec, state, x, options),
-    };
-    registered.set(engine, native);
-    return native;
-  }
-  return customGradOps(engine);
+  checkInput(engine, x);
+  const on = stateOnEngine(engine, state, options);
+  return engine.vjp(spec, on.state, x, dy, mode, on.options);
 }

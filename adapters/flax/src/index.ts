@@ -4,8 +4,6 @@ export * as linen from './linen/index.js';
 export * as nnx from './nnx/index.js';
 /** Legacy `flax.nn` (flax ≤ 0.3.x): the functional BatchNorm, stateful collections. */
 export * as nn from './legacy/index.js';
-/** The Flax batch-norm guide's training flow: TrainState, trainStep/evalStep, optimizers, losses. */
-export * as training from './training/index.js';
 export * as random from './random.js';
 export * as initializers from './initializers.js';
 export * from './errors.js';
@@ -13,18 +11,13 @@ export * from './tree.js';
 export { canonicalizeAxes, pythonSetOrder, absoluteDims, type Axes } from './axes.js';
 export { pmap, boundAxisName } from './replicas.js';
 export {
-  customGradOps,
-  differentiableOps,
-  engineFor,
-  hostEngineOnTf,
-  isDifferentiableTfjsEngine,
+  checkInput,
   requireSync,
   resolveAnyEngine,
   resolveEngine,
   runBatchNorm,
   runBatchNormAsync,
   type BatchNormOutput,
-  type DifferentiableOps,
 } from './backend.js';
 export { cloneLeaf, indexLeaf, isEngineLeaf, isHostTensor, isTfTensor, leafValues, registerEngine, reshapeLeaf, shapeOf } from './leaf.js';
 export { checkInexact, type FlaxDtype } from './dtypes.js';

@@ -1,12 +1,14 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
-import { hostTensor } from '@normbridge/core';
+import { createReferenceEngine, hostTensor, setDefaultEngine } from '@normbridge/core';
+import { hostEngineOnTf } from '@normbridge/tfjs';
 import { linen, nn, nnx, random, shapeOf } from './index.js';
 import { asyncReference, engineCases } from './test-support/engines.js';
 
 await engineCases(); // a TF.js backend for the Dense layers
 
-// The README's examples, as printed (on the default engine: the float64 reference, bridged).
+// The README's examples, as printed (on the default engine the README sets: the float64 reference seen through tf).
+setDefaultEngine(hostEngineOnTf(createReferenceEngine()));
 describe('README examples', () => {
   const x = tf.tensor2d([1, 2, 3, 4, 6, 8, 0, -1, 5, 2, 2, 2, 1, 1, 1, 0, 0, 0], [6, 3]);
 

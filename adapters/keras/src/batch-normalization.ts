@@ -4,7 +4,8 @@ import {
   filled,
   fromDecayMomentum,
   getDefaultEngine,
-  StatefulBatchNorm,
+  LayerState,
+  requireSync,
   type BatchNormSpec,
   type BatchNormState,
   type Engine,
@@ -154,6 +155,8 @@ interface InputSpec {
 interface PreparedCall<T> {
   readonly mode: Mode;
   readonly mask: T | undefined;
+  /** The layer's spec, masked when the call has a mask. */
+  readonly spec: BatchNormSpec;
 }
 
 /**
@@ -188,7 +191,7 @@ export class BatchNormalization<T = any> {
   trainable: boolean;
   readonly #initializers: Readonly<Record<WeightName, InitializerIdentifier>>;
   readonly #maskedSpec: BatchNormSpec;
-  #runner: StatefulBatchNorm<T> | undefined;
+  #runner: LayerState<T> | undefined;
   #inputSpec: InputSpec | undefined;
 
   constructor(options: BatchNormalizationOptions<T> = {}) {
@@ -283,7 +286,7 @@ export class BatchNormalization<T = any> {
       if ((key === 'scale' && !this.scale) || (key === 'bias' && !this.center)) continue;
       host[key] = filled([dim], initialValue(this.#initializers[name]));
     }
-    this.#runner = new StatefulBatchNorm(this.engine, this.spec, this.engine.stateFromHost(host));
+    this.#runner = new LayerState(this.engine, this.engine.stateFromHost(host));
     this.#inputSpec = { ndim, axis: this.axis, resolvedAxis: resolved, dim };
     this.built = true;
   }
@@ -294,13 +297,12 @@ export class BatchNormalization<T = any> {
    */
   apply(x: T, options: BatchNormalizationCallOptions<T> = {}): T {
     const prepared = this.#prepare(x, options);
-    let mask: T | undefined;
+    requireSync(this.engine, 'apply()', 'applyAsync()');
+    const mask = this.#expandMask(prepared.mask);
     try {
-      if (prepared.mask !== undefined) mask = this.#expandMaskSync(prepared.mask);
-      return this.#runner!.run(prepared.mode, x, mask === undefined ? undefined : { mask });
+      return this.#runner!.run(prepared.spec, prepared.mode, x, { mask });
     } finally {
-      this.#runner!.spec = this.spec;
-      if (mask !== undefined) this.engine.dispose(mask);
+      this.engine.dispose(mask);
     }
   }
 
@@ -312,13 +314,11 @@ export class BatchNormalization<T = any> {
   /** {@link apply} on any engine (required for asynchronous ones). */
   async applyAsync(x: T, options: BatchNormalizationCallOptions<T> = {}): Promise<T> {
     const prepared = this.#prepare(x, options);
-    let mask: T | undefined;
+    const mask = this.#expandMask(prepared.mask);
     try {
-      if (prepared.mask !== undefined) mask = this.engine.fromHost(expandLastAxis(await this.engine.toHost(prepared.mask)));
-      return await this.#runner!.runAsync(prepared.mode, x, mask === undefined ? undefined : { mask });
+      return await this.#runner!.runAsync(prepared.spec, prepared.mode, x, { mask });
     } finally {
-      this.#runner!.spec = this.spec;
-      if (mask !== undefined) this.engine.dispose(mask);
+      this.engine.dispose(mask);
     }
   }
 
@@ -328,8 +328,8 @@ export class BatchNormalization<T = any> {
    * updating the moving statistics. Works on asynchronous engines too (no masks).
    */
   async vjpAsync(x: T, dy: T, options: Pick<BatchNormalizationCallOptions<T>, 'training'> = {}): Promise<{ input: T; gamma?: T; beta?: T }> {
-    const { mode } = this.#prepare(x, options);
-    const g = await this.#runner!.vjpAsync(mode, x, dy);
+    const { mode, spec } = this.#prepare(x, options);
+    const g = await this.#runner!.vjpAsync(spec, mode, x, dy);
     return { input: g.dx, ...(g.dScale ? { gamma: g.dScale } : {}), ...(g.dBias ? { beta: g.dBias } : {}) };
   }
 
@@ -426,7 +426,7 @@ export class BatchNormalization<T = any> {
       host[keyOf(variable.name)] = value;
     });
     if (!this.#runner) return;
-    this.#runner.replaceState({ ...this.engine.stateFromHost(host), numBatchesTracked: this.#runner.state.numBatchesTracked });
+    this.#runner.replace({ ...this.engine.stateFromHost(host), numBatchesTracked: this.#runner.state.numBatchesTracked });
   }
 
   /** Frees the engine memory of the weights. */
@@ -460,8 +460,7 @@ export class BatchNormalization<T = any> {
     }
     const mode: Mode = options.training === true && (this.trainable || !keras3) ? 'train' : 'eval';
     const mask = keras3 && mode === 'train' ? options.mask : undefined;
-    this.#runner!.spec = mask === undefined ? this.spec : this.#maskedSpec;
-    return { mode, mask };
+    return { mode, mask, spec: mask === undefined ? this.spec : this.#maskedSpec };
   }
 
   /** Keras' InputSpec check: the rank and the feature size fixed at build. */
@@ -483,18 +482,10 @@ export class BatchNormalization<T = any> {
     }
   }
 
-  #expandMaskSync(mask: T): T {
-    const engine = this.engine;
-    if (!engine.synchronous) {
-      throw new KerasError('ValueError', `apply() with a mask needs a synchronous engine; "${engine.name}" is not: use applyAsync().`);
-    }
-    return engine.fromHost(expandLastAxis(engine.toHost(mask)));
+  /** Keras broadcasts the mask over the last axis (`expand_dims(mask, -1)`): a reshape, no data change. */
+  #expandMask(mask: T | undefined): T | undefined {
+    return mask === undefined ? undefined : this.engine.reshape(mask, [...this.engine.shapeOf(mask), 1]);
   }
-}
-
-/** Keras broadcasts the mask over the last axis (`expand_dims(mask, -1)`): a reshape, no data change. */
-function expandLastAxis(mask: HostTensor): HostTensor {
-  return { ...mask, shape: [...mask.shape, 1] };
 }
 
 function keyOf(name: WeightName): StateTensorKey {

@@ -9,4 +9,3 @@ export {
 } from './batch-normalization.js';
 export { KerasError, type KerasErrorType } from './errors.js';
 export { clearSession } from './names.js';
-export { trainOnBatch, type TrainOnBatchOptions } from './training.js';

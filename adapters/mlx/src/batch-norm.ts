@@ -7,7 +7,8 @@ import {
   initialState,
   resolveLayout,
   SingleValuePerChannelError,
-  StatefulBatchNorm,
+  LayerState,
+  requireSync,
   type BatchNormSpec,
   type BatchNormState,
   type Engine,
@@ -103,7 +104,7 @@ export class BatchNorm<T = any> extends Module<T> {
   readonly engine: Engine<T>;
   /** The canonical spec this layer runs. */
   readonly spec: BatchNormSpec;
-  readonly #runner: StatefulBatchNorm<T>;
+  readonly #layer: LayerState<T>;
 
   constructor(numFeatures: number, options: BatchNormOptions<T> = {}) {
     super();
@@ -139,37 +140,37 @@ export class BatchNorm<T = any> extends Module<T> {
     this.engine = options.engine ?? (getDefaultEngine() as Engine<T>);
     const init = initialState(this.spec, [numFeatures], 'float32');
     const host: HostState = trackRunningStats ? init : { ...init, runningMean: undefined, runningVar: undefined };
-    this.#runner = new StatefulBatchNorm(this.engine, this.spec, this.engine.stateFromHost(host));
+    this.#layer = new LayerState(this.engine, this.engine.stateFromHost(host));
     if (trackRunningStats) this.freeze({ keys: ['running_mean', 'running_var'], recurse: false });
   }
 
   /** The current canonical state (engine tensors). */
   get state(): BatchNormState<T> {
-    return this.#runner.state;
+    return this.#layer.state;
   }
 
   /** MLX `bn.weight` (ones at construction); undefined without `affine`. */
   get weight(): T | undefined {
-    return this.#runner.state.scale;
+    return this.#layer.state.scale;
   }
 
   /** MLX `bn.bias` (zeros at construction); undefined without `affine`. */
   get bias(): T | undefined {
-    return this.#runner.state.bias;
+    return this.#layer.state.bias;
   }
 
   /** MLX `bn.running_mean` (zeros at construction); undefined without tracking. */
   get running_mean(): T | undefined {
-    return this.#runner.state.runningMean;
+    return this.#layer.state.runningMean;
   }
 
   /** MLX `bn.running_var` (ones at construction); undefined without tracking. */
   get running_var(): T | undefined {
-    return this.#runner.state.runningVar;
+    return this.#layer.state.runningVar;
   }
 
   protected override localArrays(): (readonly [string, T])[] {
-    const state = this.#runner.state;
+    const state = this.#layer.state;
     const out: (readonly [string, T])[] = [];
     for (const [name, key] of KEYS) {
       const t = state[key];
@@ -183,7 +184,7 @@ export class BatchNorm<T = any> extends Module<T> {
   }
 
   protected override prepareLoad(entries: readonly (readonly [string, HostTensor])[]): PreparedLoad {
-    const current = this.#runner.state;
+    const current = this.#layer.state;
     const host: { -readonly [K in keyof HostState]: HostState[K] } = { numBatchesTracked: current.numBatchesTracked };
     const loaded: StateTensorKey[] = [];
     for (const [name, value] of entries) {
@@ -197,9 +198,9 @@ export class BatchNorm<T = any> extends Module<T> {
     const uploaded = this.engine.stateFromHost(host);
     return {
       commit: () => {
-        const next: { -readonly [K in keyof BatchNormState<T>]: BatchNormState<T>[K] } = { ...this.#runner.state };
+        const next: { -readonly [K in keyof BatchNormState<T>]: BatchNormState<T>[K] } = { ...this.#layer.state };
         for (const key of loaded) next[key] = uploaded[key];
-        this.#runner.replaceState(next);
+        this.#layer.replace(next);
       },
       abort: () => this.engine.dispose(...loaded.map((k) => uploaded[k])),
     };
@@ -229,13 +230,15 @@ export class BatchNorm<T = any> extends Module<T> {
    * axis is 1 — we raise there too.
    */
   call(x: T): T {
-    return this.#runner.run(this.#mode(x), x);
+    const mode = this.#mode(x);
+    requireSync(this.engine, 'call()', 'callAsync()');
+    return this.#layer.run(this.spec, mode, x);
   }
 
   /** {@link call} on any engine (required for asynchronous ones). */
   callAsync(x: T): Promise<T> {
     try {
-      return this.#runner.runAsync(this.#mode(x), x);
+      return this.#layer.runAsync(this.spec, this.#mode(x), x);
     } catch (e) {
       return Promise.reject(e);
     }
@@ -243,7 +246,7 @@ export class BatchNorm<T = any> extends Module<T> {
 
   /** Frees the engine memory held by the layer's arrays (a no-op on garbage-collected engines). */
   dispose(): void {
-    const s = this.#runner.state;
+    const s = this.#layer.state;
     this.engine.dispose(s.scale, s.bias, s.runningMean, s.runningVar);
   }
 

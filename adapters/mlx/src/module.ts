@@ -1,4 +1,4 @@
-import { UnsupportedError, type Engine, type HostTensor } from '@normbridge/core';
+import { requireSync, type Engine, type HostTensor } from '@normbridge/core';
 import { MlxError, pyShape } from './errors.js';
 
 /**
@@ -263,10 +263,7 @@ export class Module<T = any> {
    */
   saveWeights(): [string, HostTensor][] {
     return this.#leaves(ALL).map((l) => {
-      const engine = l.owner.arrayEngine()!;
-      if (!engine.synchronous) {
-        throw new UnsupportedError(`saveWeights() on engine "${engine.name}"`, 'it is asynchronous; use saveWeightsAsync()');
-      }
+      const engine = requireSync(l.owner.arrayEngine()!, 'saveWeights()', 'saveWeightsAsync()');
       return [l.name, engine.toHost(l.value)];
     });
   }

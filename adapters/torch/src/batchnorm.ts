@@ -1,6 +1,6 @@
 /**
  * `torch.nn.BatchNorm1d/2d/3d` and `LazyBatchNorm1d/2d/3d`: PyTorch's names, defaults, mode
- * switches, checks and state dict over core's {@link StatefulBatchNorm}. All numerics run in
+ * switches, checks and state dict over core's {@link LayerState}. All numerics run in
  * the engine.
  */
 import {
@@ -10,7 +10,8 @@ import {
   numel,
   requireEngineDtype,
   int64Scalar,
-  StatefulBatchNorm,
+  LayerState,
+  requireSync,
   UnsupportedError,
   type BatchNormSpec,
   type BatchNormState,
@@ -137,7 +138,7 @@ export abstract class _BatchNorm<T> {
   protected readonly _config: ModuleConfig;
   /** Whether `running_mean`/`running_var`/`num_batches_tracked` exist (fixed at construction). */
   protected readonly _hasBuffers: boolean;
-  #stateful: StatefulBatchNorm<T> | undefined;
+  #stateful: LayerState<T> | undefined;
   /** A lazy module's counter before its tensors exist. */
   #pendingCounter = 0;
   #disposed = false;
@@ -220,9 +221,7 @@ export abstract class _BatchNorm<T> {
     const shape = this.engine.shapeOf(x);
     const { mode, spec } = this._prepare(shape);
     if (numel(shape) === 0) return this._emptyCall(shape);
-    const stateful = this._stateful;
-    stateful.spec = spec;
-    return stateful.run(mode, x);
+    return this._stateful.run(spec, mode, x);
   }
 
   /** {@link forward} on any engine (ONNX Runtime engines are asynchronous). */
@@ -230,9 +229,7 @@ export abstract class _BatchNorm<T> {
     const shape = this.engine.shapeOf(x);
     const { mode, spec } = this._prepare(shape);
     if (numel(shape) === 0) return this._emptyCall(shape);
-    const stateful = this._stateful;
-    stateful.spec = spec;
-    return stateful.runAsync(mode, x);
+    return this._stateful.runAsync(spec, mode, x);
   }
 
   /**
@@ -243,9 +240,7 @@ export abstract class _BatchNorm<T> {
    */
   async vjpAsync(x: T, dy: T): Promise<{ input: T; weight?: T; bias?: T }> {
     const { mode, spec } = this._prepare(this.engine.shapeOf(x), false);
-    const stateful = this._stateful;
-    stateful.spec = spec;
-    const g = await stateful.vjpAsync(mode, x, dy);
+    const g = await this._stateful.vjpAsync(spec, mode, x, dy);
     return { input: g.dx, ...(g.dScale ? { weight: g.dScale } : {}), ...(g.dBias ? { bias: g.dBias } : {}) };
   }
 
@@ -306,7 +301,7 @@ export abstract class _BatchNorm<T> {
       const next: BatchNormState<T> = { ...current, numBatchesTracked };
       const merged = next as { -readonly [K in keyof BatchNormState<T>]: BatchNormState<T>[K] };
       for (const key of Object.keys(loaded) as (keyof typeof loaded)[]) merged[key] = uploaded[key];
-      stateful.replaceState(merged);
+      stateful.replace(merged);
     }
     return { missingKeys: plan.missingKeys, unexpectedKeys: plan.unexpectedKeys };
   }
@@ -316,7 +311,7 @@ export abstract class _BatchNorm<T> {
     if (!this._hasBuffers || this.#stateful === undefined) return;
     const fresh = this.#initialHost(this.numFeatures);
     const uploaded = this.engine.stateFromHost({ runningMean: fresh.runningMean, runningVar: fresh.runningVar, numBatchesTracked: 0 });
-    this.#stateful.replaceState({ ...this.#stateful.state, ...uploaded, scale: this.#stateful.state.scale, bias: this.#stateful.state.bias });
+    this.#stateful.replace({ ...this.#stateful.state, ...uploaded, scale: this.#stateful.state.scale, bias: this.#stateful.state.bias });
   }
 
   /** PyTorch `reset_parameters()`: `resetRunningStats()`, then weight 1 and bias 0. */
@@ -326,7 +321,7 @@ export abstract class _BatchNorm<T> {
     if (!this.affine) return;
     const fresh = this.#initialHost(this.numFeatures);
     const uploaded = this.engine.stateFromHost({ scale: fresh.scale, bias: fresh.bias, numBatchesTracked: 0 });
-    this.#stateful.replaceState({ ...this.#stateful.state, scale: uploaded.scale, bias: uploaded.bias });
+    this.#stateful.replace({ ...this.#stateful.state, scale: uploaded.scale, bias: uploaded.bias });
   }
 
   /** Frees the engine memory held by the module's tensors. The module is unusable afterwards. */
@@ -341,7 +336,7 @@ export abstract class _BatchNorm<T> {
   // ---- for subclasses -------------------------------------------------------------------
 
   /** The mutable state; materialised for every module but an unused lazy one. */
-  protected get _stateful(): StatefulBatchNorm<T> {
+  protected get _stateful(): LayerState<T> {
     if (this.#disposed) throw new UnsupportedError(`${this.className} after dispose()`, 'its tensors were freed');
     if (this.#stateful === undefined) {
       throw new UnsupportedError(`${this.className} state`, 'its parameters are uninitialized (run forward() or loadStateDict() first)');
@@ -405,7 +400,7 @@ export abstract class _BatchNorm<T> {
       // a batch of one value per channel and for a wrong channel count alike.
       if (counting && this.training && this._hasBuffers && this.trackRunningStats && this.#stateful) {
         const state = this.#stateful.state;
-        this.#stateful.replaceState({ ...state, numBatchesTracked: state.numBatchesTracked + 1 });
+        this.#stateful.replace({ ...state, numBatchesTracked: state.numBatchesTracked + 1 });
       }
       throw err;
     }
@@ -419,21 +414,18 @@ export abstract class _BatchNorm<T> {
   protected _emptyCall(shape: readonly number[]): T {
     if (this.training && this._hasBuffers && this.trackRunningStats) {
       const state = this._stateful.state;
-      this._stateful.replaceState({ ...state, numBatchesTracked: state.numBatchesTracked + 1 });
+      this._stateful.replace({ ...state, numBatchesTracked: state.numBatchesTracked + 1 });
     }
     return this.engine.fromHost(hostTensor(shape, new Float32Array(0)));
   }
 
   protected _requireSync(what: string, alternative: string): SyncEngine<T> {
-    if (!this.engine.synchronous) {
-      throw new UnsupportedError(`${what}() on engine "${this.engine.name}"`, `this engine is asynchronous; await ${alternative}() instead`);
-    }
-    return this.engine;
+    return requireSync(this.engine, `${what}()`, `${alternative}()`);
   }
 
   /** Replaces the whole state (used by SyncBatchNorm's conversion). */
   protected _replaceState(state: BatchNormState<T>): void {
-    this._stateful.replaceState(state);
+    this._stateful.replace(state);
   }
 
   // ---- private --------------------------------------------------------------------------
@@ -452,7 +444,7 @@ export abstract class _BatchNorm<T> {
       numBatchesTracked: this._hasBuffers ? counter : 0,
     };
     const state = this.engine.stateFromHost(host);
-    this.#stateful = new StatefulBatchNorm(this.engine, this._spec(), state);
+    this.#stateful = new LayerState(this.engine, state);
     this.numFeatures = numFeatures;
   }
 

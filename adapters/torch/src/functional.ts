@@ -7,7 +7,7 @@ import {
   getDefaultEngine,
   hostTensor,
   numel,
-  UnsupportedError,
+  requireSync,
   type BatchNormSpec,
   type BatchNormState,
   type Engine,
@@ -176,10 +176,7 @@ export function batchNorm<T = HostTensor>(
   runningVar: T | null | undefined,
   options: BatchNormFunctionalOptions<T> = {},
 ): BatchNormResult<T> {
-  const engine = options.engine ?? (getDefaultEngine() as Engine<T>);
-  if (!engine.synchronous) {
-    throw new UnsupportedError(`batchNorm() on engine "${engine.name}"`, 'this engine is asynchronous; await batchNormAsync() instead');
-  }
+  const engine = requireSync(options.engine ?? (getDefaultEngine() as Engine<T>), 'batchNorm()', 'batchNormAsync()');
   const p = prepare(input, runningMean, runningVar, { ...options, engine });
   if ('empty' in p) return { output: p.empty };
   if (!p.training) return { output: engine.evaluate(p.spec, p.state, input) };

@@ -6,13 +6,14 @@
 import {
   hostTensor,
   numel,
+  requireSync,
   resolveLayout,
   SpecError,
   UnsupportedError,
   updatesRunningStatistics,
-  type BatchNormState,
+  type CommitHook,
   type HostTensor,
-  type StepOptions,
+  type LayerRunOptions,
 } from '@normbridge/core';
 import { _BatchNorm, type BatchNormOptions } from './batchnorm.js';
 import { verifyBatchSize } from './checks.js';
@@ -82,10 +83,7 @@ export class SyncBatchNorm<T = HostTensor> extends _BatchNorm<T> {
    * with the old module; here they are copied, so the two modules are independent.
    */
   static convertSyncBatchnorm<T>(module: _BatchNorm<T>, processGroup?: ProcessGroups): SyncBatchNorm<T> {
-    const engine = module.engine;
-    if (!engine.synchronous) {
-      throw new UnsupportedError(`convertSyncBatchnorm() on engine "${engine.name}"`, 'this engine is asynchronous; await convertSyncBatchnormAsync() instead');
-    }
+    const engine = requireSync(module.engine, 'convertSyncBatchnorm()', 'convertSyncBatchnormAsync()');
     return SyncBatchNorm.#convert(module, processGroup, (t) => engine.toHost(t));
   }
 
@@ -131,56 +129,30 @@ export class SyncBatchNorm<T = HostTensor> extends _BatchNorm<T> {
    * Returns `[R, N, C, *]`.
    */
   override forward(x: T, options: SyncBatchNormCallOptions = {}): T {
-    const engine = this._requireSync('forward', 'forwardAsync');
+    this._requireSync('forward', 'forwardAsync');
     const call = this.#prepareCall(x, options);
     if (call.empty) return this._emptyCall(call.shape);
     try {
-      if (call.mode === 'eval') return engine.evaluate(call.spec, this._stateful.state, x, call.step);
-      const state = this._stateful.state;
-      const out = engine.train(call.spec, state, x, call.step);
-      engine.dispose(out.batchMean, out.batchVar);
-      this.#commit(out.state, (t) => engine.toHost(t), call.updates);
-      return out.y;
+      return this._stateful.run(call.spec, call.mode, x, call.step);
     } finally {
-      engine.dispose(call.step.mask);
+      this.engine.dispose(call.step.mask);
     }
   }
 
   /** {@link forward} on any engine. */
   override async forwardAsync(x: T, options: SyncBatchNormCallOptions = {}): Promise<T> {
-    const engine = this.engine;
     const call = this.#prepareCall(x, options);
     if (call.empty) return this._emptyCall(call.shape);
     try {
-      if (call.mode === 'eval') return await engine.evaluate(call.spec, this._stateful.state, x, call.step);
-      const out = await engine.train(call.spec, this._stateful.state, x, call.step);
-      engine.dispose(out.batchMean, out.batchVar);
-      const stacked = [out.state.runningMean, out.state.runningVar];
-      const hosts = call.updates ? await Promise.all(stacked.map((t) => engine.toHost(t!))) : [];
-      let i = 0;
-      this.#commit(out.state, () => hosts[i++]!, call.updates);
-      return out.y;
+      return await this._stateful.runAsync(call.spec, call.mode, x, call.step);
     } finally {
-      engine.dispose(call.step.mask);
+      this.engine.dispose(call.step.mask);
     }
   }
 
   /** Keeps row `rank` of the stacked `[R, C]` running statistics the engine returned. */
-  #commit(next: BatchNormState<T>, toHost: (t: T) => HostTensor, updates: boolean): void {
-    if (!updates) {
-      this._replaceState(next);
-      return;
-    }
-    const row = (t: T): T => {
-      const h = toHost(t);
-      const shape = h.shape.slice(1);
-      const size = numel(shape);
-      return this.engine.fromHost({ shape, data: h.data.slice(this.rank * size, (this.rank + 1) * size), dtype: h.dtype });
-    };
-    const runningMean = row(next.runningMean!);
-    const runningVar = row(next.runningVar!);
-    this.engine.dispose(next.runningMean, next.runningVar);
-    this._replaceState({ ...next, runningMean, runningVar });
+  #keepOwnRow(rank: number): CommitHook<T> {
+    return (next, engine) => ({ ...next, runningMean: engine.row(next.runningMean!, rank), runningVar: engine.row(next.runningVar!, rank) });
   }
 
   #prepareCall(x: T, options: SyncBatchNormCallOptions) {
@@ -231,9 +203,10 @@ export class SyncBatchNorm<T = HostTensor> extends _BatchNorm<T> {
       batchSizes!.forEach((b, r) => flags.fill(1, r * n, r * n + b));
       mask = this.engine.fromHost(hostTensor([replicas, n, ...local.slice(1).map(() => 1)], flags));
     }
-    const step: StepOptions<T> = { replicas: { groups: effective }, mask };
+    const updates = this.training && updatesRunningStatistics(spec, 'train');
+    const step: LayerRunOptions<T> = { replicas: { groups: effective }, mask, ...(updates ? { commit: this.#keepOwnRow(this.rank) } : {}) };
     const mode = this.training ? ('train' as const) : ('eval' as const);
-    return { empty: false as const, shape, mode, spec, step, updates: this.training && updatesRunningStatistics(spec, 'train') };
+    return { empty: false as const, shape, mode, spec, step };
   }
 }
 

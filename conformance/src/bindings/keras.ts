@@ -1,4 +1,5 @@
-import { BatchNormalization, trainOnBatch, type KerasProfile } from '@normbridge/keras';
+import { BatchNormalization, type KerasProfile } from '@normbridge/keras';
+import { trainOnBatch } from '@normbridge/training';
 import type { Engine, HostTensor } from '@normbridge/core';
 import type { FrameworkName } from '../fixture-schema.js';
 import { errorOutcome, floatTensor, NotApplicable, tensor, toHost, type FrameworkBinding } from './types.js';

@@ -1,5 +1,7 @@
 import { getDefaultEngine, setDefaultEngine, type CheckpointValue, type Engine, type HostTensor, type SyncEngine } from '@normbridge/core';
-import { hostEngineOnTf, linen, nnx, random, training, treeLeaves, type Tree } from '@normbridge/flax';
+import { linen, nnx, random, treeLeaves, type Tree } from '@normbridge/flax';
+import { flax as training } from '@normbridge/training';
+import { hostEngineOnTf } from '@normbridge/tfjs';
 import type { LoadedModelFixture } from '../model-fixture-load.js';
 import type { ModelProgramName } from '../model-fixture-schema.js';
 import type { ModelBinding, ModelStepOutcome } from './model-types.js';

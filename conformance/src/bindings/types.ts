@@ -49,9 +49,8 @@ export class NotApplicable extends Error {
   }
 }
 
-export async function toHost(engine: Engine<any>, t: unknown): Promise<HostTensor> {
-  return engine.toHost(t);
-}
+/** Reads a tensor back from any engine (core's `toHostAsync`). */
+export { toHostAsync as toHost } from '@normbridge/core';
 
 /** Error type as the framework would name it: adapters set `pythonType`, else the class name. */
 export function errorOutcome(err: unknown): StepOutcome {

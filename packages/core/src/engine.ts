@@ -1,7 +1,7 @@
 import type { BatchNormSpec, Dtype } from './spec.js';
 import type { BatchNormState, Gradients, HostState, Mode, StepOptions, TrainOutput } from './state.js';
 import type { HostTensor } from './tensor.js';
-import { UnsupportedDtypeError } from './errors.js';
+import { UnsupportedDtypeError, UnsupportedError } from './errors.js';
 
 /** What an engine can do, so callers (and the conformance matrix) never guess. */
 export interface EngineCapabilities {
@@ -40,12 +40,34 @@ export interface EngineBase<T> {
   /** Shape of an engine tensor, without downloading it. */
   shapeOf(t: T): readonly number[];
   /**
+   * Whether a value is a tensor of this engine (so that callers holding values of unknown
+   * origin, such as the leaves of a variable tree, never guess an engine's tensor type).
+   */
+  owns(v: unknown): v is T;
+  /**
+   * The same values in another shape of the same size, as a new handle that the caller
+   * disposes independently of `t` (engines share the data where they can). A size mismatch
+   * is a `ShapeError`.
+   */
+  reshape(t: T, shape: readonly number[]): T;
+  /**
+   * Row `index` of a tensor stacked on a leading axis (`t[index]`, e.g. one replica's running
+   * statistics from a `[R, C]` stack), as a new tensor. An index outside the axis is a `ShapeError`.
+   */
+  row(t: T, index: number): T;
+  /**
    * Uploads a whole state, checking its values once (NaN or negative variance is a
    * `StateError` naming the key) so that per-step calls need only shape checks.
    */
   stateFromHost(state: HostState): BatchNormState<T>;
   /** Frees engine memory held by tensors (a no-op where memory is garbage-collected). */
   dispose(...tensors: (T | undefined)[]): void;
+  /**
+   * Marks a tensor that a layer stores so that a memory scope of the engine's framework does
+   * not free it when the scope ends (TF.js: `tf.keep` inside `tf.tidy` / `tf.grad`); returns
+   * it. A no-op where memory is not scoped.
+   */
+  retain(t: T): T;
 }
 
 /**
@@ -71,9 +93,6 @@ export interface AsyncEngine<T> extends EngineBase<T> {
 
 export type Engine<T = unknown> = SyncEngine<T> | AsyncEngine<T>;
 
-/** The tensor type of an engine. */
-export type TensorOf<E> = E extends EngineBase<infer T> ? T : never;
-
 /**
  * A synchronous engine behind the asynchronous interface: the same numbers, delivered as
  * promises. For code (and tests) that must handle any engine the way ONNX Runtime needs.
@@ -86,8 +105,12 @@ export function asAsyncEngine<T>(engine: SyncEngine<T>, name = `${engine.name}-a
     supports: (...a) => engine.supports(...a),
     fromHost: (t) => engine.fromHost(t),
     shapeOf: (t) => engine.shapeOf(t),
+    owns: (v): v is T => engine.owns(v),
+    reshape: (t, shape) => engine.reshape(t, shape),
+    row: (t, index) => engine.row(t, index),
     stateFromHost: (s) => engine.stateFromHost(s),
     dispose: (...t) => engine.dispose(...t),
+    retain: (t) => engine.retain(t),
     toHost: async (t) => engine.toHost(t),
     train: async (...a) => engine.train(...a),
     evaluate: async (...a) => engine.evaluate(...a),
@@ -105,4 +128,24 @@ export function requireEngineDtype(engine: Pick<EngineBase<unknown>, 'name' | 'c
   if (dtype === 'float64' && !engine.capabilities.dtypes.includes('float64')) {
     throw new UnsupportedDtypeError(engine.name, dtype, engine.capabilities.dtypes, what);
   }
+}
+
+/** Reads a tensor back from either kind of engine (a synchronous one's result, as a promise). */
+export async function toHostAsync<T>(engine: Engine<T>, t: T): Promise<HostTensor> {
+  return engine.toHost(t);
+}
+
+/**
+ * `engine` itself when it is synchronous; otherwise the one error every synchronous entry
+ * point raises on an asynchronous engine (ONNX Runtime, tfjs on WebGPU): an
+ * `UnsupportedError` naming the call and its awaitable twin.
+ * @param what the call, e.g. `forward()` or `BatchNorm2d.forward()`
+ * @param alternative the call to await instead, e.g. `forwardAsync()`
+ * @default alternative "its Async variant"
+ */
+export function requireSync<T>(engine: Engine<T>, what: string, alternative = 'its Async variant'): SyncEngine<T> {
+  if (!engine.synchronous) {
+    throw new UnsupportedError(`${what} on engine "${engine.name}"`, `this engine is asynchronous; await ${alternative} instead`);
+  }
+  return engine;
 }

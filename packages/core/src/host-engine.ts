@@ -2,7 +2,7 @@ import type { SyncEngine, Support } from './engine.js';
 import { checkStateValues } from './layout.js';
 import { referenceEval, referenceTrain, referenceVjp } from './reference.js';
 import type { HostState } from './state.js';
-import { checkHostTensor, type HostTensor } from './tensor.js';
+import { checkHostTensor, hostRow, isHostTensor, reshapeHost, type HostTensor } from './tensor.js';
 
 /**
  * The float64 reference as an engine: slow, exact, dependency-free. Useful as an oracle in the
@@ -18,11 +18,15 @@ export function createReferenceEngine(): SyncEngine<HostTensor> {
     fromHost: (t) => (checkHostTensor('tensor', t), t),
     toHost: (t) => t,
     shapeOf: (t) => t.shape,
+    owns: isHostTensor,
+    reshape: reshapeHost,
+    row: hostRow,
     stateFromHost(state: HostState) {
       checkStateValues(state);
       return state;
     },
     dispose: () => {},
+    retain: (t) => t,
     // Host tensors reach this engine directly (fromHost is the identity), so inputs are checked here.
     train: (spec, state, x, options) => (checkHostTensor('input', x), referenceTrain(spec, state, x, options)),
     evaluate: (spec, state, x, options) => (checkHostTensor('input', x), referenceEval(spec, state, x, options)),

@@ -8,6 +8,6 @@ export * from './engine.js';
 export * from './reference.js';
 export * from './host-engine.js';
 export * from './default-engine.js';
-export * from './runner.js';
+export * from './stateful-layer.js';
 export * from './limits.js';
 export * from './small-floats.js';

@@ -127,3 +127,46 @@ export function int64Scalar(value: number | bigint): Int64Tensor {
 export function isInt64Tensor(v: CheckpointValue): v is Int64Tensor {
   return v.dtype === 'int64';
 }
+
+/** Whether a value is a {@link HostTensor} (a shape array and Float32Array/Float64Array data). */
+export function isHostTensor(v: unknown): v is HostTensor {
+  if (typeof v !== 'object' || v === null) return false;
+  const { shape, data } = v as { shape?: unknown; data?: unknown };
+  return Array.isArray(shape) && (data instanceof Float32Array || data instanceof Float64Array);
+}
+
+/**
+ * Checks an engine `reshape` from `from` to `to` (non-negative integer dimensions, same size);
+ * a {@link ShapeError} naming both otherwise. Every engine's reshape starts here.
+ */
+export function checkReshape(from: readonly number[], to: readonly number[]): void {
+  const valid = to.every((d) => Number.isSafeInteger(d) && d >= 0);
+  if (!valid || numel(from) !== numel(to)) {
+    throw new ShapeError(`reshape into [${to.join(', ')}]`, `${valid ? '' : 'non-negative integer dimensions and '}${numel(to)} values`, from);
+  }
+}
+
+/**
+ * Checks an engine `row(t, index)` on a tensor of `shape` and returns the row's shape
+ * (`shape` without its leading axis); a {@link ShapeError} when there is no such row.
+ */
+export function checkRow(shape: readonly number[], index: number): number[] {
+  if (shape.length === 0 || !Number.isInteger(index) || index < 0 || index >= shape[0]!) {
+    const axis = shape.length === 0 ? 'no leading axis (a scalar)' : `a leading axis of ${shape[0]}`;
+    throw new ShapeError(`row ${index}`, `an index into a leading axis (the tensor has ${axis})`, shape);
+  }
+  return shape.slice(1);
+}
+
+/** {@link checkReshape}d host reshape: the same data under a new shape (no copy). */
+export function reshapeHost(t: HostTensor, shape: readonly number[]): HostTensor {
+  checkReshape(t.shape, shape);
+  return { shape: [...shape], data: t.data, dtype: t.dtype };
+}
+
+/** Row `index` of a host tensor stacked on a leading axis, as a copy. */
+export function hostRow(t: HostTensor, index: number): HostTensor {
+  const rest = checkRow(t.shape, index);
+  const n = numel(rest);
+  return { shape: rest, data: t.data.slice(index * n, (index + 1) * n), dtype: t.dtype };
+}

@@ -1,4 +1,4 @@
-import type { CheckpointValue, Engine, HostTensor } from '@normbridge/core';
+import { toHostAsync, type CheckpointValue, type Engine, type HostTensor } from '@normbridge/core';
 import { BatchNormalization } from '@normbridge/keras';
 import { BatchNorm2d } from '@normbridge/torch';
 import type { LayerName } from './inputs.js';
@@ -25,10 +25,6 @@ export function pickTensors(checkpoint: ReadonlyMap<string, CheckpointValue>, ke
   throw new Error(`the checkpoint has no layer with ${keys.join(', ')} (names may carry a prefix such as "bn1.")`);
 }
 
-async function hostOf(engine: Engine<any>, t: unknown): Promise<HostTensor> {
-  return engine.toHost(t);
-}
-
 export function createDemoLayer(name: LayerName, checkpoint: ReadonlyMap<string, CheckpointValue>, engine: Engine<any>): DemoLayer {
   if (name === 'torch.nn.BatchNorm2d') {
     const dict = pickTensors(checkpoint, TORCH_KEYS);
@@ -41,7 +37,7 @@ export function createDemoLayer(name: LayerName, checkpoint: ReadonlyMap<string,
         bn.train(mode === 'train');
         const xt = engine.fromHost(x);
         const y = await bn.forwardAsync(xt);
-        const output = await hostOf(engine, y);
+        const output = await toHostAsync(engine, y);
         engine.dispose(xt, y);
         const state = Object.fromEntries(Object.entries(await bn.stateDictAsync()).filter(([, v]) => v.dtype !== 'int64')) as Record<string, HostTensor>;
         return { output, state };
@@ -61,7 +57,7 @@ export function createDemoLayer(name: LayerName, checkpoint: ReadonlyMap<string,
       }
       const xt = engine.fromHost(x);
       const y = await bn.applyAsync(xt, { training: mode === 'train' });
-      const output = await hostOf(engine, y);
+      const output = await toHostAsync(engine, y);
       engine.dispose(xt, y);
       const values = await bn.getWeightsAsync();
       return { output, state: Object.fromEntries(KERAS_KEYS.map((k, i) => [k, values[i]!])) };

@@ -29,3 +29,20 @@ describe('bridge: the float64 reference through tf tensors, differentiable', () 
     (await next.runningVar!.data()).forEach((v, i) => expect(v).toBeCloseTo(refState.runningVar!.data[i]!, 5));
   });
 });
+
+describe('hostEngineOnTf is differentiable itself', () => {
+  it('tf.grad through engine.train equals the reference vjp', async () => {
+    await createTfjsEngine('cpu');
+    const spec = defineSpec({ featureAxes: [1] });
+    const engine = hostEngineOnTf(createReferenceEngine());
+    const hostState = initialState(spec, [3]);
+    const state = engine.stateFromHost(hostState);
+    const xv = Array.from({ length: 12 }, (_, i) => Math.cos(i * 0.7) * 2);
+    const dyv = Array.from({ length: 12 }, (_, i) => Math.sin(i));
+    const dy = tf.tensor(dyv, [4, 3]);
+    const g = tf.grad((t: tf.Tensor) => tf.sum(tf.mul(engine.train(spec, state, t).y, dy)))(tf.tensor(xv, [4, 3]));
+    const ref = referenceVjp(spec, hostState, hostTensor([4, 3], xv, 'float64'), hostTensor([4, 3], dyv, 'float64'), 'train');
+    (await g.data()).forEach((v, i) => expect(v).toBeCloseTo(ref.dx.data[i]!, 5));
+
+  });
+});

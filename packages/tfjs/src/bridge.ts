@@ -13,8 +13,10 @@ import {
   type Mode,
   type StepOptions,
   type SyncEngine,
+  type TrainOutput,
 } from '@normbridge/core';
 import { uploadTensor } from './host.js';
+import { isTfTensor, reshapeTensor, tensorRow } from './tensor-ops.js';
 
 /**
  * A differentiable BatchNorm on TF.js tensors: `train` returns the output and the new state
@@ -22,7 +24,7 @@ import { uploadTensor } from './host.js';
  * both to the input and the affine parameters.
  */
 export interface DifferentiableOps {
-  train(spec: BatchNormSpec, state: BatchNormState<tf.Tensor>, x: tf.Tensor, options?: StepOptions<tf.Tensor>): { readonly y: tf.Tensor; readonly state: BatchNormState<tf.Tensor> };
+  train(spec: BatchNormSpec, state: BatchNormState<tf.Tensor>, x: tf.Tensor, options?: StepOptions<tf.Tensor>): TrainOutput<tf.Tensor>;
   evaluate(spec: BatchNormSpec, state: BatchNormState<tf.Tensor>, x: tf.Tensor, options?: StepOptions<tf.Tensor>): tf.Tensor;
 }
 
@@ -43,6 +45,7 @@ export function customGradOps(engine: SyncEngine<tf.Tensor>): DifferentiableOps 
   if (ops) return ops;
   const call = (spec: BatchNormSpec, state: BatchNormState<tf.Tensor>, x: tf.Tensor, mode: Mode, options: StepOptions<tf.Tensor>) => {
     let next: BatchNormState<tf.Tensor> = state;
+    let batch: tf.Tensor[] = [];
     const inputs: tf.Tensor[] = [x];
     if (state.scale) inputs.push(state.scale);
     if (state.bias) inputs.push(state.bias);
@@ -58,9 +61,9 @@ export function customGradOps(engine: SyncEngine<tf.Tensor>): DifferentiableOps 
       } else {
         const out = engine.train(spec, st, xx, options);
         y = out.y;
-        engine.dispose(out.batchMean, out.batchVar);
         // The forward pass runs inside a tf.tidy: keep the new statistics alive past it.
         keepNew(out.state, state);
+        batch = [tf.keep(out.batchMean), tf.keep(out.batchVar)];
         next = { ...out.state, scale: state.scale, bias: state.bias };
       }
       // tf.grad disposes the forward pass's tensors before backprop: save what the backward
@@ -89,7 +92,7 @@ export function customGradOps(engine: SyncEngine<tf.Tensor>): DifferentiableOps 
       };
     });
     const y = op(...inputs);
-    return { y, state: next };
+    return { y, state: next, batchMean: batch[0]!, batchVar: batch[1]! };
   };
   ops = {
     train: (spec, state, x, options = {}) => call(spec, state, x, 'train', options),
@@ -102,9 +105,18 @@ export function customGradOps(engine: SyncEngine<tf.Tensor>): DifferentiableOps 
 /**
  * A host engine (the float64 reference) seen through tf tensors: inputs are downloaded, the
  * host engine computes, results are uploaded as float32 tensors. Lets a TF.js model (Dense,
- * relu, a loss) run its BatchNorm on the reference, gradients included.
+ * relu, a loss) run its BatchNorm on the reference, gradients included: `train` and
+ * `evaluate` are differentiable ops ({@link customGradOps} over the host engine's `vjp`), as
+ * those of `createTfjsEngine` are.
  */
 export function hostEngineOnTf(host: SyncEngine<HostTensor>): SyncEngine<tf.Tensor> {
+  const plain = plainHostEngineOnTf(host);
+  const ops = customGradOps(plain);
+  return { ...plain, train: ops.train, evaluate: ops.evaluate };
+}
+
+/** {@link hostEngineOnTf} without the custom gradients: every call downloads, computes, uploads. */
+function plainHostEngineOnTf(host: SyncEngine<HostTensor>): SyncEngine<tf.Tensor> {
   const down = (t: tf.Tensor): HostTensor => hostTensor(t.shape, Float32Array.from(t.dataSync()), 'float32');
   const up = (t: HostTensor): tf.Tensor => uploadTensor(t);
   const downOpt = (t: tf.Tensor | undefined) => (t === undefined ? undefined : down(t));
@@ -123,10 +135,14 @@ export function hostEngineOnTf(host: SyncEngine<HostTensor>): SyncEngine<tf.Tens
     fromHost: up,
     toHost: down,
     shapeOf: (t) => t.shape,
+    owns: isTfTensor,
+    reshape: reshapeTensor,
+    row: tensorRow,
     stateFromHost: (s) => upState(host.stateFromHost(s)),
     dispose: (...ts) => {
       for (const t of ts) if (t && !t.isDisposed) t.dispose();
     },
+    retain: (t) => tf.keep(t),
     train(spec, state, x, options) {
       const out = host.train(spec, downState(state), down(x), downOptions(options));
       return { y: up(out.y), batchMean: up(out.batchMean), batchVar: up(out.batchVar), state: upState(out.state) };

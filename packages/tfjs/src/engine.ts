@@ -1,10 +1,11 @@
-import type * as tf from '@tensorflow/tfjs-core';
+import * as tf from '@tensorflow/tfjs-core';
 import type { AsyncEngine, BatchNormSpec, EngineBase, EngineCapabilities, Mode, Support, SyncEngine } from '@normbridge/core';
 import { activate, initialiseBackend, type TfjsBackendName, type TfjsBackendOptions } from './backends.js';
 import { downloadTensor, downloadTensorAsync, uploadState, uploadTensor } from './host.js';
 import { batchNormEvalOp, batchNormTrainOp, batchNormVjp } from './differentiable-ops.js';
 import { registerFusedKernels } from './kernels/register.js';
 import { registerTfjsGradients } from './register-gradients.js';
+import { isTfTensor, reshapeTensor, tensorRow } from './tensor-ops.js';
 
 /** Options of {@link createTfjsEngine}. */
 export type TfjsEngineOptions = TfjsBackendOptions;
@@ -120,6 +121,15 @@ async function engineBase(
       return uploadTensor(t);
     },
     shapeOf: (t) => t.shape,
+    owns: isTfTensor,
+    reshape(t, shape) {
+      use();
+      return reshapeTensor(t, shape);
+    },
+    row(t, index) {
+      use();
+      return tensorRow(t, index);
+    },
     stateFromHost(state) {
       use();
       return uploadState(state);
@@ -127,5 +137,6 @@ async function engineBase(
     dispose(...tensors) {
       for (const t of tensors) if (t && !t.isDisposed) t.dispose();
     },
+    retain: (t) => tf.keep(t),
   };
 }

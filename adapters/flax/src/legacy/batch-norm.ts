@@ -9,7 +9,7 @@ import {
 } from '@normbridge/core';
 import { flaxSpec } from '../spec.js';
 import { absoluteDims, type Axes } from '../axes.js';
-import { engineFor, runBatchNorm, runBatchNormAsync, runBatchNormVjp, runBatchNormVjpAsync, type BatchNormOutput } from '../backend.js';
+import { runBatchNorm, runBatchNormAsync, runBatchNormVjp, runBatchNormVjpAsync, type BatchNormOutput } from '../backend.js';
 import { checkInexact, type FlaxDtype } from '../dtypes.js';
 import { ValueError } from '../errors.js';
 import { lecunNormal, ones, zeros, type Initializer } from '../initializers.js';
@@ -73,7 +73,7 @@ export function legacySpec(kw: BatchNormKwargs, call: { readonly featureAxes: re
  */
 function prepareCall<T>(self: ModuleContext, x: T, kw: BatchNormKwargs<T>) {
   checkInexact(kw.dtype ?? 'float32');
-  const engine = engineFor(self.engine, x) as Engine<T>;
+  const engine = self.engine as Engine<T>;
   const initializing = self.isInitializing();
   const useRunningAverage = kw.useRunningAverage ?? false;
   const xShape = shapeOf(x);

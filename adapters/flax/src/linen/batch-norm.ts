@@ -13,7 +13,7 @@ import {
 } from '@normbridge/core';
 import { fastVarianceAlgorithm, flaxSpec } from '../spec.js';
 import { canonicalizeAxes, type Axes } from '../axes.js';
-import { engineFor, runBatchNorm, runBatchNormAsync, runBatchNormVjp, runBatchNormVjpAsync, type BatchNormOutput } from '../backend.js';
+import { runBatchNorm, runBatchNormAsync, runBatchNormVjp, runBatchNormVjpAsync, type BatchNormOutput } from '../backend.js';
 import { checkInexact, type FlaxDtype } from '../dtypes.js';
 import { IncompatibleShapesError, ModifyScopeVariableError, ValueError } from '../errors.js';
 import { ones, zeros, type Initializer } from '../initializers.js';
@@ -229,7 +229,7 @@ export interface BatchNormVjp<T = any> {
 function prepareCall<T>(bn: BatchNorm<T>, scope: Scope, x: T, kwargs: BatchNormCallArgs<T>) {
   const useRunningAverage = mergeParam('use_running_average', bn.useRunningAverage, kwargs.useRunningAverage);
   if (bn.dtype !== null) checkInexact(bn.dtype);
-  const engine = engineFor(scope.engine, x);
+  const engine = scope.engine;
   const initializing = scope.isInitializing();
   const xShape = shapeOf(x);
 

@@ -3,7 +3,7 @@ import {
   numel,
   sameShape,
   ShapeError,
-  StatefulBatchNorm,
+  LayerState,
   UnsupportedError,
   type BatchNormSpec,
   type BatchNormState,
@@ -11,17 +11,21 @@ import {
   type Engine,
   type Gradients,
   type Mode,
+  type LayerRunOptions,
   type StepOptions,
 } from '@normbridge/core';
 import { fastVarianceAlgorithm, flaxSpec } from '../spec.js';
 import { canonicalizeAxes, type Axes } from '../axes.js';
 import {
+  checkInput,
+  requireSync,
   resolveAnyEngine,
-  runBatchNorm,
-  runBatchNormAsync,
   runBatchNormVjp,
   runBatchNormVjpAsync,
-  type BatchNormOutput,
+  stateOnEngine,
+  trustComputed,
+  verifyStatistics,
+  verifyStatisticsAsync,
 } from '../backend.js';
 import { checkInexact, type FlaxDtype } from '../dtypes.js';
 import { IncompatibleShapesError, ValueError } from '../errors.js';
@@ -144,7 +148,7 @@ export function nnxSpec(
  * `flax.nnx.BatchNorm`: a stateful module. `mean`/`var` are `BatchStat`s (float32 zeros/ones),
  * `scale`/`bias` are `Param`s (or `null` when disabled), all of shape `(numFeatures,)`. Every
  * training call updates `mean`/`var` in place (no init special case); the variables are views
- * of a core `StatefulBatchNorm`, which disposes replaced engine tensors.
+ * of a core `LayerState`, which runs every call and disposes replaced engine tensors.
  */
 export class BatchNorm<T = any> extends Module {
   numFeatures: number;
@@ -163,7 +167,7 @@ export class BatchNorm<T = any> extends Module {
   var: BatchStat<T>;
   scale: Param<T> | null;
   bias: Param<T> | null;
-  readonly #runner: StatefulBatchNorm<T>;
+  readonly #layer: LayerState<T>;
 
   constructor(numFeatures: number, options: BatchNormOptions) {
     super();
@@ -190,11 +194,9 @@ export class BatchNorm<T = any> extends Module {
     const scale = this.useScale ? toEngine(engine, (options.scaleInit ?? ones)(options.rngs.params(), shape, this.paramDtype)) : undefined;
     const bias = this.useBias ? toEngine(engine, (options.biasInit ?? zeros)(options.rngs.params(), shape, this.paramDtype)) : undefined;
     const initial: BatchNormState<T> = { scale, bias, runningMean: mean, runningVar: variance, numBatchesTracked: 0 };
-    this.#runner = new StatefulBatchNorm(engine, nnxSpec(this, { featureAxes: [-1], masked: false }), initial);
-
-    const runner = this.#runner;
+    const layer = (this.#layer = new LayerState(engine, initial));
     const slot = <K extends 'scale' | 'bias' | 'runningMean' | 'runningVar'>(k: K) =>
-      [() => runner.state[k] as T, (v: T) => runner.replaceState({ ...runner.state, [k]: v })] as const;
+      [() => layer.state[k] as T, (v: T) => layer.replace({ ...layer.state, [k]: v })] as const;
     this.mean = new BatchStat<T>(mean).bindStorage(...slot('runningMean'));
     this.var = new BatchStat<T>(variance).bindStorage(...slot('runningVar'));
     this.scale = scale === undefined ? null : new Param<T>(scale).bindStorage(...slot('scale'));
@@ -203,13 +205,16 @@ export class BatchNorm<T = any> extends Module {
 
   /** The engine this layer computes with. */
   get engine(): Engine<T> {
-    return this.#runner.engine;
+    return this.#layer.engine;
   }
 
   /** `bn(x, use_running_average=None, *, mask=None)`, on a synchronous engine. */
   call(x: T, args: BatchNormCallArgs<T> = {}): T {
     const c = this.#prepare(x, args);
-    return this.#commit(c, runBatchNorm(c.engine, c.spec, c.state, x, c.mode, c.options));
+    const engine = requireSync(c.engine);
+    checkInput(engine, x);
+    verifyStatistics(engine, c.state);
+    return this.#layer.run(c.spec, c.mode, x, this.#runOptions(c));
   }
 
   /**
@@ -220,17 +225,29 @@ export class BatchNorm<T = any> extends Module {
    */
   async callAsync(x: T, args: BatchNormCallArgs<T> = {}): Promise<T> {
     const c = this.#prepare(x, args);
-    return this.#commit(c, await runBatchNormAsync(c.engine, c.spec, c.state, x, c.mode, c.options));
+    checkInput(c.engine, x);
+    await verifyStatisticsAsync(c.engine, c.state);
+    return this.#layer.runAsync(c.spec, c.mode, x, this.#runOptions(c));
   }
 
-  /** After the engine: a training call stores the new running statistics; returns `y`. */
-  #commit(c: Prepared<T>, out: BatchNormOutput<T>): T {
-    if (c.mode === 'train') {
-      const keep = c.options.replicas ? [c.xShape[0]!, this.numFeatures] : [this.numFeatures];
-      this.mean.value = reshapeLeaf(out.state.runningMean!, keep);
-      this.var.value = reshapeLeaf(out.state.runningVar!, keep);
-    }
-    return out.y;
+  /**
+   * The call as the layer state runs it: the engine sees the variables reshaped into the
+   * call's layout (host leaves uploaded); a training call stores the new running statistics
+   * back in the variables' shape, in place.
+   */
+  #runOptions(c: Prepared<T>): LayerRunOptions<T> {
+    const on = stateOnEngine(c.engine, c.state, c.options);
+    const keep = c.options.replicas ? [c.xShape[0]!, this.numFeatures] : [this.numFeatures];
+    return {
+      ...on.options,
+      view: () => on.state,
+      commit: (next) => {
+        const stored = { ...this.#layer.state, runningMean: reshapeLeaf(next.runningMean!, keep), runningVar: reshapeLeaf(next.runningVar!, keep) };
+        trustComputed(next);
+        trustComputed(stored);
+        return stored;
+      },
+    };
   }
 
   /**
@@ -268,7 +285,7 @@ export class BatchNorm<T = any> extends Module {
   #prepare(x: T, args: BatchNormCallArgs<T>) {
     const useRunningAverage = firstFrom(FIRST_FROM_MESSAGE, args.useRunningAverage, this.useRunningAverage);
     if (this.dtype !== null) checkInexact(this.dtype);
-    const engine = this.#runner.engine;
+    const engine = this.#layer.engine;
     const xShape = shapeOf(x);
     const replicas = replicaOptions(this.axisName ?? undefined, this.axisIndexGroups ?? undefined, !useRunningAverage, xShape[0] ?? 1);
     const sampleShape = replicas ? xShape.slice(1) : xShape;
@@ -298,7 +315,6 @@ export class BatchNorm<T = any> extends Module {
       }
     }
     const spec = nnxSpec(this, { featureAxes: ascending, masked });
-    this.#runner.spec = spec;
     const state: BatchNormState<T> = {
       scale: stored(this.scale?.value, 'scale'),
       bias: stored(this.bias?.value, 'bias'),

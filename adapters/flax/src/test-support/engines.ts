@@ -1,5 +1,7 @@
 import {
+  checkReshape,
   createReferenceEngine,
+  hostRow,
   hostTensor,
   mapStateTensors,
   type AsyncEngine,
@@ -10,7 +12,7 @@ import {
 } from '@normbridge/core';
 import * as tf from '@tensorflow/tfjs-core';
 import { engineCases as sharedEngineCases } from '@normbridge/testing-engines';
-import { hostEngineOnTf } from '../backend.js';
+import { hostEngineOnTf } from '@normbridge/tfjs';
 import { leafValues } from '../leaf.js';
 import { ensureTf } from './tf.js';
 
@@ -109,10 +111,14 @@ export function boxedAsyncReference(): AsyncEngine<BoxTensor> {
     supports: (...a) => ref.supports(...a),
     fromHost: box,
     shapeOf: (t) => t.dims,
+    owns: (v): v is BoxTensor => v instanceof BoxTensor,
+    reshape: (t, shape) => (checkReshape(t.dims, shape), t.reshape(shape)),
+    row: (t, index) => box(hostRow(un(t), index)),
     stateFromHost: (s) => mapStateTensors(ref.stateFromHost(s), box),
     dispose: (...ts) => {
       for (const t of ts) t?.dispose();
     },
+    retain: (t) => t,
     toHost: async (t) => un(t),
     async train(spec, state, x, o) {
       const out = ref.train(spec, mapStateTensors(state, un), un(x), unOptions(o));

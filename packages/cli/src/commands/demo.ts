@@ -1,5 +1,5 @@
 import {
-  defineSpec, fromBatchWeightMomentum, hostTensor, initialState, referenceEval, referenceTrain, referenceVjp,
+  defineSpec, toHostAsync, fromBatchWeightMomentum, hostTensor, initialState, referenceEval, referenceTrain, referenceVjp,
   type BatchNormSpec, type Engine, type HostState, type HostTensor,
 } from '@normbridge/core';
 import { CPU_ENGINE_NAMES, createEngineByName, type EngineName } from '@normbridge/engines';
@@ -30,10 +30,6 @@ function maxAbs(a: HostTensor, b: HostTensor): number {
   return m;
 }
 
-async function host(engine: Engine<any>, t: unknown): Promise<HostTensor> {
-  return engine.toHost(t);
-}
-
 /** Runs three training steps, an eval and a gradient on one engine; returns worst errors. */
 async function runOn(engine: Engine<any>): Promise<string[]> {
   const n = SHAPE.reduce((a, b) => a * b, 1);
@@ -45,22 +41,22 @@ async function runOn(engine: Engine<any>): Promise<string[]> {
     const x = hostTensor(SHAPE, seeded(step + 1, n, step));
     const ref = referenceTrain(DEMO_SPEC, refState, x);
     const out = await engine.train(DEMO_SPEC, state, engine.fromHost(x));
-    trainErr = Math.max(trainErr, maxAbs(await host(engine, out.y), ref.y));
+    trainErr = Math.max(trainErr, maxAbs(await toHostAsync(engine, out.y), ref.y));
     statsErr = Math.max(
       statsErr,
-      maxAbs(await host(engine, out.state.runningMean), ref.state.runningMean!),
-      maxAbs(await host(engine, out.state.runningVar), ref.state.runningVar!),
+      maxAbs(await toHostAsync(engine, out.state.runningMean), ref.state.runningMean!),
+      maxAbs(await toHostAsync(engine, out.state.runningVar), ref.state.runningVar!),
     );
     refState = ref.state;
     state = out.state;
   }
   const x = hostTensor(SHAPE, seeded(99, n));
-  const evalErr = maxAbs(await host(engine, await engine.evaluate(DEMO_SPEC, state, engine.fromHost(x))), referenceEval(DEMO_SPEC, refState, x));
+  const evalErr = maxAbs(await toHostAsync(engine, await engine.evaluate(DEMO_SPEC, state, engine.fromHost(x))), referenceEval(DEMO_SPEC, refState, x));
   let gradErr = 'n/a';
   if (engine.capabilities.gradients) {
     const dy = hostTensor(SHAPE, seeded(7, n));
     const g = await engine.vjp(DEMO_SPEC, state, engine.fromHost(x), engine.fromHost(dy), 'train');
-    gradErr = formatError(maxAbs(await host(engine, g.dx), referenceVjp(DEMO_SPEC, refState, x, dy, 'train').dx));
+    gradErr = formatError(maxAbs(await toHostAsync(engine, g.dx), referenceVjp(DEMO_SPEC, refState, x, dy, 'train').dx));
   }
   return [formatError(trainErr), formatError(statsErr), formatError(evalErr), gradErr];
 }

@@ -3,6 +3,7 @@
  * per call (core's layout checks); state values are checked when state enters from the host.
  */
 import {
+  checkReshape,
   checkStateValues,
   mapStateTensors,
   resolveLayout,
@@ -29,7 +30,7 @@ import { buildStepGraph } from '../graph/step.js';
 import { buildVjpGraph } from '../graph/vjp.js';
 import { SessionCache, type CacheStats } from '../session-cache.js';
 import { prepareCall, type CallContext } from './prepare.js';
-import { elemTypeOfTensor, tensorFromHost, tensorToHost } from './tensors.js';
+import { adopt, elemTypeOfTensor, isOrtTensor, tensorFromHost, tensorRow, tensorToHost } from './tensors.js';
 import type { GraphQuery, OrtEngine, OrtEngineOptions } from './types.js';
 
 export type { GraphQuery, OrtEngine, OrtEngineOptions } from './types.js';
@@ -106,6 +107,19 @@ class OrtEngineImpl implements OrtEngine {
     return t.dims;
   }
 
+  owns(v: unknown): v is Tensor {
+    return isOrtTensor(this.#ort, v);
+  }
+
+  reshape(t: Tensor, shape: readonly number[]): Tensor {
+    checkReshape(t.dims, shape);
+    return adopt(this.#ort, t).reshape([...shape]);
+  }
+
+  row(t: Tensor, index: number): Tensor {
+    return tensorRow(this.#ort, t, index);
+  }
+
   stateFromHost(state: HostState): StateIn {
     checkStateValues(state);
     return mapStateTensors(state, (t) => this.fromHost(t));
@@ -113,6 +127,11 @@ class OrtEngineImpl implements OrtEngine {
 
   dispose(...tensors: (Tensor | undefined)[]): void {
     for (const t of tensors) t?.dispose();
+  }
+
+  /** ORT tensors live until disposed: there is no scope to outlive. */
+  retain(t: Tensor): Tensor {
+    return t;
   }
 
   release(): Promise<void> {

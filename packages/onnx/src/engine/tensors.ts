@@ -1,5 +1,5 @@
 /** Moving tensors between the host and ONNX Runtime, and reading their dtypes. */
-import { checkHostTensor, StateError, UnsupportedError, type HostTensor, type StateTensorKey } from '@normbridge/core';
+import { checkHostTensor, checkRow, numel, StateError, UnsupportedError, type HostTensor, type StateTensorKey } from '@normbridge/core';
 import { TensorProto_DataType } from 'onnx-buf';
 import type { Tensor } from 'onnxruntime-node';
 import type { LoadedBackend } from '../backends.js';
@@ -57,4 +57,25 @@ export async function tensorToHost(t: Tensor): Promise<HostTensor> {
 export function adopt(backend: LoadedBackend, t: Tensor): Tensor {
   const own: abstract new (...args: never[]) => unknown = backend.Tensor;
   return t instanceof own ? t : new backend.Tensor(t.type, t.data, t.dims);
+}
+
+/** Whether a value is a tensor of this backend's ONNX Runtime (its `Tensor` class). */
+export function isOrtTensor(backend: LoadedBackend, v: unknown): v is Tensor {
+  const own: abstract new (...args: never[]) => unknown = backend.Tensor;
+  return v instanceof own;
+}
+
+/**
+ * Row `index` of a tensor stacked on a leading axis, as a new CPU tensor holding a copy of
+ * the row. Tensors kept on a GPU (`location` other than cpu) cannot be sliced without a
+ * download: an `UnsupportedError`.
+ */
+export function tensorRow(backend: LoadedBackend, t: Tensor, index: number): Tensor {
+  const rest = checkRow(t.dims, index);
+  if (t.location !== 'cpu' && t.location !== 'cpu-pinned') {
+    throw new UnsupportedError(`row() of an ONNX Runtime tensor on "${t.location}"`, 'only CPU tensors can be sliced; download it with toHost first');
+  }
+  const n = numel(rest);
+  const data = t.data as Float32Array | Float64Array;
+  return new backend.Tensor(t.type as FloatType, data.slice(index * n, (index + 1) * n), rest);
 }

@@ -1,11 +1,12 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { BatchNorm } from '../linen/batch-norm.js';
-import { Dense, relu } from '../linen/dense.js';
-import { Module, type Scope, type Variables } from '../linen/module.js';
-import type { Tree } from '../tree.js';
+import { linen, type Tree } from '@normbridge/flax';
 import { valueAndGrad } from './grad.js';
 import { softmaxCrossEntropyWithIntegerLabels } from './losses.js';
 import type { TrainState } from './train-state.js';
+
+const { BatchNorm, Dense, Module, relu } = linen;
+type Scope = linen.Scope;
+type Variables = linen.Variables;
 
 /**
  * The Flax batch-norm guide ("Batch normalization", flax.linen), in TypeScript: the MLP, and

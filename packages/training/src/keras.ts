@@ -1,6 +1,5 @@
 import type { HostTensor } from '@normbridge/core';
-import type { BatchNormalization } from './batch-normalization.js';
-import { KerasError } from './errors.js';
+import { KerasError, type BatchNormalization } from '@normbridge/keras';
 
 /**
  * Model code around the layer: one Keras training step (`model.train_on_batch(x, y)`, or one

@@ -1,7 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { getDefaultEngine, setDefaultEngine, type Engine } from '@normbridge/core';
-import * as random from '../random.js';
-import { prettyRepr, treeMapShapes } from '../tree.js';
+import { prettyRepr, random, treeMapShapes } from '@normbridge/flax';
 import { MLP, evalStep, trainStep, type Batch } from './guide.js';
 import { sigmoidBinaryCrossEntropy } from './losses.js';
 import { adam } from './optim.js';

@@ -1,9 +1,11 @@
 import { readFileSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
-import { random, training, treeLeaves, type Tree } from '../index.js';
+import { random, treeLeaves, type Tree } from '@normbridge/flax';
+import * as training from './index.js';
 import { engineCases, expectClose, values } from '../test-support/engines.js';
 
+// The guide's model is TF.js around the BatchNorm: engines on tf tensors (the reference through tf included).
 const cases = await engineCases();
 
 const GUIDE_TREE = `FrozenDict({

@@ -1,10 +1,9 @@
 import type * as tf from '@tensorflow/tfjs-core';
-import type { Variables } from '../linen/module.js';
-import type { Tree } from '../tree.js';
+import type { linen, Tree } from '@normbridge/flax';
 import { applyUpdates, type GradientTransformation } from './optim.js';
 
 /** A model's `apply` as a TrainState holds it: `(variables, x, options) => y | [y, updates]`. */
-export type ApplyFn = (variables: Variables, x: any, options?: any) => any;
+export type ApplyFn = (variables: linen.Variables, x: any, options?: any) => any;
 
 /**
  * `flax.training.train_state.TrainState` with the guide's extra `batch_stats` field: an

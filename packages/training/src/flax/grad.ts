@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { treeLeaves, treeUnflatten, type Tree } from '../tree.js';
+import { treeLeaves, treeUnflatten, type Tree } from '@normbridge/flax';
 
 /**
  * `jax.value_and_grad(fn, has_aux=…)` over a tree of tf tensors (Flax `params`), built on

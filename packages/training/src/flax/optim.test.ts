@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
-import { ensureTf } from '../test-support/tf.js';
+import { ensureTf } from '../test-support/engines.js';
 import { sgd, type SgdState } from './optim.js';
 import { softmaxCrossEntropyWithIntegerLabels } from './losses.js';
 

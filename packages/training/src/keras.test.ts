@@ -1,6 +1,7 @@
 import { createReferenceEngine, hostTensor, referenceTrain, referenceVjp } from '@normbridge/core';
 import { describe, expect, it } from 'vitest';
-import { BatchNormalization, KerasError, trainOnBatch } from './index.js';
+import { BatchNormalization, KerasError } from '@normbridge/keras';
+import { trainOnBatch } from './index.js';
 
 const engine = createReferenceEngine();
 const x = hostTensor([4, 2], Float64Array.from([0.5, -1, 2, 0.25, -0.75, 3, 1.5, -2]), 'float64');

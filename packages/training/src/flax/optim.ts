@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { treeLeaves, treeUnflatten, type Tree } from '../tree.js';
+import { treeLeaves, treeUnflatten, type Tree } from '@normbridge/flax';
 
 /**
  * Model code around the BatchNorm: optax-style optimizers on trees of tf tensors (the guide uses
