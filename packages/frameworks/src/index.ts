@@ -53,3 +53,4 @@ export function isFrameworkId(v: unknown): v is FrameworkId {
 export function isCheckpointName(v: unknown): v is CheckpointName {
   return typeof v === 'string' && Object.hasOwn(CHECKPOINT_PROFILES, v);
 }
+export * from './fixture-call.js';
