@@ -1,6 +1,6 @@
 import { isJsonObject, parseStrictJson } from '../format/strict-json.js';
 import { NORMBRIDGE_METADATA_KEY } from '../port/config.js';
-import { isFramework, type Framework } from '../port/frameworks.js';
+import { isFramework, type Framework } from '../port/frameworks/index.js';
 
 export interface FrameworkGuess {
   readonly framework: Framework | undefined;
