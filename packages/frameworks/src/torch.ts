@@ -6,7 +6,7 @@
  */
 import { defineSpec, SpecError, type BatchNormSpec } from '@normbridge/core';
 import { runningAverageFrom } from './momentum.js';
-import type { FrameworkProfile } from './profile.js';
+import type { FrameworkProfile, StateVariable } from './profile.js';
 
 /**
  * Which PyTorch to reproduce. The committed fixtures come from both and differ in one place
@@ -129,6 +129,17 @@ export interface TorchCall {
   readonly set_attributes?: { readonly track_running_stats?: boolean | undefined } | undefined;
 }
 
+// Registration order (`_BatchNorm.__init__`): parameters, then buffers.
+export const TORCH_PARAMS = [
+  { name: 'weight', key: 'scale' },
+  { name: 'bias', key: 'bias' },
+] as const satisfies readonly StateVariable[];
+export const TORCH_STATS = [
+  { name: 'running_mean', key: 'runningMean' },
+  { name: 'running_var', key: 'runningVar' },
+] as const satisfies readonly StateVariable[];
+export const TORCH_COUNTER = 'num_batches_tracked';
+
 export const torch: FrameworkProfile<TorchArgs, TorchCall, TorchVersion> = {
   id: 'torch',
   title: 'PyTorch',
@@ -139,16 +150,9 @@ export const torch: FrameworkProfile<TorchArgs, TorchCall, TorchVersion> = {
   defaults: { epsilon: 1e-5, momentum: 0.1, featureAxis: 1 },
   argumentCase: 'snake_case',
   argumentNames: { epsilon: 'eps', momentum: 'momentum' },
-  // Registration order (`_BatchNorm.__init__`): parameters, then buffers.
-  params: [
-    { name: 'weight', key: 'scale' },
-    { name: 'bias', key: 'bias' },
-  ],
-  stats: [
-    { name: 'running_mean', key: 'runningMean' },
-    { name: 'running_var', key: 'runningVar' },
-  ],
-  counter: 'num_batches_tracked',
+  params: TORCH_PARAMS,
+  stats: TORCH_STATS,
+  counter: TORCH_COUNTER,
   affinePaired: true,
   checkpoint: { name: 'torch', formatTag: 'pt', separators: ['.'], kernel: 'weight', kernelBias: 'bias', convLayout: 'OI*', linearLayout: 'OI' },
   // fixtures/torch/bn1d_empty_batch: counted, statistics untouched.
