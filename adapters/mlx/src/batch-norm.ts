@@ -1,8 +1,6 @@
 import {
   checkFeatureCountLimit,
   checkValuesPerChannel,
-  defineSpec,
-  fromBatchWeightMomentum,
   getDefaultEngine,
   initialState,
   resolveLayout,
@@ -16,9 +14,9 @@ import {
   type Mode,
   type StateTensorKey,
 } from '@normbridge/core';
+import { mlx, versionTraits, type MlxVersion } from '@normbridge/frameworks';
 import { MlxError, mlxCoreShape, pyFloat } from './errors.js';
 import { Module, type FreezeOptions, type PreparedLoad } from './module.js';
-import { versionTraits, type MlxVersion } from './version.js';
 
 /** Options of {@link BatchNorm}, named as MLX's keyword arguments in camelCase. */
 export interface BatchNormOptions<T> {
@@ -64,13 +62,9 @@ export interface BatchNormOptions<T> {
   engine?: Engine<T>;
 }
 
-const KEYS: readonly (readonly [string, StateTensorKey])[] = [
-  ['weight', 'scale'],
-  ['bias', 'bias'],
-  ['running_mean', 'runningMean'],
-  ['running_var', 'runningVar'],
-];
-const STATE_KEY = new Map<string, StateTensorKey>(KEYS.map(([k, s]) => [k, s]));
+/** `parameters()` order, from the MLX profile. */
+const KEYS: readonly (readonly [string, StateTensorKey])[] = [...mlx.params, ...mlx.stats].map((v) => [v.name, v.key]);
+const STATE_KEY = new Map<string, StateTensorKey>(KEYS);
 
 /**
  * `mlx.nn.BatchNorm`: batch normalisation over the last axis of a channels-last input of rank
@@ -107,7 +101,7 @@ export class BatchNorm<T = any> extends Module<T> {
 
   constructor(numFeatures: number, options: BatchNormOptions<T> = {}) {
     super();
-    const { eps = 1e-5, momentum = 0.1, affine = true, trackRunningStats = true, version = '0.32.1' } = options;
+    const { eps = mlx.defaults.epsilon, momentum = mlx.defaults.momentum, affine = true, trackRunningStats = true, version = mlx.latest } = options;
     if (!Number.isInteger(numFeatures) || numFeatures < 0) {
       throw new MlxError('ValueError', `[BatchNorm] num_features must be a non-negative integer but got ${String(numFeatures)}.`);
     }
@@ -122,20 +116,7 @@ export class BatchNorm<T = any> extends Module<T> {
     this.affine = affine;
     this.trackRunningStats = trackRunningStats;
     this.version = version;
-    this.spec = defineSpec({
-      featureAxes: [-1],
-      epsilon: eps,
-      runningAverage: trackRunningStats ? fromBatchWeightMomentum(momentum) : { kind: 'none' },
-      runningVarianceEstimator: traits.runningVarianceEstimator,
-      // mx.var is two-pass since v0.16.2.
-      varianceAlgorithm: 'two-pass',
-      scale: affine,
-      bias: affine,
-      evalStatistics: trackRunningStats ? 'running' : 'batch',
-      singleValuePerChannel: traits.singleValuePerChannel,
-      statisticsDtype: 'input',
-      runningUpdateForm: 'blend',
-    });
+    this.spec = mlx.specFromArgs({ eps, momentum, affine, track_running_stats: trackRunningStats }, {}, version);
     this.engine = options.engine ?? (getDefaultEngine() as Engine<T>);
     const init = initialState(this.spec, [numFeatures], 'float32');
     const host: HostState = trackRunningStats ? init : { ...init, runningMean: undefined, runningVar: undefined };
