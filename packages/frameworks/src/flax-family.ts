@@ -61,7 +61,9 @@ export function fastVarianceAlgorithm(useFastVariance: boolean | undefined): Bat
 }
 
 /** Flax feature axes (`axis`: one or several, negatives from the end) resolved against a rank, ascending. */
-export function resolveFeatureAxes(axis: number | readonly number[] | undefined, rank: number | undefined): number[] {
+export function resolveFeatureAxes(axis: number | readonly number[] | undefined, call: FlaxCallArgs): number[] {
+  if (call.featureAxes !== undefined) return [...call.featureAxes];
+  const rank = call.rank;
   const axes = axis === undefined ? [FLAX_DEFAULTS.featureAxis] : typeof axis === 'number' ? [axis] : [...axis];
   if (rank === undefined) return axes;
   return axes.map((a) => (a < 0 ? a + rank : a)).sort((a, b) => a - b);
@@ -89,6 +91,8 @@ export interface ModernFlaxArgs {
 export interface FlaxCallArgs {
   /** The input's rank; without it negative axes stay negative (the spec resolves them). */
   readonly rank?: number | undefined;
+  /** Feature axes already resolved (non-negative, ascending), as an adapter checks them; overrides `axis`. */
+  readonly featureAxes?: readonly number[] | undefined;
   /** @default false */
   readonly masked?: boolean | undefined;
   /** linen `init` / legacy initialisation: statistics computed, not written. @default true */

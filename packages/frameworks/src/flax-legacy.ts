@@ -37,7 +37,7 @@ export const flaxLegacy: FrameworkProfile<LegacyFlaxArgs, FlaxCallArgs, '0.3'> =
   takesMask: false,
   specFromArgs: (args, call) =>
     flaxSpec({
-      featureAxes: resolveFeatureAxes(args.axis, call.rank),
+      featureAxes: resolveFeatureAxes(args.axis, call),
       momentum: args.momentum,
       epsilon: args.epsilon,
       updating: call.updating ?? true,

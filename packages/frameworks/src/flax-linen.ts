@@ -37,7 +37,7 @@ export const flaxLinen: FrameworkProfile<ModernFlaxArgs, FlaxCallArgs, FlaxVersi
   takesMask: true,
   specFromArgs: (args, call) =>
     flaxSpec({
-      featureAxes: resolveFeatureAxes(args.axis, call.rank),
+      featureAxes: resolveFeatureAxes(args.axis, call),
       momentum: args.momentum,
       epsilon: args.epsilon,
       updating: call.updating ?? true,

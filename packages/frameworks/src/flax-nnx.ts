@@ -35,7 +35,7 @@ export const flaxNnx: FrameworkProfile<ModernFlaxArgs, FlaxCallArgs, FlaxVersion
   takesMask: true,
   specFromArgs: (args, call) =>
     flaxSpec({
-      featureAxes: resolveFeatureAxes(args.axis, call.rank),
+      featureAxes: resolveFeatureAxes(args.axis, call),
       momentum: args.momentum,
       epsilon: args.epsilon,
       updating: true,
