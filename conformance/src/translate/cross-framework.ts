@@ -6,11 +6,11 @@
  * (fields of the canonical spec) in which the two frameworks' layers differ.
  */
 import { transpose, type BatchNormSpec, type Engine, type HostTensor } from '@normbridge/core';
+import { fixtureCall, PROFILES } from '@normbridge/frameworks';
 import { batchNormsFromCheckpoint, PortError, type PortTarget } from '@normbridge/port';
 import { NotApplicable } from '../bindings/types.js';
 import { compareTensors, type Tolerance } from '../compare.js';
 import { fixtureFeatureAxes, type LoadedFixture } from '../fixture-load.js';
-import type { FrameworkName } from '../fixture-schema.js';
 import { FLOAT32_REDUCTION_FLOOR, FLOAT32_TOLERANCE } from '../runner.js';
 import { driverFor } from './drivers.js';
 import { fixtureCheckpoint, MODULE, statsVariables } from './fixture-checkpoint.js';
@@ -44,15 +44,6 @@ export interface CrossResult {
   readonly reason?: string;
 }
 
-/** The adapter a fixture's own framework is built with, to read its spec. */
-const SOURCE_TARGET: Partial<Record<FrameworkName, PortTarget>> = {
-  torch: 'torch',
-  mlx: 'mlx',
-  keras: 'keras',
-  'tfjs-layers': 'keras',
-  'flax-linen': 'flax-linen',
-};
-
 /** Canonical spec fields that are conventions a port can get wrong, and what each one moves. */
 const CONVENTIONS: Readonly<Record<string, readonly CrossField[]>> = {
   epsilon: ['train output', 'eval output'],
@@ -61,12 +52,13 @@ const CONVENTIONS: Readonly<Record<string, readonly CrossField[]>> = {
   runningAverage: ['running_mean', 'running_var', 'eval output'],
   runningUpdateForm: ['running_mean', 'running_var', 'eval output'],
   runningVarianceEstimator: ['running_var', 'eval output'],
-  // Not a spec field: ATen returns an empty batch's (empty) output before touching the running
-  // statistics, while Flax, Keras and MLX average over nothing (NaN statistics).
+  // Not a spec field but a profile fact (`emptyTrainingBatch`): ATen returns an empty batch's
+  // (empty) output before touching the running statistics; Flax, Keras and MLX average over nothing.
   emptyBatch: ['running_mean', 'running_var', 'eval output'],
 };
 
-const channelsFirst = (target: PortTarget) => target === 'torch';
+/** Where the target wants its channels: PyTorch's axis 1, everyone else's last axis. */
+const channelsFirst = (target: PortTarget) => PROFILES[target].defaults.featureAxis === 1;
 
 function moveAxis(x: HostTensor, from: number, to: number): HostTensor {
   if (from === to) return x;
@@ -113,7 +105,7 @@ export async function crossCheck(fixture: LoadedFixture, target: PortTarget, eng
     if (!engine.synchronous) throw new NotApplicable(`engine ${engine.name} is asynchronous`);
     checkReplayable(fixture);
     const { reader, naming } = fixtureCheckpoint(fixture, m.initialState);
-    const stats = statsVariables(naming);
+    const stats = statsVariables(m.framework.name);
     if (!(stats.mean in m.initialState) || !(stats.variance in m.initialState)) throw new NotApplicable('the layer has no running statistics');
     const rank = fixture.tensors.get(m.steps[0]!.input)!.shape.length;
     const sourceAxis = fixtureFeatureAxes(m, rank);
@@ -133,14 +125,16 @@ export async function crossCheck(fixture: LoadedFixture, target: PortTarget, eng
       return { ...base, ...empty, status: 'cannot-express', explained: true, reason: `${target} refuses it: ${(e as Error).message}` };
     }
     const driver = driverFor(target, ported.layers.get(MODULE)!, engine);
-    const sourceTarget = SOURCE_TARGET[m.framework.name];
-    const version = m.framework.name === 'mlx' ? { mlxVersion: m.framework.version as never } : {};
-    const sourceLayers = sourceTarget ? await batchNormsFromCheckpoint(fixtureCheckpoint(fixture, m.initialState).reader, { as: sourceTarget, engine, from, ...shape, ...version }) : undefined;
-    const sourceSpec = sourceTarget ? driverFor(sourceTarget, sourceLayers!.layers.get(MODULE)!, engine).spec(rank) : undefined;
-    const conventions = sourceSpec ? specDifferences(sourceSpec, driver.spec(rank)) : [];
+    // What the source framework ran, from its profile (a training call, as the replay's train steps).
+    const source = PROFILES[m.framework.name];
+    const trainCall = m.steps.find((step) => step.mode === 'train')?.call ?? {};
+    const sourceSpec = source.specFromArgs(m.layer.args, fixtureCall(source.id, { call: trainCall, masked: false, rank }), source.versionOf(m.framework.version));
+    const conventions = specDifferences(sourceSpec, driver.spec(rank));
     const emptyTrainStep = m.steps.some((step) => step.mode === 'train' && fixture.tensors.get(step.input)!.shape.includes(0));
-    if (emptyTrainStep && m.framework.name === 'torch' && target !== 'torch') {
-      conventions.push(`emptyBatch: torch skips the running update on an empty batch → ${target} averages over nothing`);
+    const emptyBatch = [source.emptyTrainingBatch, PROFILES[target].emptyTrainingBatch] as const;
+    if (emptyTrainStep && emptyBatch[0] !== undefined && emptyBatch[1] !== undefined && emptyBatch[0] !== emptyBatch[1]) {
+      const what = { unchanged: 'skips the running update on an empty batch', nan: 'averages over nothing' } as const;
+      conventions.push(`emptyBatch: ${source.id} ${what[emptyBatch[0]]} → ${target} ${what[emptyBatch[1]]}`);
     }
 
     const tol = tolerance(fixture);

@@ -5,27 +5,25 @@
  * same mapping as a user's checkpoint does.
  */
 import type { CheckpointValue } from '@normbridge/core';
+import { PROFILES, variableName, type FrameworkProfile } from '@normbridge/frameworks';
 import { NAMINGS, parseSafetensors, serializeSafetensors, type Framework, type TensorReader } from '@normbridge/safetensors';
 import type { LoadedFixture } from '../fixture-load.js';
 import type { FrameworkName } from '../fixture-schema.js';
 import { NotApplicable } from '../bindings/types.js';
 
-/** Fixture framework → the checkpoint naming its variables use. */
-export const FIXTURE_NAMING: Partial<Record<FrameworkName, Framework>> = {
-  torch: 'torch',
-  mlx: 'mlx',
-  keras: 'keras',
-  'tfjs-layers': 'keras',
-  'flax-linen': 'flax',
-};
+/** Fixture framework → the checkpoint naming its variables use (its profile's; TF.js names weights as Keras). */
+export const FIXTURE_NAMING: Partial<Record<FrameworkName, Framework>> = Object.fromEntries(
+  Object.values(PROFILES).flatMap((p) => (p.checkpoint ? [[p.id, p.checkpoint.name]] : [])),
+);
 
 export const MODULE = 'bn';
 
 /** eps and momentum as the layer's constructor got them (`eps` in PyTorch/MLX, `epsilon` elsewhere). */
 export function layerConfig(fixture: LoadedFixture): { epsilon?: number; momentum?: number | null } {
   const a = fixture.manifest.layer.args as Record<string, unknown>;
-  const eps = a['eps'] ?? a['epsilon'];
-  const momentum = a['momentum'];
+  const names = PROFILES[fixture.manifest.framework.name].argumentNames;
+  const eps = a[names.epsilon];
+  const momentum = a[names.momentum];
   return {
     ...(typeof eps === 'number' ? { epsilon: eps } : {}),
     ...(typeof momentum === 'number' || momentum === null ? { momentum: momentum as number | null } : {}),
@@ -34,11 +32,10 @@ export function layerConfig(fixture: LoadedFixture): { epsilon?: number; momentu
 
 /** A fixture's state map (framework variable → tensor name) as checkpoint keys under module `bn`. */
 function keyOf(naming: Framework, variable: string): string {
-  if (naming === 'flax') {
-    const [collection, leaf] = variable.split('/') as [string, string];
-    return `${collection}/${MODULE}/${leaf}`;
-  }
-  return naming === 'keras' ? `${MODULE}/${variable}` : `${MODULE}.${variable}`;
+  const n = NAMINGS[naming];
+  const parts = variable.split('/');
+  const leaf = parts.pop()!;
+  return n.join({ path: [MODULE], leaf, collection: parts[0] }, n.separators[0]!);
 }
 
 export function fixtureCheckpoint(fixture: LoadedFixture, stateMap: Readonly<Record<string, string>>): { reader: TensorReader; naming: Framework } {
@@ -59,11 +56,7 @@ export function fixtureCheckpoint(fixture: LoadedFixture, stateMap: Readonly<Rec
 }
 
 /** Where a fixture framework keeps running mean and variance in its state map. */
-export function statsVariables(naming: Framework): { mean: string; variance: string } {
-  const n = NAMINGS[naming];
-  const name = (role: 'mean' | 'variance') => {
-    const c = n.collectionOf?.(role);
-    return c === undefined ? n.leaves[role] : `${c}/${n.leaves[role]}`;
-  };
-  return { mean: name('mean'), variance: name('variance') };
+export function statsVariables(framework: FrameworkName): { mean: string; variance: string } {
+  const profile = PROFILES[framework] as FrameworkProfile<never, never>;
+  return { mean: variableName(profile, 'runningMean'), variance: variableName(profile, 'runningVar') };
 }

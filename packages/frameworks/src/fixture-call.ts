@@ -10,8 +10,8 @@ export interface FixtureStepCall {
   readonly call: Readonly<Record<string, unknown>>;
   /** Whether the step passes a mask. */
   readonly masked: boolean;
-  /** The rank of the step's input. */
-  readonly rank: number;
+  /** The rank of the step's input; without it negative feature axes stay negative (the spec resolves them). */
+  readonly rank?: number | undefined;
 }
 
 export function fixtureCall(framework: FrameworkId, step: FixtureStepCall): Readonly<Record<string, unknown>> {
