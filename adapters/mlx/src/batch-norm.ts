@@ -62,9 +62,10 @@ export interface BatchNormOptions<T> {
   engine?: Engine<T>;
 }
 
-/** `parameters()` order, from the MLX profile. */
+/** `parameters()` order, from the MLX profile; the running statistics are frozen. */
 const KEYS: readonly (readonly [string, StateTensorKey])[] = [...mlx.params, ...mlx.stats].map((v) => [v.name, v.key]);
 const STATE_KEY = new Map<string, StateTensorKey>(KEYS);
+const STATS = mlx.stats.map((v) => v.name);
 
 /**
  * `mlx.nn.BatchNorm`: batch normalisation over the last axis of a channels-last input of rank
@@ -121,7 +122,7 @@ export class BatchNorm<T = any> extends Module<T> {
     const init = initialState(this.spec, [numFeatures], 'float32');
     const host: HostState = trackRunningStats ? init : { ...init, runningMean: undefined, runningVar: undefined };
     this.#runner = new StatefulBatchNorm(this.engine, this.spec, this.engine.stateFromHost(host));
-    if (trackRunningStats) this.freeze({ keys: ['running_mean', 'running_var'], recurse: false });
+    if (trackRunningStats) this.freeze({ keys: STATS, recurse: false });
   }
 
   /** The current canonical state (engine tensors). */
@@ -193,7 +194,7 @@ export class BatchNorm<T = any> extends Module<T> {
    */
   override unfreeze(options: FreezeOptions = {}): this {
     super.unfreeze(options);
-    this.freeze({ keys: ['running_mean', 'running_var'], recurse: false });
+    this.freeze({ keys: STATS, recurse: false });
     return this;
   }
 
