@@ -5,7 +5,7 @@
  */
 import { defineSpec, type BatchNormSpec } from '@normbridge/core';
 import { runningAverageFrom } from './momentum.js';
-import type { ProfileDefaults, StateVariable } from './profile.js';
+import type { FrameworkProfile, ProfileDefaults, StateVariable } from './profile.js';
 
 export const FLAX_DEFAULTS: ProfileDefaults = { epsilon: 1e-5, momentum: 0.99, featureAxis: -1 };
 
@@ -101,3 +101,29 @@ export interface FlaxCallArgs {
 
 export const FLAX_VERSIONS = ['0.12'] as const;
 export type FlaxVersion = (typeof FLAX_VERSIONS)[number];
+
+/** What every Flax variant's profile says alike. */
+export const FLAX_COMMON = {
+  momentum: { convention: 'decay', cumulative: false },
+  defaults: FLAX_DEFAULTS,
+  argumentCase: 'snake_case',
+  argumentNames: { epsilon: 'epsilon', momentum: 'momentum' },
+  params: FLAX_PARAMS,
+  stats: FLAX_STATS,
+  affinePaired: false,
+} as const satisfies Partial<FrameworkProfile<never, never>>;
+
+/** linen and NNX: the same arguments; they differ in initialisation and float32 reductions. */
+export function modernFlaxSpec(args: ModernFlaxArgs, call: FlaxCallArgs, statisticsDtype: BatchNormSpec['statisticsDtype']): BatchNormSpec {
+  return flaxSpec({
+    featureAxes: resolveFeatureAxes(args.axis, call),
+    momentum: args.momentum,
+    epsilon: args.epsilon,
+    updating: call.updating ?? true,
+    varianceAlgorithm: fastVarianceAlgorithm(args.use_fast_variance),
+    scale: args.use_scale !== false,
+    bias: args.use_bias !== false,
+    masked: call.masked === true,
+    statisticsDtype,
+  });
+}

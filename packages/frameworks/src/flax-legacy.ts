@@ -3,7 +3,7 @@
  * with an unclamped one-pass variance (`E[x²] − E[x]²`), `params` and a `state` collection, no
  * mask, and `bias`/`scale` where linen says `use_bias`/`use_scale`.
  */
-import { FLAX_DEFAULTS, FLAX_PARAMS, FLAX_STATS, flaxSpec, resolveFeatureAxes, type FlaxCallArgs } from './flax-family.js';
+import { FLAX_COMMON, flaxSpec, resolveFeatureAxes, type FlaxCallArgs } from './flax-family.js';
 import type { FrameworkProfile } from './profile.js';
 
 /** `flax.nn.BatchNorm` keyword arguments. */
@@ -26,14 +26,8 @@ export const flaxLegacy: FrameworkProfile<LegacyFlaxArgs, FlaxCallArgs, '0.3'> =
   versions: ['0.3'],
   latest: '0.3',
   versionOf: (reported) => (reported.startsWith('0.3.') ? '0.3' : undefined),
-  momentum: { convention: 'decay', cumulative: false },
-  defaults: FLAX_DEFAULTS,
-  argumentCase: 'snake_case',
-  argumentNames: { epsilon: 'epsilon', momentum: 'momentum' },
-  params: FLAX_PARAMS,
-  stats: FLAX_STATS,
+  ...FLAX_COMMON,
   collections: { params: 'params', stats: 'state' },
-  affinePaired: false,
   takesMask: false,
   specFromArgs: (args, call) =>
     flaxSpec({
