@@ -18,15 +18,18 @@ export const FIXTURE_NAMING: Partial<Record<FrameworkName, Framework>> = Object.
 
 export const MODULE = 'bn';
 
-/** eps and momentum as the layer's constructor got them (`eps` in PyTorch/MLX, `epsilon` elsewhere). */
-export function layerConfig(fixture: LoadedFixture): { epsilon?: number; momentum?: number | null } {
+/**
+ * eps and momentum as the layer's constructor got them (`eps` in PyTorch/MLX, `epsilon`
+ * elsewhere): the recorded argument, else the framework's default, which is what it ran with.
+ */
+export function layerConfig(fixture: LoadedFixture): { epsilon: number; momentum: number | null } {
   const a = fixture.manifest.layer.args as Record<string, unknown>;
-  const names = PROFILES[fixture.manifest.framework.name].argumentNames;
-  const eps = a[names.epsilon];
-  const momentum = a[names.momentum];
+  const profile = PROFILES[fixture.manifest.framework.name];
+  const eps = a[profile.argumentNames.epsilon];
+  const momentum = a[profile.argumentNames.momentum];
   return {
-    ...(typeof eps === 'number' ? { epsilon: eps } : {}),
-    ...(typeof momentum === 'number' || momentum === null ? { momentum: momentum as number | null } : {}),
+    epsilon: typeof eps === 'number' ? eps : profile.defaults.epsilon,
+    momentum: typeof momentum === 'number' || momentum === null ? momentum : profile.defaults.momentum,
   };
 }
 
