@@ -48,7 +48,7 @@ export interface BatchNormalizationOptions<T> {
   /**
    * Keras momentum: the weight of the **old** moving value (decay),
    * `moving = moving * momentum + batch * (1 - momentum)` — the opposite of PyTorch/MLX.
-   * Converted by core's `fromDecayMomentum`; must lie in [0, 1] (Keras does not check).
+   * Converted by the Keras profile (`@normbridge/frameworks`); must lie in [0, 1] (Keras does not check).
    * @default 0.99
    */
   momentum?: number;

@@ -31,7 +31,7 @@ export interface BatchNormOptions<T> {
   /**
    * MLX momentum: the weight of the **batch** statistic,
    * `running = (1 - momentum) * running + momentum * batch` (PyTorch's convention, the
-   * opposite of Keras/Flax). Converted by core's `fromBatchWeightMomentum`; must lie in [0, 1]
+   * opposite of Keras/Flax). Converted by the MLX profile (`@normbridge/frameworks`); must lie in [0, 1]
    * (MLX does not check).
    * @default 0.1
    */

@@ -39,7 +39,7 @@ export interface BatchNormFields {
   readonly axis?: Axes | undefined;
   /**
    * Decay of the running averages, the weight of the OLD value:
-   * `ra = momentum * ra + (1 - momentum) * batch` (converted by core's `fromDecayMomentum`).
+   * `ra = momentum * ra + (1 - momentum) * batch` (converted by the linen profile, `@normbridge/frameworks`).
    * @default 0.99
    */
   readonly momentum?: number | undefined;
