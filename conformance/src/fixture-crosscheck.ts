@@ -1,18 +1,20 @@
 /**
  * Replays a fixture through the float64 reference of @normbridge/core, with the framework's
- * options mapped to the canonical spec the way docs/semantics.md describes. A mismatch means the
- * fixture contradicts docs/semantics.md (or the reference). The mapping is deliberately local and
- * minimal (the adapters own the real one); it is here so a fixture, committed or captured from
- * a user's model, can be sanity-checked without any adapter.
+ * arguments mapped to the canonical spec by the framework's profile (`@normbridge/frameworks`,
+ * the same mapping the adapters use). A mismatch means the fixture contradicts the profile (or
+ * the reference). It is here so a fixture, committed or captured from a user's model, can be
+ * checked without any adapter or engine.
+ *
+ * Where this check deliberately stays independent of the adapters, and says so below: it runs
+ * the float64 reference rather than an engine; it applies Keras' mask broadcast and frozen-layer
+ * inference itself rather than through the Keras adapter; and it leaves out what the reference
+ * does not model (whole training steps, Flax initialisation, replicated `pmap` variables).
  *
  * Steps are teacher-forced: each starts from the fixture's own state before it, so one
  * deviation does not cascade.
  */
 import {
   SingleValuePerChannelError,
-  defineSpec,
-  fromBatchWeightMomentum,
-  fromDecayMomentum,
   referenceEval,
   referenceTrain,
   referenceVjp,
@@ -21,93 +23,37 @@ import {
   type HostTensor,
   type Int64Tensor,
 } from '@normbridge/core';
+import { fixtureCall, keras, PROFILES, variableName, type FrameworkProfile } from '@normbridge/frameworks';
 import type { LoadedFixture } from './fixture-load.js';
 import { toleranceOfKind, type FixtureManifest, type FixtureStep } from './fixture-schema.js';
 
-type Names = { scale: string; bias: string; runningMean: string; runningVar: string; counter?: string };
-const NAMES: Record<FixtureManifest['framework']['name'], Names> = {
-  torch: { scale: 'weight', bias: 'bias', runningMean: 'running_mean', runningVar: 'running_var', counter: 'num_batches_tracked' },
-  mlx: { scale: 'weight', bias: 'bias', runningMean: 'running_mean', runningVar: 'running_var' },
-  'tfjs-layers': { scale: 'gamma', bias: 'beta', runningMean: 'moving_mean', runningVar: 'moving_variance' },
-  keras: { scale: 'gamma', bias: 'beta', runningMean: 'moving_mean', runningVar: 'moving_variance' },
-  onnx: { scale: 'scale', bias: 'B', runningMean: 'input_mean', runningVar: 'input_var' },
-  'flax-linen': { scale: 'params/scale', bias: 'params/bias', runningMean: 'batch_stats/mean', runningVar: 'batch_stats/var' },
-  'flax-nnx': { scale: 'scale', bias: 'bias', runningMean: 'mean', runningVar: 'var' },
-  'flax-legacy': { scale: 'params/scale', bias: 'params/bias', runningMean: 'state/mean', runningVar: 'state/var' },
-};
+type Names = { scale: string; bias: string; runningMean: string; runningVar: string; counter?: string | undefined };
+
+/** The framework's variable names of each canonical state key, from its profile. */
+function namesOf(framework: FixtureManifest['framework']['name']): Names {
+  const profile = PROFILES[framework] as FrameworkProfile<never, never>;
+  return {
+    scale: variableName(profile, 'scale'),
+    bias: variableName(profile, 'bias'),
+    runningMean: variableName(profile, 'runningMean'),
+    runningVar: variableName(profile, 'runningVar'),
+    counter: profile.counter,
+  };
+}
 
 /** The canonical spec for one step, or a reason why the reference cannot express it. */
 export function specFor(m: FixtureManifest, step: FixtureStep): BatchNormSpec | string {
-  const a = m.layer.args as Record<string, any>;
-  const call = step.call as Record<string, any>;
+  const call = step.call as Record<string, unknown>;
   if (step.loss !== undefined) return 'a whole training step (loss, optimizer) is outside the reference';
-  switch (m.framework.name) {
-    case 'torch': {
-      const tracked = a['track_running_stats'] !== false;
-      const updating = tracked && call['set_attributes']?.track_running_stats !== false;
-      return defineSpec({
-        featureAxes: [1],
-        epsilon: a['eps'] ?? 1e-5,
-        runningAverage: updating ? fromBatchWeightMomentum(a['momentum'] === undefined ? 0.1 : a['momentum']) : { kind: 'none' },
-        runningVarianceEstimator: 'unbiased',
-        evalStatistics: tracked ? 'running' : 'batch',
-        singleValuePerChannel: 'error',
-        scale: a['affine'] !== false,
-        bias: a['affine'] !== false,
-      });
-    }
-    case 'mlx': {
-      const tracked = a['track_running_stats'] !== false;
-      const newer = m.framework.version.localeCompare('0.32.1', undefined, { numeric: true }) >= 0;
-      return defineSpec({
-        featureAxes: [-1],
-        epsilon: a['eps'] ?? 1e-5,
-        runningAverage: tracked ? fromBatchWeightMomentum(a['momentum'] ?? 0.1) : { kind: 'none' },
-        runningVarianceEstimator: newer ? 'unbiased' : 'biased',
-        evalStatistics: tracked ? 'running' : 'batch',
-        singleValuePerChannel: newer ? 'error-in-training' : 'allowed',
-        scale: a['affine'] !== false,
-        bias: a['affine'] !== false,
-      });
-    }
-    case 'tfjs-layers':
-    case 'keras':
-      return defineSpec({
-        featureAxes: [a['axis'] ?? -1],
-        epsilon: a['epsilon'] ?? 1e-3,
-        runningAverage: fromDecayMomentum(a['momentum'] ?? 0.99),
-        runningUpdateForm: 'decay-toward',
-        scale: a['scale'] !== false,
-        bias: a['center'] !== false,
-        masked: step.mask !== undefined,
-      });
-    case 'onnx':
-      // Attributes are float32 in the model.
-      return defineSpec({
-        featureAxes: [1],
-        epsilon: Math.fround(a['epsilon'] ?? 1e-5),
-        runningAverage: fromDecayMomentum(Math.fround(a['momentum'] ?? 0.9)),
-      });
-    case 'flax-linen':
-    case 'flax-nnx':
-    case 'flax-legacy': {
-      if (call['method'] === 'init' || call['omit_collections']) return 'init/omitted-collection semantics are not a reference feature';
-      // Replicated variables and stacked replicas: replayed through the adapter's pmap emulation
-      // (conformance, on every engine including the float64 reference), not by this local mapping.
-      if (call['pmap']) return 'jax.pmap steps (replicated variables) are replayed through the adapter, not cross-checked here';
-      const legacy = m.framework.name === 'flax-legacy';
-      const axis = a['axis'] ?? -1;
-      return defineSpec({
-        featureAxes: Array.isArray(axis) ? axis : [axis],
-        epsilon: a['epsilon'] ?? 1e-5,
-        runningAverage: fromDecayMomentum(a['momentum'] ?? 0.99),
-        varianceAlgorithm: legacy ? 'one-pass-unclamped' : (a['use_fast_variance'] ?? true) ? 'one-pass-clamped' : 'two-pass',
-        scale: legacy ? a['scale'] !== false : a['use_scale'] !== false,
-        bias: legacy ? a['bias'] !== false : a['use_bias'] !== false,
-        masked: true,
-      });
-    }
+  if (m.framework.name.startsWith('flax')) {
+    if (call['method'] === 'init' || call['omit_collections']) return 'init/omitted-collection semantics are not a reference feature';
+    // Replicated variables and stacked replicas: replayed through the adapter's pmap emulation
+    // (conformance, on every engine including the float64 reference), not by this check.
+    if (call['pmap']) return 'jax.pmap steps (replicated variables) are replayed through the adapter, not cross-checked here';
   }
+  const profile = PROFILES[m.framework.name];
+  const profileCall = fixtureCall(m.framework.name, { call, masked: step.mask !== undefined });
+  return profile.specFromArgs(m.layer.args, profileCall, profile.versionOf(m.framework.version));
 }
 
 function stateFrom(f: LoadedFixture, map: Record<string, string>, names: Names): HostState {
@@ -118,13 +64,18 @@ function stateFrom(f: LoadedFixture, map: Record<string, string>, names: Names):
 
 /**
  * The mode the framework actually ran: Keras 3 runs a `trainable=False` layer in inference even
- * when called with `training=True`.
+ * when called with `training=True` (a profile fact; applied here, not through the adapter).
  */
 function effectiveMode(m: FixtureManifest, step: FixtureStep): 'train' | 'eval' {
-  return m.framework.name === 'keras' && (m.layer.args as Record<string, unknown>)['trainable'] === false ? 'eval' : step.mode;
+  const frozen = m.framework.name === 'keras' && keras.frozenLayerRunsInference && (m.layer.args as Record<string, unknown>)['trainable'] === false;
+  return frozen ? 'eval' : step.mode;
 }
 
-/** The mask as the reference takes it (right-aligned broadcast): Keras 3 masks gain a last axis. */
+/**
+ * The mask as the reference takes it (right-aligned broadcast): Keras 3 masks gain a last axis.
+ * Deliberately written here again rather than taken from the Keras adapter: this check must
+ * not inherit an adapter's mistake, so the fixture alone says whether the broadcast is right.
+ */
 function referenceOptions(f: LoadedFixture, step: FixtureStep): { mask?: HostTensor } {
   if (!step.mask) return {};
   const mask = f.tensors.get(step.mask) as HostTensor;
@@ -156,7 +107,7 @@ function mismatch(what: string, actual: ArrayLike<number>, expected: ArrayLike<n
 /** Replays a fixture; returns the mismatches and the steps it could not check (with why). */
 export function crosscheckFixture(f: LoadedFixture): { mismatches: string[]; skipped: string[] } {
   const m = f.manifest;
-  const names = NAMES[m.framework.name];
+  const names = namesOf(m.framework.name);
   const mismatches: string[] = [];
   const skipped: string[] = [];
   let prev = m.initialState;
@@ -246,7 +197,7 @@ export type ReferenceStep =
  */
 export function referenceTrajectory(f: LoadedFixture): ReferenceStep[] {
   const m = f.manifest;
-  const names = NAMES[m.framework.name];
+  const names = namesOf(m.framework.name);
   let state = stateFrom(f, m.initialState, names);
   return m.steps.map((step) => {
     const spec = specFor(m, step);

@@ -6,6 +6,7 @@ import { constants } from 'node:fs';
 import { open, readdir, stat } from 'node:fs/promises';
 import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import { MAX_FIXTURE_BYTES, MAX_MANIFEST_BYTES, type HostTensor, type Int64Tensor } from '@normbridge/core';
+import { PROFILES } from '@normbridge/frameworks';
 import {
   FixtureError,
   parseFixtureManifest,
@@ -182,7 +183,7 @@ export function checkFixtureTensors(
   }
   const get = (name: string) => tensors.get(name)!;
   const fw = manifest.framework.name;
-  const counter = fw === 'torch' ? 'num_batches_tracked' : undefined;
+  const counter = PROFILES[fw].counter;
   const expectFloat = (field: string, name: string, shape: readonly number[] | undefined, dtype?: string) => {
     const t = get(name);
     if (t.dtype === 'int64') throw new FixtureError(field, `tensor "${name}" is int64; expected a float tensor`, file);

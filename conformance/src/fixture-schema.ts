@@ -7,20 +7,13 @@
  */
 import { z } from 'zod';
 import { DTYPES, NormbridgeError, describeValue } from '@normbridge/core';
+import { FRAMEWORK_IDS, PROFILES, variableNames, type FrameworkId } from '@normbridge/frameworks';
 
 export const FIXTURE_FORMAT = 'normbridge-fixture/1' as const;
 
-export const FRAMEWORK_NAMES = [
-  'torch',
-  'flax-linen',
-  'flax-nnx',
-  'flax-legacy',
-  'mlx',
-  'keras',
-  'tfjs-layers',
-  'onnx',
-] as const;
-export type FrameworkName = (typeof FRAMEWORK_NAMES)[number];
+/** The frameworks a fixture may name: one per profile in `@normbridge/frameworks`. */
+export const FRAMEWORK_NAMES = FRAMEWORK_IDS;
+export type FrameworkName = FrameworkId;
 
 /**
  * How the expected values were made (fixtures/README.md): by the framework itself, from a test
@@ -45,31 +38,15 @@ export const LAYOUTS = ['N', 'NC', 'NCL', 'NLC', 'NCHW', 'NHWC', 'NCDHW', 'NDHWC
 export type FixtureLayout = (typeof LAYOUTS)[number];
 
 /**
- * Variable names each framework uses for one BatchNorm layer, relative to that layer.
- * Parameters (those that can have gradients) come first.
+ * Variable names each framework uses for one BatchNorm layer, relative to that layer, from its
+ * profile. Parameters (those that can have gradients) come first.
  */
-export const FRAMEWORK_VARIABLES: Readonly<Record<FrameworkName, { readonly params: readonly string[]; readonly stats: readonly string[] }>> = {
-  torch: { params: ['weight', 'bias'], stats: ['running_mean', 'running_var', 'num_batches_tracked'] },
-  'flax-linen': { params: ['params/scale', 'params/bias'], stats: ['batch_stats/mean', 'batch_stats/var'] },
-  'flax-nnx': { params: ['scale', 'bias'], stats: ['mean', 'var'] },
-  'flax-legacy': { params: ['params/scale', 'params/bias'], stats: ['state/mean', 'state/var'] },
-  mlx: { params: ['weight', 'bias'], stats: ['running_mean', 'running_var'] },
-  keras: { params: ['gamma', 'beta'], stats: ['moving_mean', 'moving_variance'] },
-  'tfjs-layers': { params: ['gamma', 'beta'], stats: ['moving_mean', 'moving_variance'] },
-  onnx: { params: ['scale', 'B'], stats: ['input_mean', 'input_var'] },
-};
+export const FRAMEWORK_VARIABLES: Readonly<Record<FrameworkName, { readonly params: readonly string[]; readonly stats: readonly string[] }>> = Object.fromEntries(
+  FRAMEWORK_IDS.map((id) => [id, variableNames(PROFILES[id])]),
+) as Record<FrameworkName, { readonly params: readonly string[]; readonly stats: readonly string[] }>;
 
 /** Spelling of constructor argument names: snake_case for Python frameworks and ONNX, camelCase for TF.js. */
-const ARG_NAME: Readonly<Record<FrameworkName, RegExp>> = {
-  torch: /^[a-z][a-z0-9_]*$/,
-  'flax-linen': /^[a-z][a-z0-9_]*$/,
-  'flax-nnx': /^[a-z][a-z0-9_]*$/,
-  'flax-legacy': /^[a-z][a-z0-9_]*$/,
-  mlx: /^[a-z][a-z0-9_]*$/,
-  keras: /^[a-z][a-z0-9_]*$/,
-  'tfjs-layers': /^[a-z][a-zA-Z0-9]*$/,
-  onnx: /^[a-z][a-z0-9_]*$/,
-};
+const ARGUMENT_SPELLING = { snake_case: /^[a-z][a-z0-9_]*$/, camelCase: /^[a-z][a-zA-Z0-9]*$/ } as const;
 
 /** Name of a tensor inside the case's safetensors file. */
 const TensorName = z.string().min(1).max(256);
@@ -282,11 +259,12 @@ export const FixtureManifestSchema = ManifestObject.superRefine((m, ctx) => {
     ctx.addIssue({ code: 'custom', path: ['featureAxes'], message: 'required when layout is "custom"' });
   }
   for (const key of Object.keys(m.layer.args)) {
-    if (!ARG_NAME[fw].test(key)) {
+    const spelling = PROFILES[fw].argumentCase;
+    if (!ARGUMENT_SPELLING[spelling].test(key)) {
       ctx.addIssue({
         code: 'custom',
         path: ['layer', 'args', key],
-        message: fw === 'tfjs-layers' ? 'TF.js arguments are camelCase' : `${fw} arguments are snake_case`,
+        message: `${PROFILES[fw].title} arguments are ${spelling}`,
       });
     }
   }
@@ -332,7 +310,7 @@ export const FixtureManifestSchema = ManifestObject.superRefine((m, ctx) => {
     if (step.error && step.cotangent !== undefined) {
       ctx.addIssue({ code: 'custom', path: at('cotangent'), message: 'an error step has no gradients' });
     }
-    if (step.mask !== undefined && !fw.startsWith('flax') && fw !== 'keras') {
+    if (step.mask !== undefined && !PROFILES[fw].takesMask) {
       ctx.addIssue({ code: 'custom', path: at('mask'), message: `${fw} BatchNorm takes no mask` });
     }
     for (const key of Object.keys(step.gradients ?? {})) {

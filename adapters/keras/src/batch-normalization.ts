@@ -1,8 +1,6 @@
 import {
   checkFeatureCountLimit,
-  defineSpec,
   filled,
-  fromDecayMomentum,
   getDefaultEngine,
   LayerState,
   requireSync,
@@ -15,6 +13,7 @@ import {
   type StateTensorKey,
   type SyncEngine,
 } from '@normbridge/core';
+import { keras, tfjsLayers, type KerasFamilyProfile } from '@normbridge/frameworks';
 import { KerasError, pyShape } from './errors.js';
 import { uniqueLayerName } from './names.js';
 
@@ -50,7 +49,7 @@ export interface BatchNormalizationOptions<T> {
   /**
    * Keras momentum: the weight of the **old** moving value (decay),
    * `moving = moving * momentum + batch * (1 - momentum)` — the opposite of PyTorch/MLX.
-   * Converted by core's `fromDecayMomentum`; must lie in [0, 1] (Keras does not check).
+   * Converted by the Keras profile (`@normbridge/frameworks`); must lie in [0, 1] (Keras does not check).
    * @default 0.99
    */
   momentum?: number;
@@ -137,12 +136,13 @@ export interface KerasVariable<T> {
 
 export type WeightName = 'gamma' | 'beta' | 'moving_mean' | 'moving_variance';
 
+/** `layer.weights` order, from the Keras profile: the parameters are trainable, the statistics not. */
 const WEIGHTS: readonly (readonly [WeightName, StateTensorKey, boolean])[] = [
-  ['gamma', 'scale', true],
-  ['beta', 'bias', true],
-  ['moving_mean', 'runningMean', false],
-  ['moving_variance', 'runningVar', false],
+  ...keras.params.map((v) => [v.name as WeightName, v.key, true] as const),
+  ...keras.stats.map((v) => [v.name as WeightName, v.key, false] as const),
 ];
+
+const FAMILY: Readonly<Record<KerasProfile, KerasFamilyProfile<string>>> = { keras3: keras, 'tfjs-layers': tfjsLayers };
 
 interface InputSpec {
   readonly ndim: number;
@@ -195,10 +195,13 @@ export class BatchNormalization<T = any> {
   #inputSpec: InputSpec | undefined;
 
   constructor(options: BatchNormalizationOptions<T> = {}) {
+    // An unknown profile is refused below, by name.
+    const requested = options.profile ?? 'keras3';
+    const defaults = (Object.hasOwn(FAMILY, requested) ? FAMILY[requested] : keras).defaults;
     const {
-      axis = -1,
-      momentum = 0.99,
-      epsilon = 1e-3,
+      axis = defaults.featureAxis,
+      momentum = defaults.momentum,
+      epsilon = defaults.epsilon,
       center = true,
       scale = true,
       trainable = true,
@@ -237,21 +240,10 @@ export class BatchNormalization<T = any> {
       moving_variance: options.movingVarianceInitializer ?? 'ones',
     };
     for (const [key, init] of Object.entries(this.#initializers)) checkInitializer(key, init);
-    this.spec = defineSpec({
-      featureAxes: [axis],
-      epsilon,
-      runningAverage: fromDecayMomentum(momentum),
-      runningVarianceEstimator: 'biased',
-      // JAX and TensorFlow backends and tfjs compute two-pass moments.
-      varianceAlgorithm: 'two-pass',
-      scale,
-      bias: center,
-      evalStatistics: 'running',
-      singleValuePerChannel: 'allowed',
-      statisticsDtype: 'float32',
-      runningUpdateForm: profile === 'tfjs-layers' ? 'decay-toward' : 'blend',
-    });
-    this.#maskedSpec = defineSpec({ ...this.spec, masked: true });
+    const args = { axis, momentum, epsilon, center, scale };
+    this.spec = FAMILY[profile].specFromArgs(args, { masked: false });
+    // Keras 3 restricts the statistics to a mask; TF.js ignores masks (its profile never masks).
+    this.#maskedSpec = keras.specFromArgs(args, { masked: true });
     this.engine = options.engine ?? (getDefaultEngine() as Engine<T>);
     this.name = options.name ?? uniqueLayerName('batch_normalization');
   }

@@ -1,8 +1,6 @@
 import {
   checkFeatureCountLimit,
   checkValuesPerChannel,
-  defineSpec,
-  fromBatchWeightMomentum,
   getDefaultEngine,
   initialState,
   resolveLayout,
@@ -17,9 +15,9 @@ import {
   type Mode,
   type StateTensorKey,
 } from '@normbridge/core';
+import { mlx, versionTraits, type MlxVersion } from '@normbridge/frameworks';
 import { MlxError, mlxCoreShape, pyFloat } from './errors.js';
 import { Module, type FreezeOptions, type PreparedLoad } from './module.js';
-import { versionTraits, type MlxVersion } from './version.js';
 
 /** Options of {@link BatchNorm}, named as MLX's keyword arguments in camelCase. */
 export interface BatchNormOptions<T> {
@@ -34,7 +32,7 @@ export interface BatchNormOptions<T> {
   /**
    * MLX momentum: the weight of the **batch** statistic,
    * `running = (1 - momentum) * running + momentum * batch` (PyTorch's convention, the
-   * opposite of Keras/Flax). Converted by core's `fromBatchWeightMomentum`; must lie in [0, 1]
+   * opposite of Keras/Flax). Converted by the MLX profile (`@normbridge/frameworks`); must lie in [0, 1]
    * (MLX does not check).
    * @default 0.1
    */
@@ -65,13 +63,10 @@ export interface BatchNormOptions<T> {
   engine?: Engine<T>;
 }
 
-const KEYS: readonly (readonly [string, StateTensorKey])[] = [
-  ['weight', 'scale'],
-  ['bias', 'bias'],
-  ['running_mean', 'runningMean'],
-  ['running_var', 'runningVar'],
-];
-const STATE_KEY = new Map<string, StateTensorKey>(KEYS.map(([k, s]) => [k, s]));
+/** `parameters()` order, from the MLX profile; the running statistics are frozen. */
+const KEYS: readonly (readonly [string, StateTensorKey])[] = [...mlx.params, ...mlx.stats].map((v) => [v.name, v.key]);
+const STATE_KEY = new Map<string, StateTensorKey>(KEYS);
+const STATS = mlx.stats.map((v) => v.name);
 
 /**
  * `mlx.nn.BatchNorm`: batch normalisation over the last axis of a channels-last input of rank
@@ -108,7 +103,7 @@ export class BatchNorm<T = any> extends Module<T> {
 
   constructor(numFeatures: number, options: BatchNormOptions<T> = {}) {
     super();
-    const { eps = 1e-5, momentum = 0.1, affine = true, trackRunningStats = true, version = '0.32.1' } = options;
+    const { eps = mlx.defaults.epsilon, momentum = mlx.defaults.momentum, affine = true, trackRunningStats = true, version = mlx.latest } = options;
     if (!Number.isInteger(numFeatures) || numFeatures < 0) {
       throw new MlxError('ValueError', `[BatchNorm] num_features must be a non-negative integer but got ${String(numFeatures)}.`);
     }
@@ -123,25 +118,12 @@ export class BatchNorm<T = any> extends Module<T> {
     this.affine = affine;
     this.trackRunningStats = trackRunningStats;
     this.version = version;
-    this.spec = defineSpec({
-      featureAxes: [-1],
-      epsilon: eps,
-      runningAverage: trackRunningStats ? fromBatchWeightMomentum(momentum) : { kind: 'none' },
-      runningVarianceEstimator: traits.runningVarianceEstimator,
-      // mx.var is two-pass since v0.16.2.
-      varianceAlgorithm: 'two-pass',
-      scale: affine,
-      bias: affine,
-      evalStatistics: trackRunningStats ? 'running' : 'batch',
-      singleValuePerChannel: traits.singleValuePerChannel,
-      statisticsDtype: 'input',
-      runningUpdateForm: 'blend',
-    });
+    this.spec = mlx.specFromArgs({ eps, momentum, affine, track_running_stats: trackRunningStats }, {}, version);
     this.engine = options.engine ?? (getDefaultEngine() as Engine<T>);
     const init = initialState(this.spec, [numFeatures], 'float32');
     const host: HostState = trackRunningStats ? init : { ...init, runningMean: undefined, runningVar: undefined };
     this.#layer = new LayerState(this.engine, this.engine.stateFromHost(host));
-    if (trackRunningStats) this.freeze({ keys: ['running_mean', 'running_var'], recurse: false });
+    if (trackRunningStats) this.freeze({ keys: STATS, recurse: false });
   }
 
   /** The current canonical state (engine tensors). */
@@ -213,7 +195,7 @@ export class BatchNorm<T = any> extends Module<T> {
    */
   override unfreeze(options: FreezeOptions = {}): this {
     super.unfreeze(options);
-    this.freeze({ keys: ['running_mean', 'running_var'], recurse: false });
+    this.freeze({ keys: STATS, recurse: false });
     return this;
   }
 

@@ -30,10 +30,12 @@ import {
   verifyBatchSize,
   type RankRule,
 } from './checks.js';
-import { checkEps, checkMomentum, torchSpec, type TorchSpecArgs } from './spec.js';
-import { checkTrainingEps, TorchVersion, torchVersionTraits, type TorchVersionTraits } from './version.js';
+import { checkEps, checkMomentum, torch, TORCH_COUNTER, torchSpec, TorchVersion, torchVersionTraits, type TorchSpecArgs, type TorchVersionTraits } from '@normbridge/frameworks';
+import { checkTrainingEps } from './version.js';
 import {
+  BUFFER_KEYS,
   CANONICAL_KEY,
+  PARAMETER_KEYS,
   planLoad,
   toDtype,
   type TorchDtype,
@@ -146,8 +148,8 @@ export abstract class _BatchNorm<T> {
   protected constructor(config: ModuleConfig, numFeatures: number | undefined, options: BatchNormOptions<T> = {}) {
     this._config = config;
     this.engine = options.engine ?? (getDefaultEngine() as Engine<T>);
-    this.eps = checkEps(options.eps ?? 1e-5);
-    this.momentum = checkMomentum(options.momentum === undefined ? 0.1 : options.momentum);
+    this.eps = checkEps(options.eps ?? torch.defaults.epsilon);
+    this.momentum = checkMomentum(options.momentum === undefined ? torch.defaults.momentum : options.momentum);
     this.affine = options.affine ?? true;
     this.dtype = options.dtype ?? 'float32';
     this.version = options.version ?? TorchVersion.latest;
@@ -450,12 +452,8 @@ export abstract class _BatchNorm<T> {
 
   #stateEntries(): (readonly [string, T | number])[] {
     const s = this._stateful.state;
-    const out: (readonly [string, T | number])[] = [];
-    if (this.affine) out.push(['weight', s.scale!], ['bias', s.bias!]);
-    if (this._hasBuffers) {
-      out.push(['running_mean', s.runningMean!], ['running_var', s.runningVar!], ['num_batches_tracked', s.numBatchesTracked]);
-    }
-    return out;
+    const names = [...(this.affine ? PARAMETER_KEYS : []), ...(this._hasBuffers ? BUFFER_KEYS : [])];
+    return names.map((name) => [name, name === TORCH_COUNTER ? s.numBatchesTracked : s[CANONICAL_KEY[name]]!] as const);
   }
 
   #stateDict(options: StateDictOptions, toHost: (t: T) => HostTensor): StateDict {

@@ -16,8 +16,8 @@ import {
 } from '@normbridge/core';
 import { channelCount, checkFeatureCounts, requireForEval, verifyBatchSize } from './checks.js';
 import { TorchTypeError } from './errors.js';
-import { checkEps, torchSpec } from './spec.js';
-import { checkTrainingEps, TorchVersion, torchVersionTraits } from './version.js';
+import { checkEps, torch, torchSpec, TorchVersion, torchVersionTraits } from '@normbridge/frameworks';
+import { checkTrainingEps } from './version.js';
 
 /** Options of {@link batchNorm}, PyTorch's keyword arguments. */
 export interface BatchNormFunctionalOptions<T> {
@@ -91,7 +91,7 @@ function prepare<T>(
   options: BatchNormFunctionalOptions<T>,
 ): Prepared<T> | { readonly empty: T } {
   const engine = options.engine ?? (getDefaultEngine() as Engine<T>);
-  const { weight, bias, training = false, momentum = 0.1, eps = 1e-5 } = options;
+  const { weight, bias, training = false, momentum = torch.defaults.momentum, eps = torch.defaults.epsilon } = options;
   if (typeof momentum !== 'number') {
     throw new TorchTypeError(`batch_norm(): argument 'momentum' must be float, not ${momentum === null ? 'NoneType' : typeof momentum}`);
   }

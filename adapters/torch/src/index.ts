@@ -29,5 +29,5 @@ export {
   type PythonExceptionType,
 } from './errors.js';
 export type { IncompatibleKeys, LoadStateDictOptions, StateDict, StateDictOptions } from './state-dict.js';
-export { torchSpec, type TorchSpecArgs } from './spec.js';
-export { TORCH_VERSIONS, TorchVersion, torchVersionTraits, type TorchVersionTraits } from './version.js';
+// The torch profile's spec and versions, re-exported where users of this package found them.
+export { torchSpec, TORCH_VERSIONS, TorchVersion, torchVersionTraits, type TorchSpecArgs, type TorchVersionTraits } from '@normbridge/frameworks';

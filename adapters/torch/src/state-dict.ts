@@ -3,7 +3,8 @@
  * core's canonical state. Values are copied and converted to float32 / int64 (what PyTorch's
  * `copy_` into float32 parameters and an int64 counter does); nothing else is computed.
  */
-import { hostTensorProblem, int64Scalar, type CheckpointValue, type HostTensor } from '@normbridge/core';
+import { hostTensorProblem, int64Scalar, type CheckpointValue, type HostTensor, type StateTensorKey } from '@normbridge/core';
+import { TORCH_COUNTER, TORCH_PARAMS, TORCH_STATS } from '@normbridge/frameworks';
 import { StateDictLoadError } from './errors.js';
 
 /** A PyTorch-style state dict: key → float32 tensor or int64 scalar. */
@@ -47,19 +48,15 @@ export interface LoadStateDictOptions {
   readonly missingNumBatchesTracked?: 'keep' | 'reset';
 }
 
-/** The PyTorch names of the module's state, in registration order. */
-export const PARAMETER_KEYS = ['weight', 'bias'] as const;
-export const BUFFER_KEYS = ['running_mean', 'running_var', 'num_batches_tracked'] as const;
-export type TorchStateKey = (typeof PARAMETER_KEYS)[number] | (typeof BUFFER_KEYS)[number];
-export type FloatStateKey = Exclude<TorchStateKey, 'num_batches_tracked'>;
+export type FloatStateKey = (typeof TORCH_PARAMS)[number]['name'] | (typeof TORCH_STATS)[number]['name'];
+export type TorchStateKey = FloatStateKey | typeof TORCH_COUNTER;
+
+/** The PyTorch names of the module's state, in registration order (from the torch profile). */
+export const PARAMETER_KEYS: readonly FloatStateKey[] = TORCH_PARAMS.map((v) => v.name);
+export const BUFFER_KEYS: readonly TorchStateKey[] = [...TORCH_STATS.map((v) => v.name), TORCH_COUNTER];
 
 /** PyTorch key → core state key. */
-export const CANONICAL_KEY = {
-  weight: 'scale',
-  bias: 'bias',
-  running_mean: 'runningMean',
-  running_var: 'runningVar',
-} as const satisfies Record<FloatStateKey, string>;
+export const CANONICAL_KEY = Object.fromEntries([...TORCH_PARAMS, ...TORCH_STATS].map((v) => [v.name, v.key])) as Readonly<Record<FloatStateKey, StateTensorKey>>;
 
 /** A float tensor as PyTorch keeps it in a state dict: float32, a fresh copy. */
 export function toFloat32(t: HostTensor): HostTensor {
@@ -144,7 +141,7 @@ export function planLoad(target: LoadTarget, dict: Readonly<Record<string, unkno
   }
   const sd: Record<string, unknown> = { ...dict };
   // _BatchNorm._load_from_state_dict: a dict without version metadata gets the counter filled in.
-  const counterKey = `${prefix}num_batches_tracked`;
+  const counterKey = `${prefix}${TORCH_COUNTER}`;
   if (target.trackRunningStats && !(counterKey in sd)) {
     sd[counterKey] = int64Scalar(missingNumBatchesTracked === 'keep' ? (target.numBatchesTracked ?? 0) : 0);
   }
@@ -158,7 +155,7 @@ export function planLoad(target: LoadTarget, dict: Readonly<Record<string, unkno
   if (numFeatures === undefined) {
     for (const name of local) {
       const v = sd[prefix + name];
-      if (name !== 'num_batches_tracked' && isCheckpointValue(v) && v.shape.length === 1) {
+      if (name !== TORCH_COUNTER && isCheckpointValue(v) && v.shape.length === 1) {
         numFeatures = v.shape[0]!;
         break;
       }
@@ -187,7 +184,7 @@ export function planLoad(target: LoadTarget, dict: Readonly<Record<string, unkno
       errorMsgs.push(`While copying the parameter named "${key}", ${problem}.`);
       continue;
     }
-    if (name === 'num_batches_tracked') {
+    if (name === TORCH_COUNTER) {
       // A 1-element 1-D counter loads into the 0-D buffer (PyTorch's 0.3 → 0.4 compatibility).
       if (value.shape.length !== 0 && !sameShape(value.shape, [1])) {
         errorMsgs.push(`size mismatch for ${key}: copying a param with shape ${shapeText(value.shape)} from checkpoint, the shape in current model is [].`);

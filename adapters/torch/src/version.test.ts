@@ -6,7 +6,7 @@ import { TorchValueError } from './errors.js';
 import { batchNorm } from './functional.js';
 import { SyncBatchNorm } from './sync-batchnorm.js';
 import { t64, X43 } from './test-support/engines.js';
-import { TORCH_VERSIONS, TorchVersion, torchVersionTraits } from './version.js';
+import { TORCH_VERSIONS, TorchVersion, torchVersionTraits } from './index.js';
 
 const MESSAGE = 'batch_norm eps must be positive during training, but got 0.0';
 const x = () => t64([4, 3], X43);

@@ -70,11 +70,6 @@ function camelArgs(args: Readonly<Record<string, unknown>>, table: ArgTable, wha
   return out;
 }
 
-/** A linen fixture's `flax.linen.BatchNorm(...)` as the adapter's module (what its fixture ran). */
-export function linenModuleOf(args: Readonly<Record<string, unknown>>): linen.BatchNorm<any> {
-  return new linen.BatchNorm<any>(camelArgs(args, LINEN_ARGS, 'flax.linen.BatchNorm') as linen.BatchNormFields);
-}
-
 /** Fixture state (`params/scale`, `batch_stats/mean`, …) split into collections of host tensors, as fed to `engine`. */
 function collections(fixture: LoadedFixture, map: Readonly<Record<string, string>>): Record<string, Record<string, HostTensor>> {
   const out: Record<string, Record<string, HostTensor>> = {};

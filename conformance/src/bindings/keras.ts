@@ -1,14 +1,15 @@
 import { BatchNormalization, type KerasProfile } from '@normbridge/keras';
 import { trainOnBatch } from '@normbridge/training';
 import type { Engine, HostTensor } from '@normbridge/core';
+import { keras } from '@normbridge/frameworks';
 import type { FrameworkName } from '../fixture-schema.js';
 import { errorOutcome, floatTensor, NotApplicable, tensor, toHost, type FrameworkBinding } from './types.js';
 
 /** Constructor arguments handed to the adapter unchanged. */
 const PASSED_THROUGH = ['axis', 'momentum', 'epsilon', 'center', 'scale', 'trainable'] as const;
 
-/** Keras weight order; absent ones (center/scale off) are skipped, as `get_weights()` does. */
-const WEIGHT_ORDER = ['gamma', 'beta', 'moving_mean', 'moving_variance'] as const;
+/** Keras weight order (the profile's); absent ones (center/scale off) are skipped, as `get_weights()` does. */
+const WEIGHT_ORDER = [...keras.params, ...keras.stats].map((v) => v.name);
 
 function kerasBinding(framework: Extract<FrameworkName, 'keras' | 'tfjs-layers'>, profile: KerasProfile): FrameworkBinding {
   return {

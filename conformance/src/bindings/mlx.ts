@@ -1,6 +1,14 @@
-import { BatchNorm, type MlxVersion } from '@normbridge/mlx';
+import { BatchNorm } from '@normbridge/mlx';
 import type { Engine } from '@normbridge/core';
+import { mlx } from '@normbridge/frameworks';
 import { errorOutcome, floatTensor, NotApplicable, stateValues, toHost, type FrameworkBinding } from './types.js';
+
+/** The adapter's version profile for the MLX that wrote the fixture. */
+function mlxVersion(version: string) {
+  const profile = mlx.versionOf(version);
+  if (profile === undefined) throw new NotApplicable(`mlx ${version} has no version profile in @normbridge/frameworks (profiles: ${mlx.versions.join(', ')})`);
+  return profile;
+}
 
 /** MLX fixtures drive `@normbridge/mlx` with the version profile the fixture names. */
 export const mlxBinding: FrameworkBinding = {
@@ -16,7 +24,7 @@ export const mlxBinding: FrameworkBinding = {
       momentum: a.momentum as number,
       affine: a.affine as boolean,
       trackRunningStats: a.track_running_stats as boolean,
-      version: framework.version as MlxVersion,
+      version: mlxVersion(framework.version),
       engine,
     });
     bn.loadWeights(stateValues(fixture, initialState) as never, true);

@@ -1,17 +1,16 @@
-import { onnxBatchNormSpec } from '@normbridge/onnx';
-import type { BatchNormState, Engine, HostTensor } from '@normbridge/core';
+import type { BatchNormState, Engine, HostTensor, StateTensorKey } from '@normbridge/core';
+import { onnx } from '@normbridge/frameworks';
 import { errorOutcome, floatTensor, NotApplicable, toHost, type FrameworkBinding, type StepOutcome } from './types.js';
 
-/** ONNX input names of BatchNormalization ↔ the engine's state keys. */
-const INPUTS = { scale: 'scale', B: 'bias', input_mean: 'runningMean', input_var: 'runningVar' } as const;
-type OnnxInput = keyof typeof INPUTS;
+/** ONNX input names of BatchNormalization ↔ the engine's state keys (the ONNX profile's). */
+const INPUTS: Readonly<Record<string, StateTensorKey>> = Object.fromEntries([...onnx.params, ...onnx.stats].map((v) => [v.name, v.key]));
 
 /** Node attributes of `BatchNormalization` (opset 15) a fixture may set; others have no translation. */
-const ATTRIBUTES = new Set(['epsilon', 'momentum']);
+const ATTRIBUTES = new Set(Object.values(onnx.argumentNames));
 
 /**
  * ONNX fixtures run the node's semantics on the engine directly (ONNX has no layer object):
- * `onnxBatchNormSpec` from the node attributes, `train` for `training_mode = 1` (whose
+ * the ONNX profile's spec from the node attributes, `train` for `training_mode = 1` (whose
  * `running_mean`/`running_var` outputs become the next step's `input_mean`/`input_var`, as the
  * generator fed them back) and `evaluate` for `training_mode = 0`.
  */
@@ -24,13 +23,8 @@ export const onnxBinding: FrameworkBinding = {
     if (given !== undefined) throw new NotApplicable('ONNX has no layer object; fixtures replay the BatchNormalization node on the engine');
     const a = layer.args as Record<string, unknown>;
     for (const k of Object.keys(a)) if (!ATTRIBUTES.has(k)) throw new NotApplicable(`BatchNormalization attribute "${k}" has no translation`);
-    // ONNX stores epsilon and momentum as float32 attributes (1e-5 is 9.99999974738e-06), and
-    // ONNX Runtime computes with that float32 value — defaults included, since its kernel reads
-    // them into a float. A fixture records the decimal it was given, so round it the same way.
-    const spec = onnxBatchNormSpec({
-      epsilon: Math.fround((a['epsilon'] as number | undefined) ?? 1e-5),
-      momentum: Math.fround((a['momentum'] as number | undefined) ?? 0.9),
-    });
+    // A fixture records the decimals the node was given; ONNX Runtime computes with their float32 values.
+    const spec = onnx.specFromArgs(a, { float32Attributes: true });
     // Layout 'N' is ONNX's 1-D input X of shape (N): one channel. The spec's channel axis is 1,
     // so X is seen as (N, 1) and the output laid back as (N); the values are untouched.
     const asEngineInput = (t: HostTensor): HostTensor => (layout === 'N' ? { ...t, shape: [t.shape[0]!, 1] } : t);
@@ -39,7 +33,7 @@ export const onnxBinding: FrameworkBinding = {
     const load = (map: Readonly<Record<string, string>>): BatchNormState<any> => {
       const host: Record<string, HostTensor> = {};
       for (const [name, tensorName] of Object.entries(map)) {
-        const key = INPUTS[name as OnnxInput];
+        const key = Object.hasOwn(INPUTS, name) ? INPUTS[name] : undefined;
         if (key === undefined) throw new NotApplicable(`"${name}" is not a BatchNormalization input`);
         host[key] = floatTensor(fixture, tensorName);
       }

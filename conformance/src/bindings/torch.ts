@@ -1,16 +1,17 @@
-import { BatchNorm1d, BatchNorm2d, BatchNorm3d, TORCH_VERSIONS, type _BatchNorm, type TorchVersion } from '@normbridge/torch';
+import { BatchNorm1d, BatchNorm2d, BatchNorm3d, type _BatchNorm, type TorchVersion } from '@normbridge/torch';
 import type { Engine } from '@normbridge/core';
+import { torch } from '@normbridge/frameworks';
 import { errorOutcome, floatTensor, NotApplicable, stateValues, toHost, type FrameworkBinding } from './types.js';
 
 const CLASSES = { BatchNorm1d, BatchNorm2d, BatchNorm3d } as const;
 
 /** The adapter's version profile for the torch that wrote the fixture (`1.13.0a0` → `'1.13'`, `2.13.0+cpu` → `'2.13'`). */
 function versionProfile(version: string): TorchVersion {
-  const profile = /^(\d+\.\d+)/.exec(version)?.[1];
-  if (!TORCH_VERSIONS.includes(profile as TorchVersion)) {
-    throw new NotApplicable(`torch ${version} has no version profile in @normbridge/torch (profiles: ${TORCH_VERSIONS.join(', ')})`);
+  const profile = torch.versionOf(version);
+  if (profile === undefined) {
+    throw new NotApplicable(`torch ${version} has no version profile in @normbridge/frameworks (profiles: ${torch.versions.join(', ')})`);
   }
-  return profile as TorchVersion;
+  return profile;
 }
 
 /**

@@ -6,13 +6,12 @@
  * (fields of the canonical spec) in which the two frameworks' layers differ.
  */
 import { NormbridgeError, transpose, type BatchNormSpec, type Engine, type HostTensor } from '@normbridge/core';
+import { fixtureCall, PROFILES } from '@normbridge/frameworks';
 import { batchNormsFromCheckpoint, PortError, type PortTarget } from '@normbridge/port';
-import { linen } from '@normbridge/flax';
-import { linenModuleOf } from '../bindings/flax.js';
 import { NotApplicable } from '../bindings/types.js';
 import { compareTensors, type Tolerance } from '../compare.js';
 import { fixtureFeatureAxes, type LoadedFixture } from '../fixture-load.js';
-import { toleranceOfKind, type FrameworkName } from '../fixture-schema.js';
+import { toleranceOfKind } from '../fixture-schema.js';
 import { FLOAT32_REDUCTION_FLOOR, FLOAT32_ROUNDING_TAG, FLOAT32_TOLERANCE } from '../runner.js';
 import { driverFor } from './drivers.js';
 import { FIXTURE_NAMING, fixtureCheckpoint, hasHalfAffine, MODULE, statsVariables } from './fixture-checkpoint.js';
@@ -54,15 +53,6 @@ export interface CrossResult {
   readonly nearest?: string;
 }
 
-/** The adapter a fixture's own framework is built with, to read its spec. */
-const SOURCE_TARGET: Partial<Record<FrameworkName, PortTarget>> = {
-  torch: 'torch',
-  mlx: 'mlx',
-  keras: 'keras',
-  'tfjs-layers': 'keras',
-  'flax-linen': 'flax-linen',
-};
-
 /** Canonical spec fields that are conventions a port can get wrong, and what each one moves. */
 const CONVENTIONS: Readonly<Record<string, readonly CrossField[]>> = {
   epsilon: ['train output', 'eval output'],
@@ -71,14 +61,15 @@ const CONVENTIONS: Readonly<Record<string, readonly CrossField[]>> = {
   runningAverage: ['running_mean', 'running_var', 'eval output'],
   runningUpdateForm: ['running_mean', 'running_var', 'eval output'],
   runningVarianceEstimator: ['running_var', 'eval output'],
-  // Not a spec field: ATen returns an empty batch's (empty) output before touching the running
-  // statistics, while Flax, Keras and MLX average over nothing (NaN statistics).
+  // Not a spec field but a profile fact (`emptyTrainingBatch`): ATen returns an empty batch's
+  // (empty) output before touching the running statistics; Flax, Keras and MLX average over nothing.
   emptyBatch: ['running_mean', 'running_var', 'eval output'],
   // Not a convention: the source framework's recorded values carry a bug the fixture declares.
   frameworkBug: ['train output', 'eval output', 'running_mean', 'running_var'],
 };
 
-const channelsFirst = (target: PortTarget) => target === 'torch';
+/** Where the target wants its channels: PyTorch's axis 1, everyone else's last axis. */
+const channelsFirst = (target: PortTarget) => PROFILES[target].defaults.featureAxis === 1;
 
 function moveAxis(x: HostTensor, from: number, to: number): HostTensor {
   if (from === to) return x;
@@ -174,16 +165,6 @@ export async function crossCheck(fixture: LoadedFixture, target: PortTarget, eng
   }
 }
 
-/** The spec of the linen module a fixture ran, or undefined when an argument has no translation. */
-function linenSourceSpec(args: Readonly<Record<string, unknown>>, rank: number): BatchNormSpec | undefined {
-  try {
-    return linen.linenSpec(linenModuleOf(args), { featureAxes: [rank - 1], updating: true, masked: false });
-  } catch (e) {
-    if (e instanceof NotApplicable) return undefined;
-    throw e;
-  }
-}
-
 /** Errors the adapters raise as their framework would: `pythonType` (torch, MLX, Keras), Flax's `flax*` codes. */
 function isFrameworkError(e: unknown): boolean {
   return (typeof e === 'object' && e !== null && 'pythonType' in e) || (e instanceof NormbridgeError && e.code.startsWith('flax'));
@@ -228,20 +209,17 @@ async function replay(fixture: LoadedFixture, target: PortTarget, engine: Engine
   // Every layer this replay builds is freed when it ends, whichever way it ends.
   const disposers: (() => void)[] = [() => driver.dispose()];
   try {
-    const sourceTarget = SOURCE_TARGET[m.framework.name];
-    const version = m.framework.name === 'mlx' ? { mlxVersion: m.framework.version as never } : {};
-    const sourceLayers = sourceTarget ? await batchNormsFromCheckpoint(fixtureCheckpoint(fixture, m.initialState).reader, { as: sourceTarget, engine, from, ...shape, ...version }) : undefined;
-    const sourceDriver = sourceTarget ? driverFor(sourceTarget, sourceLayers!.layers.get(MODULE)!, engine) : undefined;
-    if (sourceDriver) disposers.push(() => sourceDriver.dispose());
-    const fromCheckpoint = () => sourceDriver?.spec(callRank);
-    // A linen layer's arguments beyond eps and momentum (use_fast_variance, dtype, ...) are not in
-    // a checkpoint: the source is the module the fixture ran, so that losing them shows.
-    const sourceSpec = m.framework.name === 'flax-linen' ? (linenSourceSpec(m.layer.args, callRank) ?? fromCheckpoint()) : fromCheckpoint();
-    const conventions = sourceSpec ? specDifferences(sourceSpec, driver.spec(callRank)) : [];
+    // What the source framework ran, from its profile (a training call, as the replay's train steps).
+    const source = PROFILES[m.framework.name];
+    const trainCall = m.steps.find((step) => step.mode === 'train')?.call ?? {};
+    const sourceSpec = source.specFromArgs(m.layer.args, fixtureCall(source.id, { call: trainCall, masked: false, rank: callRank }), source.versionOf(m.framework.version));
+    const conventions = specDifferences(sourceSpec, driver.spec(callRank));
     if (m.frameworkBug !== undefined) conventions.push(`frameworkBug: ${m.framework.name} ${m.frameworkBug.description}`);
     const emptyTrainStep = m.steps.some((step) => step.mode === 'train' && fixture.tensors.get(step.input)!.shape.includes(0));
-    if (emptyTrainStep && m.framework.name === 'torch' && target !== 'torch') {
-      conventions.push(`emptyBatch: torch skips the running update on an empty batch → ${target} averages over nothing`);
+    const emptyBatch = [source.emptyTrainingBatch, PROFILES[target].emptyTrainingBatch] as const;
+    if (emptyTrainStep && emptyBatch[0] !== undefined && emptyBatch[1] !== undefined && emptyBatch[0] !== emptyBatch[1]) {
+      const what = { unchanged: 'skips the running update on an empty batch', nan: 'averages over nothing' } as const;
+      conventions.push(`emptyBatch: ${source.id} ${what[emptyBatch[0]]} → ${target} ${what[emptyBatch[1]]}`);
     }
 
     // Conventions that are spec fields are checked by running the target's spec with them set
@@ -249,7 +227,7 @@ async function replay(fixture: LoadedFixture, target: PortTarget, engine: Engine
     const named = conventions.map((c) => c.split(':')[0]!);
     const specFields = named.filter((f) => f !== 'emptyBatch' && f !== 'frameworkBug');
     const aligned =
-      sourceSpec !== undefined && specFields.length > 0 && specFields.length === named.length
+      specFields.length > 0 && specFields.length === named.length
         ? alignedLayer(fixture, naming, alignedSpec(driver.spec(callRank), sourceSpec, specFields), engine)
         : undefined;
     if (aligned) disposers.push(() => aligned.dispose());

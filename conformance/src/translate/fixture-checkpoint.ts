@@ -5,30 +5,31 @@
  * same mapping as a user's checkpoint does.
  */
 import type { CheckpointValue } from '@normbridge/core';
+import { PROFILES } from '@normbridge/frameworks';
 import { NAMINGS, parseSafetensors, serializeSafetensors, type Framework, type TensorReader } from '@normbridge/safetensors';
 import type { LoadedFixture } from '../fixture-load.js';
 import type { FrameworkName } from '../fixture-schema.js';
 import { NotApplicable } from '../bindings/types.js';
 
-/** Fixture framework → the checkpoint naming its variables use. */
-export const FIXTURE_NAMING: Partial<Record<FrameworkName, Framework>> = {
-  torch: 'torch',
-  mlx: 'mlx',
-  keras: 'keras',
-  'tfjs-layers': 'keras',
-  'flax-linen': 'flax',
-};
+/** Fixture framework → the checkpoint naming its variables use (its profile's; TF.js names weights as Keras). */
+export const FIXTURE_NAMING: Partial<Record<FrameworkName, Framework>> = Object.fromEntries(
+  Object.values(PROFILES).flatMap((p) => (p.checkpoint ? [[p.id, p.checkpoint.name]] : [])),
+);
 
 export const MODULE = 'bn';
 
-/** eps and momentum as the layer's constructor got them (`eps` in PyTorch/MLX, `epsilon` elsewhere). */
-export function layerConfig(fixture: LoadedFixture): { epsilon?: number; momentum?: number | null } {
+/**
+ * eps and momentum as the layer's constructor got them (`eps` in PyTorch/MLX, `epsilon`
+ * elsewhere): the recorded argument, else the framework's default, which is what it ran with.
+ */
+export function layerConfig(fixture: LoadedFixture): { epsilon: number; momentum: number | null } {
   const a = fixture.manifest.layer.args as Record<string, unknown>;
-  const eps = a['eps'] ?? a['epsilon'];
-  const momentum = a['momentum'];
+  const profile = PROFILES[fixture.manifest.framework.name];
+  const eps = a[profile.argumentNames.epsilon];
+  const momentum = a[profile.argumentNames.momentum];
   return {
-    ...(typeof eps === 'number' ? { epsilon: eps } : {}),
-    ...(typeof momentum === 'number' || momentum === null ? { momentum: momentum as number | null } : {}),
+    epsilon: typeof eps === 'number' ? eps : profile.defaults.epsilon,
+    momentum: typeof momentum === 'number' || momentum === null ? momentum : profile.defaults.momentum,
   };
 }
 
@@ -38,11 +39,10 @@ function pick<T extends object, K extends keyof T>(o: T, keys: readonly K[]): Pa
 
 /** A fixture's state map (framework variable → tensor name) as checkpoint keys under module `bn`. */
 function keyOf(naming: Framework, variable: string): string {
-  if (naming === 'flax') {
-    const [collection, leaf] = variable.split('/') as [string, string];
-    return `${collection}/${MODULE}/${leaf}`;
-  }
-  return naming === 'keras' ? `${MODULE}/${variable}` : `${MODULE}.${variable}`;
+  const n = NAMINGS[naming];
+  const parts = variable.split('/');
+  const leaf = parts.pop()!;
+  return n.join({ path: [MODULE], leaf, collection: parts[0] }, n.separators[0]!);
 }
 
 /**
@@ -71,9 +71,7 @@ export function fixtureCheckpoint(
       tensors[key] ??= { shape: [...mean.shape], data: new Float32Array(mean.data.length).fill(value), dtype: 'float32' };
     }
   }
-  // Arguments the fixture left out are the framework's defaults: the layer ran with them.
-  const defaults = NAMINGS[naming].defaults;
-  const config = { epsilon: defaults.epsilon, momentum: defaults.momentum, ...layerConfig(fixture), ...pick(override, ['epsilon', 'momentum']) };
+  const config = { ...layerConfig(fixture), ...pick(override, ['epsilon', 'momentum']) };
   const metadata = {
     normbridge: JSON.stringify({ version: 1, framework: naming, batchNorm: { [MODULE]: config } }),
   };

@@ -1,7 +1,6 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { BROWSER_ENGINE_NAMES, CPU_ENGINE_NAMES, DEFAULT_ENGINE, ENGINE_NAMES, NODE_GPU_ENGINE_NAMES, type EngineName } from '@normbridge/engines';
-
-const FRAMEWORKS = ['torch', 'flax', 'nnx', 'mlx', 'keras'] as const;
+import { CHECKPOINT_NAMES } from '@normbridge/frameworks';
 
 /** A non-negative finite number, or commander's usage error naming the value. */
 function parseTolerance(value: string): number {
@@ -80,8 +79,8 @@ export async function main(argv: readonly string[]): Promise<number> {
   program
     .command('convert')
     .description('convert a BatchNorm-bearing checkpoint between frameworks and report what was mapped; exits 1 when the report has problems')
-    .addOption(new Option('--from <framework>', 'source framework').choices(FRAMEWORKS).makeOptionMandatory())
-    .addOption(new Option('--to <framework>', 'target framework').choices(FRAMEWORKS).makeOptionMandatory())
+    .addOption(new Option('--from <framework>', 'source framework').choices(CHECKPOINT_NAMES).makeOptionMandatory())
+    .addOption(new Option('--to <framework>', 'target framework').choices(CHECKPOINT_NAMES).makeOptionMandatory())
     .option('--eps <number>', "eps of BatchNorms without eps in the file's metadata (default: the source framework's)")
     .option('--momentum <number>', "momentum, in the source framework's convention, of BatchNorms without one in the metadata; 'none' = PyTorch's cumulative average")
     .option('--rename <FROM=TO...>', "rename module paths: FROM a regular expression over the path joined with '/', e.g. '^(layer\\d)/(\\d+)=$1_$2'")

@@ -1,4 +1,5 @@
 import { toHostAsync, type CheckpointValue, type Engine, type HostTensor } from '@normbridge/core';
+import { keras, torch } from '@normbridge/frameworks';
 import { BatchNormalization } from '@normbridge/keras';
 import { BatchNorm2d } from '@normbridge/torch';
 import type { LayerName } from './inputs.js';
@@ -10,8 +11,10 @@ export interface DemoLayer {
   dispose(): void;
 }
 
-const TORCH_KEYS = ['weight', 'bias', 'running_mean', 'running_var'] as const;
-const KERAS_KEYS = ['gamma', 'beta', 'moving_mean', 'moving_variance'] as const;
+/** Each layer's float variables, named and ordered by its framework profile. */
+const names = (p: { params: readonly { name: string }[]; stats: readonly { name: string }[] }) => [...p.params, ...p.stats].map((v) => v.name);
+const TORCH_KEYS = names(torch);
+const KERAS_KEYS = names(keras);
 
 /**
  * The checkpoint's tensors for a layer, found by their framework names (a prefix such as
@@ -28,7 +31,7 @@ export function pickTensors(checkpoint: ReadonlyMap<string, CheckpointValue>, ke
 export function createDemoLayer(name: LayerName, checkpoint: ReadonlyMap<string, CheckpointValue>, engine: Engine<any>): DemoLayer {
   if (name === 'torch.nn.BatchNorm2d') {
     const dict = pickTensors(checkpoint, TORCH_KEYS);
-    const channels = dict['weight']!.shape[0]!;
+    const channels = dict[TORCH_KEYS[0]!]!.shape[0]!;
     const bn = new BatchNorm2d<any>(channels, { engine });
     bn.loadStateDict(dict, { strict: false });
     return {
@@ -46,7 +49,7 @@ export function createDemoLayer(name: LayerName, checkpoint: ReadonlyMap<string,
     };
   }
   const weights = pickTensors(checkpoint, KERAS_KEYS);
-  const channels = weights['gamma']!.shape[0]!;
+  const channels = weights[KERAS_KEYS[0]!]!.shape[0]!;
   const bn = new BatchNormalization<any>({ engine });
   return {
     channels,

@@ -4,7 +4,8 @@
  * mapping behind `normbridge convert`, so names, momentum conventions and batch counters are
  * translated in one place; this file only decides whether the eps and momentum are known.
  */
-import { fromBatchWeightMomentum, fromDecayMomentum, toBatchWeightMomentum, type Engine, type HostTensor, type RunningAverage } from '@normbridge/core';
+import type { Engine, HostTensor, RunningAverage } from '@normbridge/core';
+import { momentumIn, runningAverageFrom } from '@normbridge/frameworks';
 import {
   decodeNative,
   decodeToFloat32,
@@ -131,12 +132,12 @@ function detected(reader: TensorReader): Framework {
 /** Canonical batch weight of a framework's default momentum (PyTorch 0.1, Flax 0.99 → 0.01). */
 function defaultAverage(framework: Framework): RunningAverage {
   const n = NAMINGS[framework];
-  return n.momentumConvention === 'batch-weight' ? fromBatchWeightMomentum(n.defaults.momentum) : fromDecayMomentum(n.defaults.momentum);
+  return runningAverageFrom(n.defaults.momentum, n.momentumConvention);
 }
 
 function sameAverage(a: RunningAverage, b: RunningAverage): boolean {
-  const x = toBatchWeightMomentum(a);
-  const y = toBatchWeightMomentum(b);
+  const x = momentumIn(a, 'batch-weight');
+  const y = momentumIn(b, 'batch-weight');
   return x === y || (x !== null && y !== null && Math.abs(x - y) < 1e-12);
 }
 

@@ -4,6 +4,7 @@
  * `@normbridge/safetensors`' `translateCheckpoint`, the same mapping `normbridge convert` uses.
  */
 import type { Engine, HostTensor } from '@normbridge/core';
+import { PROFILES } from '@normbridge/frameworks';
 import { linen } from '@normbridge/flax';
 import { BatchNormalization } from '@normbridge/keras';
 import { BatchNorm as MlxBatchNorm, type MlxVersion } from '@normbridge/mlx';
@@ -15,12 +16,7 @@ export const PORT_TARGETS = ['torch', 'flax-linen', 'mlx', 'keras'] as const;
 export type PortTarget = (typeof PORT_TARGETS)[number];
 
 /** The checkpoint naming each target reads (the `--to` of `normbridge convert`). */
-export const TARGET_NAMING: Readonly<Record<PortTarget, Framework>> = {
-  torch: 'torch',
-  'flax-linen': 'flax',
-  mlx: 'mlx',
-  keras: 'keras',
-};
+export const TARGET_NAMING = Object.fromEntries(PORT_TARGETS.map((t) => [t, PROFILES[t].checkpoint!.name])) as Readonly<Record<PortTarget, Framework>>;
 
 /**
  * Whether the target takes a scale and a bias separately (Flax `use_scale`/`use_bias`, Keras

@@ -14,7 +14,7 @@ export { parseSafetensors, SafetensorsBuffer, type ParseOptions } from './io/mem
 export { serializeSafetensors, type SerializeOptions } from './io/serialize-memory.js';
 export type { TensorInput, TensorCollection, ValuesTensor, BytesTensor, LazyTensor, TfjsTensorLike } from './io/tensor-input.js';
 export { bytesToTfjs, readTfjsTensor, readTfjsTensors, tfjsDtypeOf } from './io/tfjs.js';
-export { FRAMEWORKS, isFramework, type Framework } from './port/frameworks.js';
+export { FRAMEWORKS, isFramework, type Framework } from './port/frameworks/index.js';
 export { translateCheckpoint, type TranslateOptions, type TranslationResult } from './port/translate.js';
 export { convertSafetensorsBuffer } from './port/convert-buffer.js';
 export type { ConversionReport, LayerReport } from './port/report.js';

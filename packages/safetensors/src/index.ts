@@ -24,7 +24,7 @@ export { serializeSafetensors, type SerializeOptions } from './io/serialize-memo
 export { writeSafetensorsFile, type WriteOptions, type WriteResult } from './io/file-writer.js';
 export type { TensorInput, TensorCollection, ValuesTensor, BytesTensor, LazyTensor, TfjsTensorLike } from './io/tensor-input.js';
 export { bytesToTfjs, readTfjsTensor, readTfjsTensors, tfjsDtypeOf } from './io/tfjs.js';
-export { FRAMEWORKS, isFramework, type Framework } from './port/frameworks.js';
+export { FRAMEWORKS, isFramework, type Framework } from './port/frameworks/index.js';
 export type { FrameworkNaming, ConvLayout, LinearLayout, MomentumConvention, Role, KeyParts } from './port/naming.js';
 export { NAMINGS } from './port/frameworks/index.js';
 export type { Layer, LayerKind, BatchNormLayer, ConvLayer, LinearLayer, BatchNormConfig, ConfigOrigin } from './port/model.js';

@@ -7,7 +7,7 @@ import {
   type Mode,
   type StepOptions,
 } from '@normbridge/core';
-import { flaxSpec } from '../spec.js';
+import { flaxLegacy } from '@normbridge/frameworks';
 import { absoluteDims, type Axes } from '../axes.js';
 import { runBatchNorm, runBatchNormAsync, runBatchNormVjp, runBatchNormVjpAsync, type BatchNormOutput } from '../backend.js';
 import { checkInexact, type FlaxDtype } from '../dtypes.js';
@@ -53,16 +53,7 @@ export interface BatchNormKwargs<T = any> {
 
 /** The canonical spec of a legacy call: unclamped one-pass variance, float32 statistics. */
 export function legacySpec(kw: BatchNormKwargs, call: { readonly featureAxes: readonly number[]; readonly updating: boolean }): BatchNormSpec {
-  return flaxSpec({
-    ...call,
-    momentum: kw.momentum,
-    epsilon: kw.epsilon,
-    varianceAlgorithm: 'one-pass-unclamped',
-    scale: kw.scale ?? true,
-    bias: kw.bias ?? true,
-    masked: false,
-    statisticsDtype: 'float32',
-  });
+  return flaxLegacy.specFromArgs({ momentum: kw.momentum, epsilon: kw.epsilon, scale: kw.scale, bias: kw.bias }, call);
 }
 
 /**

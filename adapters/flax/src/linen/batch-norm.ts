@@ -11,7 +11,7 @@ import {
   type Mode,
   type StepOptions,
 } from '@normbridge/core';
-import { fastVarianceAlgorithm, flaxSpec } from '../spec.js';
+import { flaxLinen } from '@normbridge/frameworks';
 import { canonicalizeAxes, type Axes } from '../axes.js';
 import { runBatchNorm, runBatchNormAsync, runBatchNormVjp, runBatchNormVjpAsync, type BatchNormOutput } from '../backend.js';
 import { checkInexact, type FlaxDtype } from '../dtypes.js';
@@ -39,7 +39,7 @@ export interface BatchNormFields {
   readonly axis?: Axes | undefined;
   /**
    * Decay of the running averages, the weight of the OLD value:
-   * `ra = momentum * ra + (1 - momentum) * batch` (converted by core's `fromDecayMomentum`).
+   * `ra = momentum * ra + (1 - momentum) * batch` (converted by the linen profile, `@normbridge/frameworks`).
    * @default 0.99
    */
   readonly momentum?: number | undefined;
@@ -108,6 +108,11 @@ export function mergeParam<V>(name: string, fromModule: V | null | undefined, fr
   return (a ? fromModule : fromCall) as V;
 }
 
+/** The variables' collections and names, from the linen profile. */
+const STATS = flaxLinen.collections!.stats;
+const [MEAN, VAR] = flaxLinen.stats.map((v) => v.name) as [string, string];
+const [SCALE, BIAS] = flaxLinen.params.map((v) => v.name) as [string, string];
+
 /**
  * The canonical spec of a linen BatchNorm call. `featureAxes` are the non-negative feature
  * axes in ascending order (the layout Flax's `_normalize` reshapes statistics and parameters
@@ -117,15 +122,17 @@ export function linenSpec(
   f: BatchNormFields,
   call: { readonly featureAxes: readonly number[]; readonly updating: boolean; readonly masked: boolean },
 ): BatchNormSpec {
-  return flaxSpec({
-    ...call,
-    momentum: f.momentum,
-    epsilon: f.epsilon,
-    varianceAlgorithm: fastVarianceAlgorithm(f.useFastVariance),
-    scale: f.useScale ?? true,
-    bias: f.useBias ?? true,
-    statisticsDtype: (f.forceFloat32Reductions ?? true) ? 'float32' : 'input',
-  });
+  return flaxLinen.specFromArgs(
+    {
+      momentum: f.momentum,
+      epsilon: f.epsilon,
+      use_fast_variance: f.useFastVariance,
+      use_scale: f.useScale,
+      use_bias: f.useBias,
+      force_float32_reductions: f.forceFloat32Reductions,
+    },
+    call,
+  );
 }
 
 /**
@@ -155,8 +162,8 @@ export class BatchNorm<T = any> extends Module<T, BatchNormCallArgs<T>, T> {
     super({ name: fields.name });
     this.useRunningAverage = fields.useRunningAverage ?? null;
     this.axis = fields.axis ?? -1;
-    this.momentum = fields.momentum ?? 0.99;
-    this.epsilon = fields.epsilon ?? 1e-5;
+    this.momentum = fields.momentum ?? flaxLinen.defaults.momentum;
+    this.epsilon = fields.epsilon ?? flaxLinen.defaults.epsilon;
     this.dtype = fields.dtype ?? null;
     this.paramDtype = fields.paramDtype ?? 'float32';
     this.useBias = fields.useBias ?? true;
@@ -242,26 +249,26 @@ function prepareCall<T>(bn: BatchNorm<T>, scope: Scope, x: T, kwargs: BatchNormC
   const layoutShape = ascending.map((a) => sampleShape[a]!);
 
   const statsDtype: Dtype = bn.forceFloat32Reductions ? 'float32' : bn.paramDtype;
-  const mean = scope.variable('batch_stats', 'mean', () => toEngine(engine, hostFull(featureShape, 0, statsDtype)));
-  const variance = scope.variable('batch_stats', 'var', () => toEngine(engine, hostFull(featureShape, 1, statsDtype)));
+  const mean = scope.variable(STATS, MEAN, () => toEngine(engine, hostFull(featureShape, 0, statsDtype)));
+  const variance = scope.variable(STATS, VAR, () => toEngine(engine, hostFull(featureShape, 1, statsDtype)));
 
   // A stored statistic of another size cannot be reshaped into the features: name it.
-  for (const [leaf, v] of [['mean', mean.value], ['var', variance.value]] as const) {
+  for (const [leaf, v] of [[MEAN, mean.value], [VAR, variance.value]] as const) {
     const have = shapeOf(v);
     if (numel(have) !== numel(featureShape)) {
-      throw new StateError(`batch_stats${scope.pathText === '/' ? '/' : `${scope.pathText}/`}${leaf}`, `has shape [${have.join(', ')}] but the input's features have shape [${featureShape.join(', ')}]`);
+      throw new StateError(`${STATS}${scope.pathText === '/' ? '/' : `${scope.pathText}/`}${leaf}`, `has shape [${have.join(', ')}] but the input's features have shape [${featureShape.join(', ')}]`);
     }
   }
   const updating = !useRunningAverage && !initializing;
   if (updating) {
     // Fail before computing, as Flax fails at the assignment: the result is the same error.
-    if (!scope.isMutableCollection('batch_stats')) throw new ModifyScopeVariableError('batch_stats', 'mean', scope.pathText);
+    if (!scope.isMutableCollection(STATS)) throw new ModifyScopeVariableError(STATS, MEAN, scope.pathText);
     checkUpdateLayout(featureShape, layoutShape);
   }
 
   const onEngine = (v: Parameters<typeof toEngine>[1]) => toEngine(engine, v) as T;
-  const scale = bn.useScale ? scope.param<T>('scale', bn.scaleInit, featureShape, bn.paramDtype, onEngine) : undefined;
-  const bias = bn.useBias ? scope.param<T>('bias', bn.biasInit, featureShape, bn.paramDtype, onEngine) : undefined;
+  const scale = bn.useScale ? scope.param<T>(SCALE, bn.scaleInit, featureShape, bn.paramDtype, onEngine) : undefined;
+  const bias = bn.useBias ? scope.param<T>(BIAS, bn.biasInit, featureShape, bn.paramDtype, onEngine) : undefined;
 
   const masked = !useRunningAverage && kwargs.mask !== undefined && kwargs.mask !== null;
   const spec = linenSpec(bn, { featureAxes: ascending, updating, masked });

@@ -14,7 +14,7 @@ import {
   type LayerRunOptions,
   type StepOptions,
 } from '@normbridge/core';
-import { fastVarianceAlgorithm, flaxSpec } from '../spec.js';
+import { flaxNnx } from '@normbridge/frameworks';
 import { canonicalizeAxes, type Axes } from '../axes.js';
 import {
   checkInput,
@@ -132,16 +132,10 @@ export function nnxSpec(
   m: Pick<BatchNormOptions, 'momentum' | 'epsilon' | 'useBias' | 'useScale' | 'useFastVariance'>,
   call: { readonly featureAxes: readonly number[]; readonly masked: boolean },
 ): BatchNormSpec {
-  return flaxSpec({
-    ...call,
-    momentum: m.momentum,
-    epsilon: m.epsilon,
-    updating: true,
-    varianceAlgorithm: fastVarianceAlgorithm(m.useFastVariance),
-    scale: m.useScale ?? true,
-    bias: m.useBias ?? true,
-    statisticsDtype: 'float32',
-  });
+  return flaxNnx.specFromArgs(
+    { momentum: m.momentum, epsilon: m.epsilon, use_fast_variance: m.useFastVariance, use_scale: m.useScale, use_bias: m.useBias },
+    call,
+  );
 }
 
 /**
@@ -174,8 +168,8 @@ export class BatchNorm<T = any> extends Module {
     this.numFeatures = numFeatures;
     this.useRunningAverage = options.useRunningAverage === undefined ? false : options.useRunningAverage;
     this.axis = options.axis ?? -1;
-    this.momentum = options.momentum ?? 0.99;
-    this.epsilon = options.epsilon ?? 1e-5;
+    this.momentum = options.momentum ?? flaxNnx.defaults.momentum;
+    this.epsilon = options.epsilon ?? flaxNnx.defaults.epsilon;
     this.dtype = options.dtype ?? null;
     this.paramDtype = options.paramDtype ?? 'float32';
     this.useBias = options.useBias ?? true;

@@ -2,6 +2,8 @@
  * NNX variables: mutable boxes typed by class (`nnx.Param`, `nnx.BatchStat`). Filters in
  * {@link split}/{@link state} select variables by these classes, as NNX's do.
  */
+import { flaxLinen } from '@normbridge/frameworks';
+
 export class Variable<V = any> {
   #get: () => V;
   #set: (v: V) => void;
@@ -59,7 +61,8 @@ export class VariableState<V = any> {
 
 /** The linen collection a variable type corresponds to (`register_variable_name`). */
 export function collectionOf(type: string): string {
-  if (type === 'Param') return 'params';
-  if (type === 'BatchStat') return 'batch_stats';
+  const collections = flaxLinen.collections!;
+  if (type === 'Param') return collections.params;
+  if (type === 'BatchStat') return collections.stats;
   return type;
 }

@@ -1,17 +1,13 @@
 import {
-  defineSpec, toHostAsync, fromBatchWeightMomentum, hostTensor, initialState, referenceEval, referenceTrain, referenceVjp,
+  toHostAsync, hostTensor, initialState, referenceEval, referenceTrain, referenceVjp,
   type BatchNormSpec, type Engine, type HostState, type HostTensor,
 } from '@normbridge/core';
+import { torch } from '@normbridge/frameworks';
 import { CPU_ENGINE_NAMES, createEngineByName, type EngineName } from '@normbridge/engines';
 import { formatError, renderTable } from '../table.js';
 
-/** PyTorch `BatchNorm2d(4)` semantics on NCHW input: the spec the demo runs everywhere. */
-const DEMO_SPEC: BatchNormSpec = defineSpec({
-  featureAxes: [1],
-  runningAverage: fromBatchWeightMomentum(0.1),
-  runningVarianceEstimator: 'unbiased',
-  singleValuePerChannel: 'error',
-});
+/** PyTorch `BatchNorm2d(4)` semantics on NCHW input (the torch profile's): the spec the demo runs everywhere. */
+const DEMO_SPEC: BatchNormSpec = torch.specFromArgs({}, {});
 const SHAPE = [8, 4, 5, 5];
 
 function seeded(seed: number, n: number, offset = 0): Float32Array {

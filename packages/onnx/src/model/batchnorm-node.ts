@@ -6,7 +6,8 @@
  * instead (what the exporter was given, in every realistic case); `float32` keeps the stored
  * value (what ONNX Runtime computes with).
  */
-import { defineSpec, fromDecayMomentum, type BatchNormSpec, type HostState, type HostTensor } from '@normbridge/core';
+import type { BatchNormSpec, HostState, HostTensor } from '@normbridge/core';
+import { onnx } from '@normbridge/frameworks';
 import type { NodeProto } from 'onnx-buf';
 import { OnnxModelError } from '../errors.js';
 import { hostTensorFromProto } from '../proto/tensor.js';
@@ -49,31 +50,20 @@ export function isTrainingNode(node: NodeProto, opset: number): boolean {
   return node.output.filter((o) => o !== '').length > 1;
 }
 
-const ROLES = ['scale', 'B', 'input_mean', 'input_var'] as const;
+/** Inputs 1–4 of the node, in order (the ONNX profile's variables). */
+const ROLES = [...onnx.params, ...onnx.stats].map((v) => v.name);
 
 /** ONNX `BatchNormalization` attributes (opset 15) as numbers. */
 export interface BatchNormAttributes {
-  /** @default 1e-5 */
+  /** @default 1e-5 (the ONNX profile's) */
   readonly epsilon?: number;
   /** ONNX momentum: the weight of the OLD running value (a decay, like Flax/Keras). @default 0.9 */
   readonly momentum?: number;
 }
 
-/**
- * The canonical spec of an ONNX BatchNormalization node: channel axis 1, biased running
- * variance, two-pass statistics, `blend` update (the semantics opset 14 spelled out).
- */
+/** The canonical spec of an ONNX BatchNormalization node: the ONNX profile's (`@normbridge/frameworks`). */
 export function onnxBatchNormSpec(attributes: BatchNormAttributes, label = 'BatchNormalization'): BatchNormSpec {
-  return defineSpec({
-    featureAxes: [1],
-    epsilon: attributes.epsilon ?? 1e-5,
-    runningAverage: fromDecayMomentum(attributes.momentum ?? 0.9, `${label}.momentum`),
-    runningVarianceEstimator: 'biased',
-    varianceAlgorithm: 'two-pass',
-    runningUpdateForm: 'blend',
-    evalStatistics: 'running',
-    singleValuePerChannel: 'allowed',
-  });
+  return onnx.specFromArgs(attributes, { label });
 }
 
 export function readBatchNormNode(node: NodeProto, label: string, index: GraphIndex, opset: number, reading: AttributeReading = 'decimal'): BatchNormNodeInfo {
@@ -95,7 +85,7 @@ export function readBatchNormNode(node: NodeProto, label: string, index: GraphIn
     }
   });
   const spec = onnxBatchNormSpec(
-    { epsilon: floatAttr(node, 'epsilon', 1e-5, reading), momentum: floatAttr(node, 'momentum', 0.9, reading) },
+    { epsilon: floatAttr(node, 'epsilon', onnx.defaults.epsilon, reading), momentum: floatAttr(node, 'momentum', onnx.defaults.momentum, reading) },
     label,
   );
   const [scale, bias, runningMean, runningVar] = tensors;

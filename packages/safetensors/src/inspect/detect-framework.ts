@@ -1,6 +1,6 @@
 import { isJsonObject, parseStrictJson } from '../format/strict-json.js';
 import { NORMBRIDGE_METADATA_KEY } from '../port/config.js';
-import { isFramework, type Framework } from '../port/frameworks.js';
+import { isFramework, NAMINGS, type Framework } from '../port/frameworks/index.js';
 
 export interface FrameworkGuess {
   readonly framework: Framework | undefined;
@@ -29,15 +29,20 @@ export function detectFramework(keys: readonly string[], metadata: Readonly<Reco
     }
   }
   const leaves = new Set(keys.map(leafOf));
-  if (keys.some((k) => /^(params|batch_stats)[./]/.test(k))) return { framework: 'flax', reason: 'params/batch_stats collections (Flax linen)' };
-  if (leaves.has('moving_mean') || leaves.has('moving_variance')) return { framework: 'keras', reason: 'moving_mean/moving_variance (Keras)' };
-  if (leaves.has('running_mean') || leaves.has('running_var')) {
-    if (leaves.has('num_batches_tracked')) return { framework: 'torch', reason: 'num_batches_tracked (PyTorch)' };
-    if (metadata?.['format'] === 'pt') return { framework: 'torch', reason: 'format "pt" metadata' };
-    return { framework: 'mlx', reason: 'running_mean without num_batches_tracked (MLX; PyTorch state dicts have the counter)' };
+  const { flax, keras, torch, mlx, nnx } = NAMINGS;
+  const has = (...names: (string | undefined)[]) => names.some((n) => n !== undefined && leaves.has(n));
+  const linen = [flax.collectionOf!('scale'), flax.collectionOf!('mean')];
+  const [torchTag, mlxTag] = [torch.formatTag, mlx.formatTag];
+  if (keys.some((k) => linen.some((c) => k.startsWith(`${c}.`) || k.startsWith(`${c}/`)))) return { framework: 'flax', reason: `${linen.join('/')} collections (Flax linen)` };
+  if (has(keras.leaves.mean, keras.leaves.variance)) return { framework: 'keras', reason: `${keras.leaves.mean}/${keras.leaves.variance} (Keras)` };
+  // PyTorch and MLX share these names; only PyTorch keeps a batch counter.
+  if (has(torch.leaves.mean, torch.leaves.variance, mlx.leaves.mean, mlx.leaves.variance)) {
+    if (has(torch.leaves.count)) return { framework: 'torch', reason: `${torch.leaves.count} (PyTorch)` };
+    if (metadata?.['format'] === torchTag) return { framework: 'torch', reason: `format "${torchTag}" metadata` };
+    return { framework: 'mlx', reason: `${mlx.leaves.mean} without ${torch.leaves.count} (MLX; PyTorch state dicts have the counter)` };
   }
-  if (leaves.has('mean') && leaves.has('var')) return { framework: 'nnx', reason: 'mean/var without collections (Flax NNX)' };
-  if (metadata?.['format'] === 'pt') return { framework: 'torch', reason: 'format "pt" metadata' };
-  if (metadata?.['format'] === 'mlx') return { framework: 'mlx', reason: 'format "mlx" metadata' };
+  if (leaves.has(nnx.leaves.mean) && leaves.has(nnx.leaves.variance)) return { framework: 'nnx', reason: `${nnx.leaves.mean}/${nnx.leaves.variance} without collections (Flax NNX)` };
+  if (metadata?.['format'] === torchTag) return { framework: 'torch', reason: `format "${torchTag}" metadata` };
+  if (metadata?.['format'] === mlxTag) return { framework: 'mlx', reason: `format "${mlxTag}" metadata` };
   return { framework: undefined, reason: 'no BatchNorm variables or framework metadata found' };
 }

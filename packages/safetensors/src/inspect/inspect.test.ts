@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { parseSafetensors } from '../io/memory.js';
 import { serializeSafetensors } from '../io/serialize-memory.js';
 import { convertSafetensorsBuffer } from '../port/convert-buffer.js';
-import { FRAMEWORKS } from '../port/frameworks.js';
+import { FRAMEWORKS } from '../port/frameworks/index.js';
 import { FIXTURES } from '../test-support/raw.js';
 import { detectFramework } from './detect-framework.js';
 import { formatInspectReport } from './format-inspect.js';

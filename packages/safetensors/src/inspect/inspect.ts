@@ -8,7 +8,7 @@ import type { SafetensorsDtype } from '../format/dtypes.js';
 import { openCheckpoint } from '../io/open-checkpoint.js';
 import type { TensorReader } from '../io/reader.js';
 import { momentumFor, readConfigMetadata } from '../port/config.js';
-import type { Framework } from '../port/frameworks.js';
+import type { Framework } from '../port/frameworks/index.js';
 import { NAMINGS } from '../port/frameworks/index.js';
 import { channelsOf, type BatchNormLayer, type LayerKind } from '../port/model.js';
 import { comparePaths, compareSegments } from '../port/natural-order.js';
@@ -131,7 +131,7 @@ export async function inspectReader(reader: TensorReader, options: InspectOption
       const record = configs.layers.get(path);
       let momentum: number | null | undefined = naming.defaults.momentum;
       if (record?.runningAverage !== undefined) {
-        const m = momentumFor(record.runningAverage, naming.momentumConvention, naming.framework);
+        const m = momentumFor(record.runningAverage, naming.framework);
         momentum = 'momentum' in m ? m.momentum : undefined;
       }
       const fromMetadata = record?.epsilon !== undefined || record?.runningAverage !== undefined;

@@ -10,17 +10,10 @@
  * cumulative average. `numBatchesTracked` is written only for frameworks without a counter
  * tensor, so that the count survives a round trip through them.
  */
-import {
-  fromBatchWeightMomentum,
-  fromDecayMomentum,
-  NormbridgeError,
-  toBatchWeightMomentum,
-  toDecayMomentum,
-  type RunningAverage,
-} from '@normbridge/core';
+import { NormbridgeError, type RunningAverage } from '@normbridge/core';
+import { CHECKPOINT_PROFILES, momentumIn, runningAverageFrom, type MomentumConvention } from '@normbridge/frameworks';
 import { isJsonObject, JsonDecimal, parseStrictJson, type JsonValue } from '../format/strict-json.js';
-import { isFramework } from './frameworks.js';
-import type { MomentumConvention } from './naming.js';
+import { isFramework, type Framework } from './frameworks/index.js';
 
 export const NORMBRIDGE_METADATA_KEY = 'normbridge';
 export const CONFIG_VERSION = 1;
@@ -63,7 +56,7 @@ export function readConfigMetadata(
   const declared = root.get('momentumConvention');
   const framework = root.get('framework');
   if (declared === 'batch-weight' || declared === 'decay') convention = declared;
-  else if (isFramework(framework)) convention = framework === 'torch' || framework === 'mlx' ? 'batch-weight' : 'decay';
+  else if (isFramework(framework)) convention = CHECKPOINT_PROFILES[framework].momentum.convention;
   const bn = root.get('batchNorm');
   if (bn === undefined) return { layers, notes };
   if (!isJsonObject(bn)) return ignore('"batchNorm" is not an object');
@@ -102,24 +95,15 @@ function optionalCount(v: JsonValue | undefined): bigint | undefined {
 
 function momentumToCanonical(v: JsonValue | undefined, convention: MomentumConvention): RunningAverage | undefined {
   if (v === undefined) return undefined;
-  if (v === null) {
-    if (convention === 'decay') throw new Error('momentum null (cumulative average) has no decay form');
-    return fromBatchWeightMomentum(null);
-  }
-  const m = optionalNumber(v, 'momentum')!;
-  return convention === 'batch-weight' ? fromBatchWeightMomentum(m) : fromDecayMomentum(m);
+  return runningAverageFrom(v === null ? null : optionalNumber(v, 'momentum')!, convention);
 }
 
 /** Canonical → a framework's momentum; `undefined` with a reason when it has no such form. */
-export function momentumFor(
-  average: RunningAverage,
-  convention: MomentumConvention,
-  framework: string,
-): { momentum: number | null } | { unsupported: string } {
+export function momentumFor(average: RunningAverage, framework: Framework): { momentum: number | null } | { unsupported: string } {
+  const profile = CHECKPOINT_PROFILES[framework];
   try {
-    if (convention === 'decay') return { momentum: tidy(toDecayMomentum(average)) };
-    const m = toBatchWeightMomentum(average);
-    if (m === null && framework !== 'torch') return { unsupported: `${framework} has no cumulative average (momentum=None)` };
+    const m = momentumIn(average, profile.momentum.convention);
+    if (m === null && !profile.momentum.cumulative) return { unsupported: `${framework} has no cumulative average (momentum=None)` };
     return { momentum: m === null ? null : tidy(m) };
   } catch (e) {
     if (e instanceof NormbridgeError) return { unsupported: `${framework}: ${e.message}` };

@@ -10,7 +10,7 @@ import { FIXTURES, sameBytes, withTempDir } from '../test-support/raw.js';
 import { NORMBRIDGE_METADATA_KEY } from './config.js';
 import { convertCheckpoint } from './convert.js';
 import { convertSafetensorsBuffer } from './convert-buffer.js';
-import { FRAMEWORKS, type Framework } from './frameworks.js';
+import { FRAMEWORKS, type Framework } from './frameworks/index.js';
 
 let tinyBytes: Uint8Array;
 let tiny: SafetensorsBuffer;

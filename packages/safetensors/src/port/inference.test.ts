@@ -11,7 +11,7 @@ import { parseSafetensors, type SafetensorsBuffer } from '../io/memory.js';
 import { nchwToNhwc, nhwcWeights, resnet18Forward, tinyForward, type NhwcWeights } from '../test-support/nhwc-model.js';
 import { FIXTURES } from '../test-support/raw.js';
 import { convertSafetensorsBuffer } from './convert-buffer.js';
-import { FRAMEWORKS, type Framework } from './frameworks.js';
+import { FRAMEWORKS, type Framework } from './frameworks/index.js';
 
 async function fixture(name: string): Promise<Uint8Array> {
   return new Uint8Array(await readFile(join(FIXTURES, name)));

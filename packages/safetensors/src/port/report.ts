@@ -1,4 +1,4 @@
-import type { Framework } from './frameworks.js';
+import type { Framework } from './frameworks/index.js';
 import type { InvalidValue, MissingKey, ShapeMismatch, UnexpectedKey } from './issues.js';
 import type { ConfigOrigin, LayerKind } from './model.js';
 import type { SafetensorsDtype } from '../format/dtypes.js';

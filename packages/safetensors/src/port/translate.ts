@@ -8,7 +8,8 @@
  * - entering PyTorch, it is written as an int64 scalar: the source's counter, else the count
  *   from metadata, else 0 (a note says so; PyTorch only reads it with `momentum=None`).
  */
-import { fromBatchWeightMomentum, fromDecayMomentum, type RunningAverage } from '@normbridge/core';
+import type { RunningAverage } from '@normbridge/core';
+import { runningAverageFrom } from '@normbridge/frameworks';
 import { ConversionError } from '../errors.js';
 import { formatNumber } from '../format-util.js';
 import { decodeNative } from '../format/decode.js';
@@ -22,8 +23,7 @@ import {
   type ConfigRecordOut,
 } from './config.js';
 import { emitLayers } from './emit.js';
-import { isFramework, type Framework } from './frameworks.js';
-import { NAMINGS } from './frameworks/index.js';
+import { FRAMEWORKS, isFramework, NAMINGS, type Framework } from './frameworks/index.js';
 import type { Issues } from './issues.js';
 import { convLayoutName } from './layouts.js';
 import { channelsOf, type BatchNormLayer, type Layer, type LayerKind } from './model.js';
@@ -75,7 +75,7 @@ export interface TranslationResult {
 
 export async function translateCheckpoint(reader: TensorReader, options: TranslateOptions): Promise<TranslationResult> {
   for (const f of [options.from, options.to]) {
-    if (!isFramework(f)) throw new ConversionError('unknown-framework', `unknown framework ${JSON.stringify(f)}; use torch, flax, nnx, mlx or keras`);
+    if (!isFramework(f)) throw new ConversionError('unknown-framework', `unknown framework ${JSON.stringify(f)}; use ${FRAMEWORKS.join(', ')}`);
   }
   const source = NAMINGS[options.from];
   const target = NAMINGS[options.to];
@@ -124,7 +124,7 @@ export async function translateCheckpoint(reader: TensorReader, options: Transla
     const cfg = layer.config;
     let momentum: number | null | undefined;
     if (cfg?.runningAverage !== undefined) {
-      const m = momentumFor(cfg.runningAverage, target.momentumConvention, target.framework);
+      const m = momentumFor(cfg.runningAverage, target.framework);
       if ('unsupported' in m) issues.notes.push(`layer "${targetPath}": momentum not carried over (${m.unsupported})`);
       else momentum = m.momentum;
     }
@@ -197,15 +197,9 @@ async function withConfig(
   const assumedMomentum = options.assume?.momentum === undefined ? source.defaults.momentum : options.assume.momentum;
   const epsilon = record?.epsilon ?? assumedEps;
   let runningAverage = record?.runningAverage;
-  if (runningAverage === undefined) {
-    runningAverage =
-      assumedMomentum === null
-        ? source.momentumConvention === 'batch-weight'
-          ? fromBatchWeightMomentum(null)
-          : undefined
-        : source.momentumConvention === 'batch-weight'
-          ? fromBatchWeightMomentum(assumedMomentum)
-          : fromDecayMomentum(assumedMomentum);
+  // `null` (a cumulative average) has no decay form: the momentum is then left unknown.
+  if (runningAverage === undefined && !(assumedMomentum === null && source.momentumConvention === 'decay')) {
+    runningAverage = runningAverageFrom(assumedMomentum, source.momentumConvention);
   }
   const origin = record?.epsilon !== undefined && record.runningAverage !== undefined ? 'metadata' : 'assumed';
   return { ...layer, numBatchesTracked: count, config: { epsilon, runningAverage, origin } };
@@ -280,7 +274,7 @@ function addPolicyNotes(
   for (const l of bn) {
     const avg = l.config?.runningAverage;
     if (avg === undefined) continue;
-    const m = momentumFor(avg, target.momentumConvention, target.framework);
+    const m = momentumFor(avg, target.framework);
     if ('momentum' in m && m.momentum !== target.defaults.momentum) {
       const key = String(m.momentum);
       momenta.set(key, (momenta.get(key) ?? 0) + 1);
@@ -308,7 +302,7 @@ function describeAssumption(bn: readonly BatchNormLayer[], source: FrameworkNami
   const l = bn.find((x) => x.config?.origin === 'assumed');
   const eps = l?.config?.epsilon;
   const avg = l?.config?.runningAverage;
-  const m = avg === undefined ? 'none' : momentumFor(avg, source.momentumConvention, source.framework);
+  const m = avg === undefined ? 'none' : momentumFor(avg, source.framework);
   const mText = typeof m === 'string' ? m : 'momentum' in m ? String(m.momentum) : m.unsupported;
   return `${source.framework}'s eps ${formatNumber(eps)} and momentum ${mText}`;
 }

@@ -7,7 +7,7 @@
 import { defineSpec, referenceEval, transpose, type HostState, type HostTensor } from '@normbridge/core';
 import type { TensorReader } from '../io/reader.js';
 import { readConfigMetadata } from '../port/config.js';
-import type { Framework } from '../port/frameworks.js';
+import type { Framework } from '../port/frameworks/index.js';
 import { NAMINGS } from '../port/frameworks/index.js';
 
 export interface NhwcWeights {

@@ -1,25 +1,14 @@
-import type { FrameworkNaming, KeyParts, Role } from '../naming.js';
+import { flaxLinen } from '@normbridge/frameworks';
+import { namingOf, type KeyParts } from '../naming.js';
 
-const PARAMS = 'params';
-const BATCH_STATS = 'batch_stats';
+const { params: PARAMS, stats: BATCH_STATS } = flaxLinen.collections!;
 
 /**
  * Flax linen variable trees flattened with `traverse_util.flatten_dict(sep='/')`:
  * `params/<path>/scale|bias|kernel` and `batch_stats/<path>/mean|var`. The dotted form
- * (`params.<path>.scale`), common in other tools, is read too and can be written. Conv kernels
- * HWIO, Dense kernels [in, out].
+ * (`params.<path>.scale`), common in other tools, is read too and can be written.
  */
-export const flaxNaming: FrameworkNaming = {
-  framework: 'flax',
-  formatTag: 'flax',
-  momentumConvention: 'decay',
-  defaults: { epsilon: 1e-5, momentum: 0.99 },
-  leaves: { scale: 'scale', bias: 'bias', mean: 'mean', variance: 'var', kernel: 'kernel', kernelBias: 'bias' },
-  collectionOf: (role: Role) => (role === 'mean' || role === 'variance' ? BATCH_STATS : PARAMS),
-  convLayout: '*IO',
-  linearLayout: 'IO',
-  affinePaired: false,
-  separators: ['/', '.'],
+export const flaxNaming = namingOf(flaxLinen, {
   split(key: string, separator: string): KeyParts | undefined {
     const segments = key.split(separator);
     if (segments.length < 2) return undefined;
@@ -35,4 +24,4 @@ export const flaxNaming: FrameworkNaming = {
     const slashed = keys.some((k) => k.startsWith(`${PARAMS}/`) || k.startsWith(`${BATCH_STATS}/`));
     return dotted && !slashed ? '.' : '/';
   },
-};
+});

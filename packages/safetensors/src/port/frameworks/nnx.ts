@@ -1,4 +1,5 @@
-import { joinPlain, slashOrDot, type FrameworkNaming, type KeyParts } from '../naming.js';
+import { flaxNnx } from '@normbridge/frameworks';
+import { joinPlain, namingOf, slashOrDot, type KeyParts } from '../naming.js';
 
 /**
  * Variable wrappers that some NNX state flattenings keep as a last path element
@@ -9,18 +10,9 @@ const WRAPPER_LEAVES = new Set(['value', 'raw_value']);
 /**
  * Flax NNX state (`nnx.state(model)`, `nnx.to_pure_dict`) flattened by attribute path:
  * `bn/mean`, `bn/var`, `bn/scale`, `layers/1/kernel` (Sequential children under `layers`).
- * No collection prefix: Param and BatchStat variables share one tree. Kernels as in linen.
+ * No collection prefix: Param and BatchStat variables share one tree.
  */
-export const nnxNaming: FrameworkNaming = {
-  framework: 'nnx',
-  formatTag: 'flax',
-  momentumConvention: 'decay',
-  defaults: { epsilon: 1e-5, momentum: 0.99 },
-  leaves: { scale: 'scale', bias: 'bias', mean: 'mean', variance: 'var', kernel: 'kernel', kernelBias: 'bias' },
-  convLayout: '*IO',
-  linearLayout: 'IO',
-  affinePaired: false,
-  separators: ['/', '.'],
+export const nnxNaming = namingOf(flaxNnx, {
   split(key: string, separator: string): KeyParts | undefined {
     const segments = key.split(separator);
     if (segments.length >= 2 && WRAPPER_LEAVES.has(segments[segments.length - 1]!)) segments.pop();
@@ -29,4 +21,4 @@ export const nnxNaming: FrameworkNaming = {
   },
   join: joinPlain,
   detectSeparator: slashOrDot,
-};
+});
