@@ -9,7 +9,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import type { Engine } from '@normbridge/core';
 import { batchNormsFromCheckpoint } from '@normbridge/port';
 import { createTfjsEngine } from '@normbridge/tfjs';
-import { evalReport, formatEvalReport, loadExpected, trainReport, type Expected } from './check.js';
+import { evalReport, formatEvalReport, loadExpected, trainReport, vsFloat64, type Expected } from './check.js';
 import { flaxPort } from './flax-port.js';
 import { foldedModel } from './folded.js';
 import { runFoldedOnnx } from './onnx-folded.js';
@@ -45,6 +45,7 @@ for (const model of MODELS) {
       port.train(false);
       const r = await evalReport(port.layers, expected);
       expect(r.logitsScaled, `max |port - torch| per stage:\n${formatEvalReport(r)}`).toBeLessThanOrEqual(expected.tolerances.logits.scaled_atol);
+      expect(r.logitsVsFloat64, `max |port - torch in float64| of the logits:\n${formatEvalReport(r)}`).toBeLessThanOrEqual(expected.tolerances.logits.float64_atol);
     });
 
     it('PyTorch port: the recorded train-mode passes reproduce the running statistics of all 20 BatchNorms', async () => {
@@ -60,12 +61,14 @@ for (const model of MODELS) {
       expect(port.report.ok).toBe(true);
       const r = await evalReport(port.layers, expected);
       expect(r.logitsScaled, `max |flax port - torch| per stage:\n${formatEvalReport(r)}`).toBeLessThanOrEqual(expected.tolerances.logits.scaled_atol);
+      expect(r.logitsVsFloat64, `max |flax port - torch in float64| of the logits:\n${formatEvalReport(r)}`).toBeLessThanOrEqual(expected.tolerances.logits.float64_atol);
     });
 
     it('folded for inference: every BatchNorm folded into its convolution gives the same logits', async () => {
       const { configs } = await batchNormsFromCheckpoint(model.checkpoint, { as: 'torch', engine });
       const r = await evalReport(await foldedModel(model.checkpoint, configs), expected);
       expect(r.logitsScaled, `max |folded - torch| per stage:\n${formatEvalReport(r)}`).toBeLessThanOrEqual(expected.tolerances.logits.scaled_atol);
+      expect(r.logitsVsFloat64, `max |folded - torch in float64| of the logits:\n${formatEvalReport(r)}`).toBeLessThanOrEqual(expected.tolerances.logits.folded_float64_atol);
     });
 
     it('ONNX: the model as torch exports it, its 20 BatchNormalization nodes folded by @normbridge/onnx, on ONNX Runtime gives the same logits', async () => {
@@ -78,6 +81,7 @@ for (const model of MODELS) {
       let worst = 0;
       torchLogits.forEach((t, i) => (worst = Math.max(worst, Math.abs(run.logits[i]! - t) / Math.max(1, Math.abs(t)))));
       expect(worst).toBeLessThanOrEqual(expected.tolerances.logits.scaled_atol);
+      expect(vsFloat64(run.logits, expected)).toBeLessThanOrEqual(expected.tolerances.logits.float64_atol);
     });
   });
 }
