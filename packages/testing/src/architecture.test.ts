@@ -22,7 +22,7 @@ function allowedFor(name: string, all: readonly string[]): readonly string[] {
   if (name === 'engines') return ['core', 'tfjs', 'onnx'];
   if (ADAPTERS.includes(name)) return ['core', 'frameworks'];
   if (name === 'safetensors') return ['core', 'frameworks'];
-  if (name === 'training') return ['core', 'frameworks', 'tfjs', 'onnx'];
+  if (name === 'training') return ['core', 'frameworks', 'tfjs', 'onnx', ...ADAPTERS];
   if (name === 'port') return ['core', 'frameworks', 'safetensors', ...ADAPTERS];
   if (name === 'conformance') return all.filter((n) => !ON_TOP.includes(n) && n !== 'testing' && n !== 'testing-engines' && n !== name);
   if (name === 'testing') return ['core'];
