@@ -1,6 +1,6 @@
-/** flax.linen: BatchNorm, the compact Module system, Dense/relu. */
+/** flax.linen: BatchNorm and the compact Module system (Dense, relu: `@normbridge/training`). */
 export * as linen from './linen/index.js';
-/** flax.nnx: BatchNorm, Param/BatchStat, split/state/toPureDict, Linear/Sequential, the write-up's BatchNorm. */
+/** flax.nnx: BatchNorm, Param/BatchStat, split/state/toPureDict, Sequential, the write-up's BatchNorm (Linear: `@normbridge/training`). */
 export * as nnx from './nnx/index.js';
 /** Legacy `flax.nn` (flax ≤ 0.3.x): the functional BatchNorm, stateful collections. */
 export * as nn from './legacy/index.js';

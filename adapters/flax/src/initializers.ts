@@ -1,13 +1,13 @@
-import * as tf from '@tensorflow/tfjs-core';
+import type * as tf from '@tensorflow/tfjs-core';
 import type { Dtype, HostTensor } from '@normbridge/core';
 import { hostFull } from './leaf.js';
-import { seedOf, type PRNGKey } from './random.js';
+import type { PRNGKey } from './random.js';
 
 /**
  * `flax.linen.initializers` / `jax.nn.initializers`: `(key, shape, dtype) => array`.
- * Constant initializers return host tensors (no TF.js backend needed); random ones are model
- * code around the BatchNorm and sample with TF.js (their values differ from JAX's, whose
- * threefry stream is not reproduced; shapes, scales and distributions match).
+ * The constant initializers BatchNorm uses return host tensors (no engine needed). The random
+ * ones (`normal`, `lecunNormal`) are model code around the BatchNorm and live, with Dense, in
+ * `@normbridge/training` (sampled with TF.js, hence the `tf.Tensor` an initializer may return).
  */
 export type Initializer = (key: PRNGKey, shape: readonly number[], dtype: Dtype) => HostTensor | tf.Tensor;
 
@@ -24,22 +24,3 @@ export const constant =
   (value: number): Initializer =>
   (_key, shape, dtype) =>
     hostFull(shape, value, dtype);
-
-/** `initializers.normal(stddev)`. @param stddev @default 1e-2 */
-export function normal(stddev = 1e-2): Initializer {
-  return (key, shape) => tf.randomNormal([...shape], 0, stddev, 'float32', seedOf(key));
-}
-
-/**
- * `initializers.lecun_normal()`: variance scaling 1.0 over fan-in with a truncated normal
- * (stddev `sqrt(1 / fan_in) / .87962566103423978`, truncated at two standard deviations).
- * For a Dense kernel of shape `(in, out)` fan-in is `in`.
- */
-export function lecunNormal(): Initializer {
-  return (key, shape) => {
-    const receptive = shape.slice(0, -2).reduce((a, b) => a * b, 1);
-    const fanIn = shape.length < 2 ? shape[0] ?? 1 : shape[shape.length - 2]! * receptive;
-    const stddev = Math.sqrt(1 / fanIn) / 0.87962566103423978;
-    return tf.truncatedNormal([...shape], 0, stddev, 'float32', seedOf(key));
-  };
-}

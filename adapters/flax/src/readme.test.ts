@@ -5,7 +5,7 @@ import { hostEngineOnTf } from '@normbridge/tfjs';
 import { linen, nn, nnx, random, shapeOf } from './index.js';
 import { asyncReference, engineCases } from './test-support/engines.js';
 
-await engineCases(); // a TF.js backend for the Dense layers
+await engineCases(); // a TF.js backend for the tf.Tensor inputs
 
 // The README's examples, as printed (on the default engine the README sets: the float64 reference seen through tf).
 setDefaultEngine(hostEngineOnTf(createReferenceEngine()));
@@ -32,16 +32,17 @@ describe('README examples', () => {
   });
 
   it('legacy flax.nn', () => {
+    const Block = nn.module('Block', (self, x: tf.Tensor, kw: { train: boolean }) =>
+      nn.BatchNorm(x, { useRunningAverage: !kw.train, name: 'bn' }));
     const Model = nn.module('Model', (self, x: tf.Tensor, kw: { train: boolean }) => {
-      x = nn.Dense(x, { features: 4 });
-      x = nn.BatchNorm(x, { useRunningAverage: !kw.train });   // auto-named BatchNorm_1
-      return nn.Dense(nn.relu(x), { features: 1 });
+      x = Block(x, { train: kw.train });                            // auto-named Block_0
+      return nn.BatchNorm(x, { useRunningAverage: !kw.train });   // auto-named BatchNorm_1
     });
     const [[, params], state] = nn.stateful(undefined, () => Model.init(random.key(0), x, { train: true }));
     const [y, newState] = nn.stateful(state, () => Model.call(params, x, { train: true }));
     nn.stateful(newState, () => Model.call(params, x, { train: false }), { mutable: false });
-    expect(Object.keys(newState.asDict())).toEqual(['/BatchNorm_1']);
-    expect(shapeOf(y)).toEqual([6, 1]);
+    expect(Object.keys(newState.asDict())).toEqual(['/Block_0/bn', '/BatchNorm_1']);
+    expect(shapeOf(y)).toEqual([6, 3]);
   });
 
   it('asynchronous engines (asyncReference standing in for createOrtEngine)', async () => {

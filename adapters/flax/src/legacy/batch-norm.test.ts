@@ -1,6 +1,5 @@
-import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
-import { ValueError, nn, random, shapeOf, treeMapShapes, type Tree } from '../index.js';
+import { ValueError, initializers, nn, random, shapeOf, treeMapShapes, type Tree } from '../index.js';
 import { engineCases, expectClose, upload, values, X43 } from '../test-support/engines.js';
 
 const cases = await engineCases();
@@ -71,19 +70,26 @@ describe.each(cases)('legacy flax.nn.BatchNorm on $name', ({ engine, atol }) => 
 describe('legacy flax.nn modules', () => {
   const engine = cases.find((c) => c.tf)!.engine;
 
-  it('one auto-name counter shared by all unnamed children: Dense_0, BatchNorm_1, Dense_2', () => {
-    const MLP = nn.module('MLP', (_self, x: tf.Tensor, kw: { train: boolean }) => {
-      x = nn.Dense(x, { features: 4 });
+  // A test-only module standing in for model code (nn.Dense is tested in @normbridge/training):
+  // params `kernel (in, features)` and `bias (features,)`, x passed through unchanged.
+  const Params = nn.module('Params', (self, x: any, kw: { features: number }) => {
+    self.param('kernel', [shapeOf(x).at(-1)!, kw.features], initializers.ones);
+    self.param('bias', [kw.features], initializers.zeros);
+    return x;
+  });
+
+  it('one auto-name counter shared by all unnamed children: Params_0, BatchNorm_1, Params_2', () => {
+    const MLP = nn.module('MLP', (_self, x: any, kw: { train: boolean }) => {
+      x = Params(x, { features: 4 });
       x = nn.BatchNorm(x, { useRunningAverage: !kw.train });
-      x = nn.relu(x);
-      return nn.Dense(x, { features: 1 });
+      return Params(x, { features: 1 });
     });
-    const [[y, params], state] = nn.stateful(undefined, () => MLP.init(KEY, tf.ones([2, 3]), { train: true, engine }));
-    expect(shapeOf(y)).toEqual([2, 1]);
+    const [[y, params], state] = nn.stateful(undefined, () => MLP.init(KEY, upload(engine, [2, 3], [1, 2, 3, 4, 5, 6]), { train: true, engine }));
+    expect(shapeOf(y)).toEqual([2, 3]);
     expect(treeMapShapes(params)).toEqual({
-      BatchNorm_1: { bias: [4], scale: [4] },
-      Dense_0: { bias: [4], kernel: [3, 4] },
-      Dense_2: { bias: [1], kernel: [4, 1] },
+      BatchNorm_1: { bias: [3], scale: [3] },
+      Params_0: { bias: [4], kernel: [3, 4] },
+      Params_2: { bias: [1], kernel: [3, 1] },
     });
     expect(Object.keys(state.asDict())).toEqual(['/BatchNorm_1']);
   });

@@ -1,4 +1,3 @@
-import * as tf from '@tensorflow/tfjs-core';
 import {
   type BatchNormSpec,
   type BatchNormState,
@@ -12,9 +11,8 @@ import { absoluteDims, type Axes } from '../axes.js';
 import { runBatchNorm, runBatchNormAsync, runBatchNormVjp, runBatchNormVjpAsync, type BatchNormOutput } from '../backend.js';
 import { checkInexact, type FlaxDtype } from '../dtypes.js';
 import { ValueError } from '../errors.js';
-import { lecunNormal, ones, zeros, type Initializer } from '../initializers.js';
+import { ones, zeros, type Initializer } from '../initializers.js';
 import { shapeOf, toEngine } from '../leaf.js';
-import { asTf, denseForward } from '../linen/dense.js';
 import { replicaOptions } from '../replicas.js';
 import { asyncModule, module, type Collection, type ModuleContext, type ModuleState, type TopLevelOptions } from './base.js';
 import type { Tree } from '../tree.js';
@@ -188,26 +186,4 @@ function vjpResult<T>(c: PreparedCall<T>, g: Gradients<T>): BatchNormVjp<T> {
   const scale = c.state.scale === undefined ? undefined : g.dScale;
   const bias = c.state.bias === undefined ? undefined : g.dBias;
   return { input: g.dx, params: { ...(scale !== undefined ? { scale } : {}), ...(bias !== undefined ? { bias } : {}) } };
-}
-
-/** Legacy `flax.nn.Dense(x, features, bias=True, kernel_init=lecun_normal(), bias_init=zeros)` (model code, TF.js). */
-export interface DenseKwargs {
-  readonly features: number;
-  /** @default true */
-  readonly bias?: boolean | undefined;
-  /** @default initializers.lecunNormal() */
-  readonly kernelInit?: Initializer | undefined;
-  /** @default initializers.zeros */
-  readonly biasInit?: Initializer | undefined;
-}
-
-export const Dense = module<tf.Tensor, DenseKwargs, tf.Tensor>('Dense', (self, x, kw) => {
-  const kernel = self.param<tf.Tensor>('kernel', [x.shape[x.rank - 1]!, kw.features], kw.kernelInit ?? lecunNormal(), asTf);
-  const bias = kw.bias ?? true ? self.param<tf.Tensor>('bias', [kw.features], kw.biasInit ?? zeros, asTf) : undefined;
-  return denseForward(x, kernel, bias);
-});
-
-/** `flax.nn.relu`. */
-export function relu<T extends tf.Tensor>(x: T): T {
-  return tf.relu(x);
 }

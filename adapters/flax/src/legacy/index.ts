@@ -14,4 +14,4 @@ export {
   type StatefulOptions,
   type TopLevelOptions,
 } from './base.js';
-export { BatchNorm, Dense, relu, legacySpec, batchNormVjp, batchNormVjpAsync, type BatchNormKwargs, type BatchNormVjp, type DenseKwargs } from './batch-norm.js';
+export { BatchNorm, legacySpec, batchNormVjp, batchNormVjpAsync, type BatchNormKwargs, type BatchNormVjp } from './batch-norm.js';

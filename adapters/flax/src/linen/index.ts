@@ -9,4 +9,3 @@ export {
   type VariableRef,
 } from './module.js';
 export { BatchNorm, linenSpec, mergeParam, type BatchNormCallArgs, type BatchNormFields, type BatchNormVjp } from './batch-norm.js';
-export { Dense, relu, denseForward, type DenseFields } from './dense.js';

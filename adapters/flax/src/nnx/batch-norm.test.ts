@@ -1,10 +1,27 @@
-import * as tf from '@tensorflow/tfjs-core';
+import type { SyncEngine } from '@normbridge/core';
 import { describe, expect, it } from 'vitest';
 import { IncompatibleShapesError, ValueError, nnx, shapeOf, treeMapShapes, type Tree } from '../index.js';
 const { flatState, toPureDict } = nnx;
 import { engineCases, expectClose, upload, values, X43 } from '../test-support/engines.js';
 
 const cases = await engineCases();
+
+/**
+ * A test-only nnx.Module standing in for model code (nnx.Linear is tested in
+ * @normbridge/training): Params `kernel (in, out)` and `bias (out,)`, x passed through.
+ */
+class Params extends nnx.Module {
+  kernel: nnx.Param;
+  bias: nnx.Param;
+  constructor(engine: SyncEngine<any>, inFeatures: number, outFeatures: number) {
+    super();
+    this.kernel = new nnx.Param(upload(engine, [inFeatures, outFeatures], new Array(inFeatures * outFeatures).fill(1)));
+    this.bias = new nnx.Param(upload(engine, [outFeatures], new Array(outFeatures).fill(0)));
+  }
+  call(x: unknown): unknown {
+    return x;
+  }
+}
 
 const ROW = {
   trainY0: [-0.50709139, -0.1005037, -0.65465305],
@@ -108,22 +125,22 @@ describe('nnx graph utilities', () => {
     expect((s['mean'] as nnx.VariableState).type).toBe('BatchStat');
     expect((s['scale'] as nnx.VariableState).type).toBe('Param');
 
-    const model = new nnx.Sequential(new nnx.Linear(3, 4, { rngs: new nnx.Rngs(0) }), new nnx.BatchNorm(4, { rngs: new nnx.Rngs(1), engine }), nnx.relu);
+    const model = new nnx.Sequential(new Params(engine, 3, 4), new nnx.BatchNorm(3, { rngs: new nnx.Rngs(1), engine }), (y: unknown) => y);
     const [graphdef, params, batchStats] = nnx.split(model, nnx.Param, nnx.BatchStat);
     expect(graphdef).toBeInstanceOf(nnx.GraphDef);
     expect(flatState(params!).map(([p]) => p.join('/'))).toEqual(['layers/0/bias', 'layers/0/kernel', 'layers/1/bias', 'layers/1/scale']);
     expect(flatState(batchStats!).map(([p]) => p.join('/'))).toEqual(['layers/1/mean', 'layers/1/var']);
-    expect(treeMapShapes(toPureDict(batchStats!) as Tree)).toEqual({ layers: { '1': { mean: [4], var: [4] } } });
+    expect(treeMapShapes(toPureDict(batchStats!) as Tree)).toEqual({ layers: { '1': { mean: [3], var: [3] } } });
     expect(() => nnx.split(model, nnx.Param)).toThrow(ValueError);
     expect(() => nnx.split(model, nnx.Param)).toThrow(/^Non-exhaustive filters, got a non-empty remainder/);
 
     // Training through the Sequential updates layers/1; nnx.update writes a state back.
-    const y = model.call(tf.tensor2d([1, 2, 3, 0, 1, 0, 2, 2, 2], [3, 3]));
-    expect(shapeOf(y)).toEqual([3, 4]);
+    const y = model.call(upload(engine, [3, 3], [1, 2, 3, 0, 1, 0, 2, 2, 2]));
+    expect(shapeOf(y)).toEqual([3, 3]);
     const bnLayer = model.layers[1] as nnx.BatchNorm;
-    expect(values(bnLayer.mean.value)).not.toEqual([0, 0, 0, 0]);
+    expect(values(bnLayer.mean.value)).not.toEqual([0, 0, 0]);
     nnx.update(model, batchStats!);
-    expect(values(bnLayer.mean.value)).toEqual([0, 0, 0, 0]);
+    expect(values(bnLayer.mean.value)).toEqual([0, 0, 0]);
   });
 
   it('train()/eval() walk submodules; setAttributes raises for unknown attributes', () => {

@@ -16,5 +16,5 @@ export {
   type State,
 } from './module.js';
 export { BatchNorm, firstFrom, nnxSpec, type BatchNormCallArgs, type BatchNormOptions, type BatchNormVjp } from './batch-norm.js';
-export { Linear, Sequential, relu, type Layer, type LinearOptions } from './linear.js';
+export { Sequential, type Layer } from './sequential.js';
 export { WriteupBatchNorm, writeupSpec } from './writeup.js';

@@ -1,10 +1,11 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { linen, type Tree } from '@normbridge/flax';
 import { valueAndGrad } from './grad.js';
+import { Dense, relu } from './layers/linen.js';
 import { softmaxCrossEntropyWithIntegerLabels } from './losses.js';
 import type { TrainState } from './train-state.js';
 
-const { BatchNorm, Dense, Module, relu } = linen;
+const { BatchNorm, Module } = linen;
 type Scope = linen.Scope;
 type Variables = linen.Variables;
 
