@@ -4,7 +4,7 @@
  * When that reproduces the source, the named conventions account for the whole difference; when
  * it does not, something else differs and the cell is unexplained.
  */
-import { STATE_TENSOR_KEYS, StatefulBatchNorm, type BatchNormSpec, type Engine, type HostState, type HostTensor } from '@normbridge/core';
+import { LayerState, STATE_TENSOR_KEYS, type BatchNormSpec, type Engine, type HostState, type HostTensor } from '@normbridge/core';
 import type { LoadedFixture } from '../fixture-load.js';
 import type { Framework } from '@normbridge/safetensors';
 import { statsVariables, variableOf } from './fixture-checkpoint.js';
@@ -47,12 +47,12 @@ export function alignedLayer(fixture: LoadedFixture, naming: Framework, spec: Ba
   // Float32 state, as the port's layers hold it whatever the fixture's dtype.
   const host = initialState(fixture, naming, spec);
   const f32 = (t: HostTensor | undefined): HostTensor | undefined => (t === undefined ? undefined : { shape: [...t.shape], data: Float32Array.from(t.data), dtype: 'float32' });
-  const runner = new StatefulBatchNorm(engine, spec, engine.stateFromHost({ ...host, runningMean: f32(host.runningMean), runningVar: f32(host.runningVar), scale: f32(host.scale), bias: f32(host.bias) }));
+  const runner = new LayerState(engine, engine.stateFromHost({ ...host, runningMean: f32(host.runningMean), runningVar: f32(host.runningVar), scale: f32(host.scale), bias: f32(host.bias) }));
   const toHost = async (t: unknown) => (await engine.toHost(t)) as HostTensor;
   return {
     async step(x, mode) {
       const input = engine.fromHost({ shape: [...x.shape], data: Float32Array.from(x.data), dtype: 'float32' });
-      const out = await runner.runAsync(mode, input);
+      const out = await runner.runAsync(spec, mode, input);
       const y = await toHost(out);
       engine.dispose(...new Set([input, out]));
       return y;
