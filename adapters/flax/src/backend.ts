@@ -1,19 +1,5 @@
-import {
-  checkStateValues,
-  getDefaultEngine,
-  isHostTensor,
-  requireSync as requireSyncEngine,
-  UnsupportedError,
-  type BatchNormSpec,
-  type BatchNormState,
-  type Engine,
-  type Gradients,
-  type HostTensor,
-  type Mode,
-  type StepOptions,
-  type SyncEngine,
-  type TrainOutput,
-} from '@normbridge/core';
+import { checkStateValues, getDefaultEngine, isHostTensor, requireSync as requireSyncEngine, UnsupportedError } from '@normbridge/core';
+import type { BatchNormSpec, BatchNormState, Engine, Gradients, HostTensor, Mode, StepOptions, SyncEngine, TrainOutput } from '@normbridge/core';
 import { registerEngine } from './leaf.js';
 
 /**

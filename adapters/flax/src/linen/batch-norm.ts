@@ -1,16 +1,5 @@
-import {
-  numel,
-  sameShape,
-  StateError,
-  UnsupportedError,
-  type BatchNormSpec,
-  type BatchNormState,
-  type Dtype,
-  type Engine,
-  type Gradients,
-  type Mode,
-  type StepOptions,
-} from '@normbridge/core';
+import { numel, sameShape, StateError, UnsupportedError } from '@normbridge/core';
+import type { BatchNormSpec, BatchNormState, Dtype, Engine, Gradients, Mode, StepOptions } from '@normbridge/core';
 import { flaxLinen } from '@normbridge/frameworks';
 import { modernArgs, resolveAttributes, type BatchNormAttributeValues, type BatchNormAttributes } from '../attributes.js';
 import { canonicalizeAxes } from '../axes.js';
