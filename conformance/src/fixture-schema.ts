@@ -6,7 +6,7 @@
  * executable form.
  */
 import { z } from 'zod';
-import { DTYPES, NormbridgeError, describeValue } from '@normbridge/core';
+import { DTYPES, NormbridgeError, describeValue, valueAt } from '@normbridge/core';
 import { FRAMEWORK_IDS, PROFILES, variableNames, type FrameworkId } from '@normbridge/frameworks';
 
 export const FIXTURE_FORMAT = 'normbridge-fixture/1' as const;
@@ -188,11 +188,17 @@ export const FrameworkBugSchema = z
   })
   .strict();
 
+/** A case id, unique within its framework folder; the folder name. */
+export const CaseIdSchema = z.string().regex(/^[a-z0-9][a-z0-9_.-]*$/, 'lower-case letters, digits, "_", "-", "." only');
+
+/** The safetensors file beside a manifest. */
+export const TensorsFileSchema = z.string().regex(/^[^/\\]+\.safetensors$/, 'a file name ending in .safetensors, beside the manifest');
+
 const ManifestObject = z
   .object({
     format: z.literal(FIXTURE_FORMAT),
     /** Case id, unique within its framework folder; the folder name. */
-    case: z.string().regex(/^[a-z0-9][a-z0-9_.-]*$/, 'lower-case letters, digits, "_", "-", "." only'),
+    case: CaseIdSchema,
     description: z.string().min(1),
     framework: FrameworkSchema,
     producer: ProducerSchema,
@@ -205,7 +211,7 @@ const ManifestObject = z
     /** PyTorch memory format the input had in the framework (values are stored logically). */
     memoryFormat: z.enum(['contiguous', 'channels_last', 'channels_last_3d']).optional(),
     /** The safetensors file beside the manifest. */
-    tensors: z.string().regex(/^[^/\\]+\.safetensors$/, 'a file name ending in .safetensors, beside the manifest'),
+    tensors: TensorsFileSchema,
     /** State before the first step: framework variable name → tensor name. */
     initialState: StateMapSchema,
     steps: z.array(StepSchema).min(1),
@@ -361,15 +367,6 @@ export function parseFixtureManifest(value: unknown, file?: string): FixtureMani
   const more = rest.length > 0 ? ` (and ${rest.length} more: ${rest.slice(0, 5).map(fieldOf).join(', ')})` : '';
   const got = first!.code === 'invalid_type' || first!.code === 'invalid_value' ? ` (got ${describeValue(valueAt(value, first!.path))})` : '';
   throw new FixtureError(field, `is invalid: ${first!.message}${got}${more}`, file);
-}
-
-function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
-  let v: unknown = root;
-  for (const key of path) {
-    if (v === null || typeof v !== 'object') return undefined;
-    v = (v as Record<PropertyKey, unknown>)[key];
-  }
-  return v;
 }
 
 /** Every tensor name a manifest refers to, with the field that names it. */

@@ -6,7 +6,7 @@
  */
 import { z } from 'zod';
 import { DTYPES } from '@normbridge/core';
-import { FIXTURE_FORMAT, FrameworkSchema, FixtureError, ProducerSchema, ToleranceSchema } from './fixture-schema.js';
+import { CaseIdSchema, FIXTURE_FORMAT, FrameworkSchema, FixtureError, ProducerSchema, TensorsFileSchema, ToleranceSchema } from './fixture-schema.js';
 
 /**
  * The programs normbridge has ports of, with the methods a step may call and the names of
@@ -66,13 +66,13 @@ const ModelManifestObject = z
   .object({
     format: z.literal(FIXTURE_FORMAT),
     kind: z.literal('model'),
-    case: z.string().regex(/^[a-z0-9][a-z0-9_.-]*$/, 'lower-case letters, digits, "_", "-", "." only'),
+    case: CaseIdSchema,
     description: z.string().min(1),
     framework: FrameworkSchema,
     producer: ProducerSchema,
     program: ProgramSchema,
     dtype: z.enum(DTYPES),
-    tensors: z.string().regex(/^[^/\\]+\.safetensors$/, 'a file name ending in .safetensors, beside the manifest'),
+    tensors: TensorsFileSchema,
     /** The program's state before the first step, by tree path. */
     initialState: PathMap,
     steps: z.array(ModelStepSchema).min(1),

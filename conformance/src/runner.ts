@@ -122,11 +122,26 @@ export async function loadFixtures(dirs: readonly string[], frameworks?: readonl
 
 export async function runConformance(options: ConformanceOptions): Promise<ConformanceReport> {
   const { fixtures, models, invalid } = await loadFixtures(options.fixtureDirs, options.frameworks, options.cases);
+  const { results, engines, total } = await runOnEngines(options.engines, fixtures, models, options);
+  options.onCase?.(total, total, 'done');
+  return { results, invalid, engines };
+}
+
+/**
+ * Every case on every engine, in that order (the CLI and the browser page alike): an engine
+ * that cannot be created is reported unavailable and its cases are `n/a`, never skipped.
+ */
+export async function runOnEngines(
+  names: readonly EngineName[],
+  fixtures: readonly LoadedFixture[],
+  models: readonly LoadedModelFixture[],
+  options: Pick<ConformanceOptions, 'tolerance' | 'onCase'> = {},
+): Promise<{ results: CaseResult[]; engines: ConformanceReport['engines']; total: number }> {
   const results: CaseResult[] = [];
   const engines: ConformanceReport['engines'] = [];
-  const total = (fixtures.length + models.length) * options.engines.length;
+  const total = (fixtures.length + models.length) * names.length;
   let done = 0;
-  for (const name of options.engines) {
+  for (const name of names) {
     let engine: Engine<any> | undefined;
     let reason: string | undefined;
     try {
@@ -144,8 +159,7 @@ export async function runConformance(options: ConformanceOptions): Promise<Confo
       results.push(engine ? await runModelCase(model, engine, options.tolerance) : modelResult(model, name, 'n/a', [], `engine unavailable: ${reason}`));
     }
   }
-  options.onCase?.(done, total, 'done');
-  return { results, invalid, engines };
+  return { results, engines, total };
 }
 
 function caseBase(fixture: LoadedFixture, engine: string, binding?: FrameworkBinding) {

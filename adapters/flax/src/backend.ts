@@ -1,18 +1,5 @@
-import {
-  checkStateValues,
-  getDefaultEngine,
-  isHostTensor,
-  requireSync as requireSyncEngine,
-  UnsupportedError,
-  type BatchNormSpec,
-  type BatchNormState,
-  type Engine,
-  type Gradients,
-  type HostTensor,
-  type Mode,
-  type StepOptions,
-  type SyncEngine,
-} from '@normbridge/core';
+import { checkStateValues, getDefaultEngine, isHostTensor, requireSync as requireSyncEngine, UnsupportedError } from '@normbridge/core';
+import type { BatchNormSpec, BatchNormState, Engine, Gradients, HostTensor, Mode, StepOptions, SyncEngine, TrainOutput } from '@normbridge/core';
 import { registerEngine } from './leaf.js';
 
 /**
@@ -137,14 +124,18 @@ export function trustComputed<T>(state: BatchNormState<T>): void {
   }
 }
 
-/** The new state of a training call, kept past the engine's memory scopes (tf.tidy, tf.grad). */
-function keepComputed<T>(engine: Engine<T>, out: { state: BatchNormState<T> }, before: BatchNormState<T>): BatchNormState<T> {
+/**
+ * What a training call returns: the output, and the new state kept past the engine's memory
+ * scopes (tf.tidy, tf.grad); the batch statistics, which no Flax call returns, are freed.
+ */
+function trained<T>(engine: Engine<T>, out: TrainOutput<T>, before: BatchNormState<T>): BatchNormOutput<T> {
+  engine.dispose(out.batchMean, out.batchVar);
   for (const k of STAT_KEYS) {
     const t = out.state[k];
     if (t !== undefined && t !== before[k]) engine.retain(t);
   }
   trustComputed(out.state);
-  return out.state;
+  return { y: out.y, state: out.state };
 }
 
 /**
@@ -164,9 +155,7 @@ export function runBatchNorm<T>(
   verifyStatistics(engine, state);
   const on = stateOnEngine(engine, state, options);
   if (mode === 'eval') return { y: engine.evaluate(spec, on.state, x, on.options), state: on.state };
-  const out = engine.train(spec, on.state, x, on.options);
-  engine.dispose(out.batchMean, out.batchVar);
-  return { y: out.y, state: keepComputed(engine, out, on.state) };
+  return trained(engine, engine.train(spec, on.state, x, on.options), on.state);
 }
 
 /**
@@ -186,9 +175,7 @@ export async function runBatchNormAsync<T>(
   await verifyStatisticsAsync(engine, state);
   const on = stateOnEngine(engine, state, options);
   if (mode === 'eval') return { y: await engine.evaluate(spec, on.state, x, on.options), state: on.state };
-  const out = await engine.train(spec, on.state, x, on.options);
-  engine.dispose(out.batchMean, out.batchVar);
-  return { y: out.y, state: keepComputed(engine, out, on.state) };
+  return trained(engine, await engine.train(spec, on.state, x, on.options), on.state);
 }
 
 /**

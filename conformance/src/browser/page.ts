@@ -5,11 +5,9 @@
  */
 import '@normbridge/tfjs/webgl';
 import '@normbridge/tfjs/webgpu';
-import type { Engine } from '@normbridge/core';
-import { createEngineByName, type EngineName } from '@normbridge/engines';
+import type { EngineName } from '@normbridge/engines';
 import { loadFixtureFromBytes, type LoadedFixture } from '../fixture-load.js';
-import type { CaseResult } from '../results.js';
-import { runCase } from '../runner.js';
+import { runOnEngines } from '../runner.js';
 import { PROGRESS_PREFIX, type PageReport, type ServedFixture } from './protocol.js';
 
 export type { PageReport, ServedFixture } from './protocol.js';
@@ -31,39 +29,8 @@ export async function runInPage(engines: readonly EngineName[], served: readonly
       unloadable.push({ path: f.label, reason: (error as Error).message });
     }
   }
-  const results: CaseResult[] = [];
-  const available: PageReport['engines'] = [];
-  const total = fixtures.length * engines.length;
-  let done = 0;
-  for (const name of engines) {
-    let engine: Engine<any> | undefined;
-    let reason: string | undefined;
-    try {
-      engine = await createEngineByName(name);
-    } catch (error) {
-      reason = (error as Error).message.split('\n')[0];
-    }
-    available.push({ name, available: engine !== undefined, ...(reason ? { reason } : {}) });
-    for (const fixture of fixtures) {
-      const m = fixture.manifest;
-      console.log(`${PROGRESS_PREFIX}${done++} ${total} ${name} ${m.framework.name}/${m.case}`);
-      if (engine) {
-        results.push(await runCase(fixture, engine));
-      } else {
-        results.push({
-          fixture: `${m.framework.name}/${m.case}`,
-          framework: m.framework.name,
-          profile: `${m.framework.name} ${m.framework.version}`,
-          engine: name,
-          producerKind: m.producer.kind,
-          status: 'n/a',
-          reason: `engine unavailable: ${reason}`,
-          comparisons: [],
-          gradientsSkipped: 0,
-        });
-      }
-    }
-  }
+  const progress = (done: number, total: number, label: string) => console.log(`${PROGRESS_PREFIX}${done} ${total} ${label}`);
+  const { results, engines: available } = await runOnEngines(engines, fixtures, [], { onCase: progress });
   return { results, engines: available, unloadable };
 }
 

@@ -81,6 +81,17 @@ export class UnsupportedDtypeError extends NormbridgeError {
   }
 }
 
+/** The value at a validation issue's path (`['steps', 2, 'input']`) inside `root`; `undefined` where the path leaves it. */
+export function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
+  let v: unknown = root;
+  for (const key of path) {
+    if (v === null || typeof v !== 'object') return undefined;
+    v = (v as Record<PropertyKey, unknown>)[key];
+  }
+  return v;
+}
+
+/** A value as an error message quotes it: short, JSON where it can be. */
 export function describeValue(value: unknown): string {
   if (typeof value === 'number') return Number.isNaN(value) ? 'NaN' : String(value);
   if (typeof value === 'string') return JSON.stringify(value);

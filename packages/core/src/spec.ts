@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { SpecError } from './errors.js';
+import { SpecError, valueAt } from './errors.js';
 
 /**
  * How running statistics are averaged. The canonical form names what the weight multiplies:
@@ -130,13 +130,4 @@ export function defineSpec(input: BatchNormSpecInput = {}): BatchNormSpec {
   const issue = parsed.error.issues[0]!;
   const field = issue.path.map(String).join('.') || '(spec)';
   throw new SpecError(field, valueAt(input, issue.path), issue.message);
-}
-
-function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
-  let v: unknown = root;
-  for (const key of path) {
-    if (v === null || typeof v !== 'object') return undefined;
-    v = (v as Record<PropertyKey, unknown>)[key];
-  }
-  return v;
 }

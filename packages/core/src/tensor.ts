@@ -90,24 +90,36 @@ export function transpose(t: HostTensor, perm: readonly number[]): HostTensor {
   if (perm.length !== rank || [...perm].sort((a, b) => a - b).some((p, i) => p !== i)) {
     throw new ShapeError('transpose permutation', `a permutation of 0..${rank - 1}`, perm);
   }
-  const outShape = perm.map((p) => t.shape[p]!);
-  const inStrides = stridesOf(t.shape);
-  const permStrides = perm.map((p) => inStrides[p]!);
   const n = t.data.length;
   const out = t.data instanceof Float64Array ? new Float64Array(n) : new Float32Array(n);
+  forEachTransposed(t.shape, perm, (o, src) => (out[o] = t.data[src]!));
+  return { shape: perm.map((p) => t.shape[p]!), data: out, dtype: t.dtype };
+}
+
+/**
+ * The element order of a row-major transpose: `copy(o, from)` for each output index `o` in
+ * turn, with the index of the input element it takes. `perm` must be a permutation of the
+ * axes (callers check it). Shared by {@link transpose} and the checkpoint port's byte-level
+ * transpose.
+ */
+export function forEachTransposed(shape: readonly number[], perm: readonly number[], copy: (o: number, from: number) => void): void {
+  const rank = shape.length;
+  const outShape = perm.map((p) => shape[p]!);
+  const inStrides = stridesOf(shape);
+  const step = perm.map((p) => inStrides[p]!);
+  const n = numel(shape);
   const idx = new Array<number>(rank).fill(0);
-  let src = 0;
+  let from = 0;
   for (let o = 0; o < n; o++) {
-    out[o] = t.data[src]!;
+    copy(o, from);
     for (let ax = rank - 1; ax >= 0; ax--) {
       idx[ax]!++;
-      src += permStrides[ax]!;
+      from += step[ax]!;
       if (idx[ax]! < outShape[ax]!) break;
-      src -= permStrides[ax]! * outShape[ax]!;
+      from -= step[ax]! * outShape[ax]!;
       idx[ax] = 0;
     }
   }
-  return { shape: outShape, data: out, dtype: t.dtype };
 }
 
 /** An int64 tensor (PyTorch's `num_batches_tracked` is an int64 scalar of shape []). */

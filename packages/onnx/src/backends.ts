@@ -87,20 +87,9 @@ async function loadNode(backend: OrtBackend, options: BackendOptions): Promise<L
     throw new Error(`onnxruntime-node (an optional peer dependency) could not be loaded: ${(error as Error).message}`);
   });
   const ort = await nativeModule;
-  const webgpu = backend === 'node-webgpu';
-  return {
-    backend,
-    engineName: `ort-${backend}`,
-    Tensor: ort.Tensor as TensorConstructor,
-    InferenceSession: ort.InferenceSession,
-    sessionOptions: {
-      executionProviders: [webgpu ? 'webgpu' : 'cpu'],
-      logSeverityLevel: 3,
-      ...(options.intraOpNumThreads !== undefined ? { intraOpNumThreads: options.intraOpNumThreads } : {}),
-    },
-    trainingNode: !webgpu,
-    float64: !webgpu,
-  };
+  return loadedBackend(backend, ort, backend === 'node-webgpu' ? 'webgpu' : 'cpu', {
+    ...(options.intraOpNumThreads !== undefined ? { intraOpNumThreads: options.intraOpNumThreads } : {}),
+  });
 }
 
 async function loadWeb(backend: OrtBackend, options: BackendOptions): Promise<LoadedBackend> {
@@ -112,13 +101,18 @@ async function loadWeb(backend: OrtBackend, options: BackendOptions): Promise<Lo
   if (paths !== undefined) ort.env.wasm.wasmPaths = paths;
   ort.env.wasm.numThreads = 1;
   ort.env.logLevel = 'error';
-  const webgpu = backend === 'web-webgpu';
+  return loadedBackend(backend, ort, backend === 'web-webgpu' ? 'webgpu' : 'wasm');
+}
+
+/** A loaded runtime on one execution provider; on WebGPU the training node and float64 are missing. */
+function loadedBackend(backend: OrtBackend, ort: OrtModule, provider: 'cpu' | 'wasm' | 'webgpu', sessionOptions: InferenceSession.SessionOptions = {}): LoadedBackend {
+  const webgpu = provider === 'webgpu';
   return {
     backend,
     engineName: `ort-${backend}`,
     Tensor: ort.Tensor as TensorConstructor,
     InferenceSession: ort.InferenceSession,
-    sessionOptions: { executionProviders: [webgpu ? 'webgpu' : 'wasm'], logSeverityLevel: 3 },
+    sessionOptions: { executionProviders: [provider], logSeverityLevel: 3, ...sessionOptions },
     trainingNode: !webgpu,
     float64: !webgpu,
   };

@@ -7,6 +7,7 @@ import {
   type StepOptions,
 } from '@normbridge/core';
 import { flaxLegacy } from '@normbridge/frameworks';
+import type { BatchNormAttributes } from '../attributes.js';
 import { absoluteDims, type Axes } from '../axes.js';
 import { runBatchNorm, runBatchNormAsync, runBatchNormVjp, runBatchNormVjpAsync, type BatchNormOutput } from '../backend.js';
 import { checkInexact, type FlaxDtype } from '../dtypes.js';
@@ -18,7 +19,8 @@ import { asyncModule, module, type Collection, type ModuleContext, type ModuleSt
 import type { Tree } from '../tree.js';
 
 /** Keyword arguments of legacy `flax.nn.BatchNorm(x, …)`, camelCased, with its defaults. */
-export interface BatchNormKwargs<T = any> {
+export interface BatchNormKwargs<T = any>
+  extends Pick<BatchNormAttributes, 'momentum' | 'epsilon' | 'biasInit' | 'scaleInit' | 'axisName' | 'axisIndexGroups'> {
   /**
    * Collection holding the running statistics; without it the innermost `stateful` context's
    * is used, and with neither there is no state: training tracks nothing.
@@ -29,24 +31,12 @@ export interface BatchNormKwargs<T = any> {
   readonly useRunningAverage?: boolean | undefined;
   /** Feature axis or axes (features in ascending axis order). @default -1 */
   readonly axis?: Axes | undefined;
-  /** Weight of the OLD running value. @default 0.99 */
-  readonly momentum?: number | undefined;
-  /** @default 1e-5 */
-  readonly epsilon?: number | undefined;
   /** Computation/output dtype (x is cast to float32 first). @default 'float32' */
   readonly dtype?: FlaxDtype | undefined;
   /** Add the learned `bias`. @default true */
   readonly bias?: boolean | undefined;
   /** Multiply by the learned `scale`. @default true */
   readonly scale?: boolean | undefined;
-  /** @default initializers.zeros */
-  readonly biasInit?: Initializer | undefined;
-  /** @default initializers.ones */
-  readonly scaleInit?: Initializer | undefined;
-  /** Replica axis for an unweighted `pmean` of `[mean, mean2]` (skipped while initialising). @default null */
-  readonly axisName?: string | null | undefined;
-  /** `axis_index_groups`. @default null */
-  readonly axisIndexGroups?: readonly (readonly number[])[] | null | undefined;
 }
 
 /** The canonical spec of a legacy call: unclamped one-pass variance, float32 statistics. */

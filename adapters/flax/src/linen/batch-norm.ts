@@ -1,28 +1,17 @@
-import {
-  numel,
-  sameShape,
-  StateError,
-  UnsupportedError,
-  type BatchNormSpec,
-  type BatchNormState,
-  type Dtype,
-  type Engine,
-  type Gradients,
-  type Mode,
-  type StepOptions,
-} from '@normbridge/core';
+import { numel, sameShape, StateError, UnsupportedError } from '@normbridge/core';
+import type { BatchNormSpec, BatchNormState, Dtype, Engine, Gradients, Mode, StepOptions } from '@normbridge/core';
 import { flaxLinen } from '@normbridge/frameworks';
-import { canonicalizeAxes, type Axes } from '../axes.js';
+import { modernArgs, resolveAttributes, type BatchNormAttributeValues, type BatchNormAttributes } from '../attributes.js';
+import { canonicalizeAxes } from '../axes.js';
 import { runBatchNorm, runBatchNormAsync, runBatchNormVjp, runBatchNormVjpAsync, type BatchNormOutput } from '../backend.js';
-import { checkInexact, type FlaxDtype } from '../dtypes.js';
+import { checkInexact } from '../dtypes.js';
 import { IncompatibleShapesError, ModifyScopeVariableError, ValueError } from '../errors.js';
-import { ones, zeros, type Initializer } from '../initializers.js';
 import { hostFull, reshapeLeaf, shapeOf, toEngine } from '../leaf.js';
 import { replicaOptions } from '../replicas.js';
 import { Module, type ApplyOptions, type Scope, type Variables } from './module.js';
 
 /** The fields of `flax.linen.BatchNorm`, camelCased, with Flax's defaults. */
-export interface BatchNormFields {
+export interface BatchNormFields extends BatchNormAttributes {
   /**
    * Normalise with the stored `batch_stats` (`true`) or with the batch's statistics, updating
    * the stored ones (`false`). Give it here or at call time, exactly once (linen's
@@ -30,53 +19,6 @@ export interface BatchNormFields {
    * @default null (must then be given at call time)
    */
   readonly useRunningAverage?: boolean | null | undefined;
-  /**
-   * Feature axis or axes; statistics are reduced over every other axis. Several axes give
-   * multi-dimensional `scale`/`bias`/`mean`/`var` of shape `[x.shape[a] for a in axes]`, axes
-   * ordered as Flax's `_canonicalize_axes` orders them (Python set order, see `axes.ts`).
-   * @default -1
-   */
-  readonly axis?: Axes | undefined;
-  /**
-   * Decay of the running averages, the weight of the OLD value:
-   * `ra = momentum * ra + (1 - momentum) * batch` (converted by the linen profile, `@normbridge/frameworks`).
-   * @default 0.99
-   */
-  readonly momentum?: number | undefined;
-  /** Added to the variance: `rsqrt(var + epsilon)`. @default 1e-5 */
-  readonly epsilon?: number | undefined;
-  /**
-   * Output dtype; `null` infers it. Validated as Flax does (an integer dtype raises
-   * `ValueError('Dtype must be inexact: …')`); the values are those of the engine, which
-   * computes in its own precision (see README "Deviations").
-   * @default null
-   */
-  readonly dtype?: FlaxDtype | null | undefined;
-  /** Dtype handed to `scaleInit`/`biasInit`. @default 'float32' */
-  readonly paramDtype?: Dtype | undefined;
-  /** Add the learned `bias` (beta). @default true */
-  readonly useBias?: boolean | undefined;
-  /** Multiply by the learned `scale` (gamma). @default true */
-  readonly useScale?: boolean | undefined;
-  /** Initializer of `bias`. @default initializers.zeros */
-  readonly biasInit?: Initializer | undefined;
-  /** Initializer of `scale`. @default initializers.ones */
-  readonly scaleInit?: Initializer | undefined;
-  /**
-   * Named replica axis whose statistics are averaged (`lax.pmean`, an UNWEIGHTED mean of
-   * per-replica moments). Must be bound by an enclosing `pmap` (replicas stacked on axis 0);
-   * skipped while initialising, as Flax does.
-   * @default null
-   */
-  readonly axisName?: string | null | undefined;
-  /** Groups of replica indices averaged separately (`axis_index_groups`). @default null (one group) */
-  readonly axisIndexGroups?: readonly (readonly number[])[] | null | undefined;
-  /**
-   * One-pass variance `max(0, E[x²] - E[x]²)` (spec `varianceAlgorithm: 'one-pass-clamped'`);
-   * `false` for two-pass `E[(x - mean)²]`. Equal in exact arithmetic, not in float32.
-   * @default true
-   */
-  readonly useFastVariance?: boolean | undefined;
   /**
    * Reduce float16/bfloat16 inputs in float32 and keep `batch_stats` in float32 (spec
    * `statisticsDtype: 'float32'`); `false` keeps the input dtype and stores stats in `paramDtype`.
@@ -122,18 +64,11 @@ export function linenSpec(
   f: BatchNormFields,
   call: { readonly featureAxes: readonly number[]; readonly updating: boolean; readonly masked: boolean },
 ): BatchNormSpec {
-  return flaxLinen.specFromArgs(
-    {
-      momentum: f.momentum,
-      epsilon: f.epsilon,
-      use_fast_variance: f.useFastVariance,
-      use_scale: f.useScale,
-      use_bias: f.useBias,
-      force_float32_reductions: f.forceFloat32Reductions,
-    },
-    call,
-  );
+  return flaxLinen.specFromArgs({ ...modernArgs(f), force_float32_reductions: f.forceFloat32Reductions }, call);
 }
+
+/** The shared attributes, filled in by the constructor ({@link resolveAttributes}). */
+export interface BatchNorm<T = any> extends Readonly<BatchNormAttributeValues> {}
 
 /**
  * `flax.linen.BatchNorm`. Variables: `batch_stats/mean` (zeros) and `batch_stats/var` (ones),
@@ -144,35 +79,12 @@ export function linenSpec(
  */
 export class BatchNorm<T = any> extends Module<T, BatchNormCallArgs<T>, T> {
   readonly useRunningAverage: boolean | null;
-  readonly axis: Axes;
-  readonly momentum: number;
-  readonly epsilon: number;
-  readonly dtype: FlaxDtype | null;
-  readonly paramDtype: Dtype;
-  readonly useBias: boolean;
-  readonly useScale: boolean;
-  readonly biasInit: Initializer;
-  readonly scaleInit: Initializer;
-  readonly axisName: string | null;
-  readonly axisIndexGroups: readonly (readonly number[])[] | null;
-  readonly useFastVariance: boolean;
   readonly forceFloat32Reductions: boolean;
 
   constructor(fields: BatchNormFields = {}) {
     super({ name: fields.name });
     this.useRunningAverage = fields.useRunningAverage ?? null;
-    this.axis = fields.axis ?? -1;
-    this.momentum = fields.momentum ?? flaxLinen.defaults.momentum;
-    this.epsilon = fields.epsilon ?? flaxLinen.defaults.epsilon;
-    this.dtype = fields.dtype ?? null;
-    this.paramDtype = fields.paramDtype ?? 'float32';
-    this.useBias = fields.useBias ?? true;
-    this.useScale = fields.useScale ?? true;
-    this.biasInit = fields.biasInit ?? zeros;
-    this.scaleInit = fields.scaleInit ?? ones;
-    this.axisName = fields.axisName ?? null;
-    this.axisIndexGroups = fields.axisIndexGroups ?? null;
-    this.useFastVariance = fields.useFastVariance ?? true;
+    Object.assign(this, resolveAttributes(fields, flaxLinen.defaults));
     this.forceFloat32Reductions = fields.forceFloat32Reductions ?? true;
   }
 

@@ -15,7 +15,8 @@ import {
   type StepOptions,
 } from '@normbridge/core';
 import { flaxNnx } from '@normbridge/frameworks';
-import { canonicalizeAxes, type Axes } from '../axes.js';
+import { modernArgs, resolveAttributes, type BatchNormAttributeValues, type BatchNormAttributes } from '../attributes.js';
+import { canonicalizeAxes } from '../axes.js';
 import {
   checkInput,
   requireSync,
@@ -27,9 +28,8 @@ import {
   verifyStatistics,
   verifyStatisticsAsync,
 } from '../backend.js';
-import { checkInexact, type FlaxDtype } from '../dtypes.js';
+import { checkInexact } from '../dtypes.js';
 import { IncompatibleShapesError, ValueError } from '../errors.js';
-import { ones, zeros, type Initializer } from '../initializers.js';
 import { hostFull, reshapeLeaf, shapeOf, toEngine } from '../leaf.js';
 import { replicaOptions } from '../replicas.js';
 import { Module } from './module.js';
@@ -37,7 +37,7 @@ import type { Rngs } from './rngs.js';
 import { BatchStat, Param } from './variables.js';
 
 /** Keyword arguments of `nnx.BatchNorm(num_features, *, …)`, camelCased, with NNX's defaults. */
-export interface BatchNormOptions {
+export interface BatchNormOptions extends BatchNormAttributes {
   /**
    * Normalise with the stored `mean`/`var` (`true`) or with batch statistics, updating them.
    * `train()`/`eval()` set it; a call argument overrides it (`first_from`); `null` here and at
@@ -45,38 +45,6 @@ export interface BatchNormOptions {
    * @default false
    */
   readonly useRunningAverage?: boolean | null | undefined;
-  /**
-   * Feature axis (NNX canonicalizes like linen, but parameters have shape `(num_features,)`, so
-   * in practice one axis).
-   * @default -1
-   */
-  readonly axis?: Axes | undefined;
-  /** Weight of the OLD running value: `ra = momentum * ra + (1 - momentum) * batch`. @default 0.99 */
-  readonly momentum?: number | undefined;
-  /** Added to the variance. @default 1e-5 */
-  readonly epsilon?: number | undefined;
-  /** Output dtype (validated; values are the engine's). @default null */
-  readonly dtype?: FlaxDtype | null | undefined;
-  /** Dtype handed to the initializers. @default 'float32' */
-  readonly paramDtype?: Dtype | undefined;
-  /** Create `bias`. @default true */
-  readonly useBias?: boolean | undefined;
-  /** Create `scale`. @default true */
-  readonly useScale?: boolean | undefined;
-  /** @default initializers.zeros */
-  readonly biasInit?: Initializer | undefined;
-  /** @default initializers.ones */
-  readonly scaleInit?: Initializer | undefined;
-  /**
-   * Replica axis averaged with an unweighted `pmean` (bound by `pmap`). NNX has no init pass:
-   * every training call inside pmap combines replicas.
-   * @default null
-   */
-  readonly axisName?: string | null | undefined;
-  /** `axis_index_groups`. @default null */
-  readonly axisIndexGroups?: readonly (readonly number[])[] | null | undefined;
-  /** One-pass clamped variance (`false`: two-pass). @default true */
-  readonly useFastVariance?: boolean | undefined;
   /** Key streams; `rngs.params()` is drawn once per created parameter (scale, then bias). Required. */
   readonly rngs: Rngs;
   /**
@@ -132,31 +100,22 @@ export function nnxSpec(
   m: Pick<BatchNormOptions, 'momentum' | 'epsilon' | 'useBias' | 'useScale' | 'useFastVariance'>,
   call: { readonly featureAxes: readonly number[]; readonly masked: boolean },
 ): BatchNormSpec {
-  return flaxNnx.specFromArgs(
-    { momentum: m.momentum, epsilon: m.epsilon, use_fast_variance: m.useFastVariance, use_scale: m.useScale, use_bias: m.useBias },
-    call,
-  );
+  return flaxNnx.specFromArgs(modernArgs(m), call);
 }
+
+/** The shared attributes, filled in by the constructor ({@link resolveAttributes}). */
+export interface BatchNorm<T = any> extends BatchNormAttributeValues {}
 
 /**
  * `flax.nnx.BatchNorm`: a stateful module. `mean`/`var` are `BatchStat`s (float32 zeros/ones),
- * `scale`/`bias` are `Param`s (or `null` when disabled), all of shape `(numFeatures,)`. Every
- * training call updates `mean`/`var` in place (no init special case); the variables are views
- * of a core `LayerState`, which runs every call and disposes replaced engine tensors.
+ * `scale`/`bias` are `Param`s (or `null` when disabled), all of shape `(numFeatures,)` (so
+ * `axis`, canonicalized as in linen, is in practice one axis). Every training call updates
+ * `mean`/`var` in place (no init special case); the variables are views of a core
+ * `LayerState`, which runs every call and disposes replaced engine tensors.
  */
 export class BatchNorm<T = any> extends Module {
   numFeatures: number;
   useRunningAverage: boolean | null;
-  axis: Axes;
-  momentum: number;
-  epsilon: number;
-  dtype: FlaxDtype | null;
-  paramDtype: Dtype;
-  useBias: boolean;
-  useScale: boolean;
-  axisName: string | null;
-  axisIndexGroups: readonly (readonly number[])[] | null;
-  useFastVariance: boolean;
   mean: BatchStat<T>;
   var: BatchStat<T>;
   scale: Param<T> | null;
@@ -167,17 +126,7 @@ export class BatchNorm<T = any> extends Module {
     super();
     this.numFeatures = numFeatures;
     this.useRunningAverage = options.useRunningAverage === undefined ? false : options.useRunningAverage;
-    this.axis = options.axis ?? -1;
-    this.momentum = options.momentum ?? flaxNnx.defaults.momentum;
-    this.epsilon = options.epsilon ?? flaxNnx.defaults.epsilon;
-    this.dtype = options.dtype ?? null;
-    this.paramDtype = options.paramDtype ?? 'float32';
-    this.useBias = options.useBias ?? true;
-    this.useScale = options.useScale ?? true;
-    this.axisName = options.axisName ?? null;
-    this.axisIndexGroups = options.axisIndexGroups ?? null;
-    this.useFastVariance = options.useFastVariance ?? true;
-
+    Object.assign(this, resolveAttributes(options, flaxNnx.defaults));
     // Before anything of that size is allocated (NNX itself would try).
     if (typeof numFeatures === 'number') checkFeatureCountLimit('num_features', numFeatures);
     const engine = resolveAnyEngine<T>(options.engine);
@@ -185,8 +134,8 @@ export class BatchNorm<T = any> extends Module {
     // NNX creates the statistics first, then draws one params key per parameter: scale, bias.
     const mean = toEngine(engine, hostFull(shape, 0, 'float32'));
     const variance = toEngine(engine, hostFull(shape, 1, 'float32'));
-    const scale = this.useScale ? toEngine(engine, (options.scaleInit ?? ones)(options.rngs.params(), shape, this.paramDtype)) : undefined;
-    const bias = this.useBias ? toEngine(engine, (options.biasInit ?? zeros)(options.rngs.params(), shape, this.paramDtype)) : undefined;
+    const scale = this.useScale ? toEngine(engine, this.scaleInit(options.rngs.params(), shape, this.paramDtype)) : undefined;
+    const bias = this.useBias ? toEngine(engine, this.biasInit(options.rngs.params(), shape, this.paramDtype)) : undefined;
     const initial: BatchNormState<T> = { scale, bias, runningMean: mean, runningVar: variance, numBatchesTracked: 0 };
     const layer = (this.#layer = new LayerState(engine, initial));
     const slot = <K extends 'scale' | 'bias' | 'runningMean' | 'runningVar'>(k: K) =>

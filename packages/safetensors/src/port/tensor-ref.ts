@@ -3,6 +3,7 @@
  * changes are recorded as permutations and composed, so a kernel that goes OIHW → HWIO → OIHW
  * is never moved at all and any chain costs at most one pass over its bytes.
  */
+import { forEachTransposed } from '@normbridge/core';
 import { dtypeInfo, type SafetensorsDtype } from '../format/dtypes.js';
 import { ConversionError } from '../errors.js';
 
@@ -56,8 +57,6 @@ export function inversePerm(perm: readonly number[]): number[] {
 
 /** Row-major transpose of raw elements of `elemSize` bytes. */
 export function permuteBytes(bytes: Uint8Array, shape: readonly number[], perm: readonly number[], elemSize: number): Uint8Array {
-  const rank = shape.length;
-  const n = shape.reduce((a, d) => a * d, 1);
   // Move whole elements through the widest unsigned view the element size allows; 8-byte
   // elements travel as two 32-bit lanes (a float view could canonicalise NaN payloads).
   const lanes = elemSize === 8 ? 2 : 1;
@@ -67,28 +66,12 @@ export function permuteBytes(bytes: Uint8Array, shape: readonly number[], perm: 
   const out = new Uint8Array(bytes.length);
   const s = view(src);
   const d = view(out);
-  const strides = new Array<number>(rank);
-  for (let i = rank - 1, acc = 1; i >= 0; i--) {
-    strides[i] = acc;
-    acc *= shape[i]!;
-  }
-  const outShape = perm.map((p) => shape[p]!);
-  const step = perm.map((p) => strides[p]!);
-  const idx = new Array<number>(rank).fill(0);
-  let from = 0;
-  for (let o = 0; o < n; o++) {
-    if (lanes === 1) d[o] = s[from]!;
-    else {
+  if (lanes === 1) forEachTransposed(shape, perm, (o, from) => (d[o] = s[from]!));
+  else {
+    forEachTransposed(shape, perm, (o, from) => {
       d[2 * o] = s[2 * from]!;
       d[2 * o + 1] = s[2 * from + 1]!;
-    }
-    for (let ax = rank - 1; ax >= 0; ax--) {
-      idx[ax]!++;
-      from += step[ax]!;
-      if (idx[ax]! < outShape[ax]!) break;
-      from -= step[ax]! * outShape[ax]!;
-      idx[ax] = 0;
-    }
+    });
   }
   return out;
 }
