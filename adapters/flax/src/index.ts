@@ -19,5 +19,5 @@ export {
   runBatchNormAsync,
   type BatchNormOutput,
 } from './backend.js';
-export { cloneLeaf, indexLeaf, isEngineLeaf, isHostTensor, isTfTensor, leafValues, registerEngine, reshapeLeaf, shapeOf } from './leaf.js';
+export { cloneLeaf, indexLeaf, isEngineLeaf, isHostTensor, leafValues, registerEngine, reshapeLeaf, shapeOf } from './leaf.js';
 export { checkInexact, type FlaxDtype } from './dtypes.js';

@@ -1,16 +1,16 @@
-import * as tf from '@tensorflow/tfjs-core';
+import type * as tf from '@tensorflow/tfjs-core';
 import {
-  checkReshape,
-  checkRow,
   hostRow,
-  hostTensor,
   isHostTensor,
   numel,
   reshapeHost,
   sameShape,
+  tensorKindOf,
+  UnregisteredTensorKindError,
   type Dtype,
   type EngineBase,
   type HostTensor,
+  type TensorKind,
 } from '@normbridge/core';
 
 /**
@@ -20,6 +20,9 @@ import {
  * engine's tensors: "engine leaves", recognised once the engine has been used, see
  * {@link registerEngine}). These helpers only move and relabel data (reshape, clone, pick a
  * replica); every number a BatchNorm computes comes from an engine.
+ *
+ * tf.Tensors are handled through core's tensor kinds (`@normbridge/tfjs` registers the `'tf'`
+ * kind on import), so this adapter needs no TF.js at runtime.
  */
 
 /**
@@ -29,12 +32,31 @@ import {
 const engines = new Set<EngineBase<any>>();
 
 /**
- * The registered engine a leaf that is neither a host tensor nor a tf.Tensor belongs to, or
- * `undefined`. (tf.Tensors are handled by TF.js itself on its active backend, not through
- * whichever tfjs engine happened to register first.)
+ * The registered tensor kind (a tf.Tensor: `@normbridge/tfjs`) a leaf belongs to, or
+ * `undefined`. A value that looks like a tf.Tensor while no kind owns it is refused with the
+ * fix, rather than misread as a dict.
+ */
+function kindOf(v: unknown): TensorKind | undefined {
+  if (typeof v !== 'object' || v === null || isHostTensor(v)) return undefined;
+  const kind = tensorKindOf(v);
+  if (kind) return kind;
+  if (looksLikeTfTensor(v)) throw new UnregisteredTensorKindError('tf.Tensor', '@normbridge/tfjs', 'Flax variable leaf');
+  return undefined;
+}
+
+/** The duck type of a tf.Tensor (its own fields, not `instanceof`: TF.js is not loaded here). */
+function looksLikeTfTensor(v: object): boolean {
+  const t = v as Partial<Record<'dataId' | 'shape' | 'dtype' | 'rankType' | 'dataSync', unknown>>;
+  return t.dataId !== undefined && Array.isArray(t.shape) && typeof t.dtype === 'string' && 'rankType' in t && typeof t.dataSync === 'function';
+}
+
+/**
+ * The registered engine a leaf that is neither a host tensor nor of a tensor kind belongs to,
+ * or `undefined`. (tf.Tensors are handled by TF.js itself on the tensor's backend, through the
+ * `'tf'` kind, not through whichever tfjs engine happened to register first.)
  */
 function ownerOf(v: unknown): EngineBase<any> | undefined {
-  if (typeof v !== 'object' || v === null || isHostTensor(v) || isTfTensor(v)) return undefined;
+  if (typeof v !== 'object' || v === null || isHostTensor(v) || kindOf(v)) return undefined;
   for (const engine of engines) if (engine.owns(v)) return engine;
   return undefined;
 }
@@ -44,22 +66,19 @@ export function isEngineLeaf(v: unknown): boolean {
   return ownerOf(v) !== undefined;
 }
 
-export function isTfTensor(v: unknown): v is tf.Tensor {
-  return v instanceof tf.Tensor;
-}
-
 export { isHostTensor };
 
 /** Whether a value is an array leaf (as opposed to a nested dict of a variable tree). */
 export function isLeaf(v: unknown): boolean {
-  return isTfTensor(v) || isHostTensor(v) || isEngineLeaf(v);
+  return isHostTensor(v) || kindOf(v) !== undefined || isEngineLeaf(v);
 }
 
 export function shapeOf(v: unknown): number[] {
   if (isHostTensor(v)) return [...v.shape];
+  const kind = kindOf(v);
+  if (kind) return [...kind.shapeOf(v)];
   const owner = ownerOf(v);
   if (owner) return [...owner.shapeOf(v)];
-  if (isTfTensor(v)) return [...v.shape];
   throw new TypeError(`not an array: ${Object.prototype.toString.call(v)}`);
 }
 
@@ -67,10 +86,11 @@ export function shapeOf(v: unknown): number[] {
 export function reshapeLeaf<T>(v: T, shape: readonly number[]): T {
   if (sameShape(shapeOf(v), shape)) return v;
   if (isHostTensor(v)) return reshapeHost(v, shape) as T;
+  const kind = kindOf(v);
+  if (kind) return kind.reshape(v, shape) as T;
   const owner = ownerOf(v);
   if (owner) return owner.reshape(v, shape) as T;
-  checkReshape(shapeOf(v), shape);
-  return tf.reshape(v as tf.Tensor, [...shape]) as T;
+  throw new TypeError(`not an array: ${Object.prototype.toString.call(v)}`);
 }
 
 /**
@@ -80,25 +100,28 @@ export function reshapeLeaf<T>(v: T, shape: readonly number[]): T {
  */
 export function cloneLeaf<T>(v: T): T {
   if (isHostTensor(v)) return v;
+  const kind = kindOf(v);
+  if (kind) return kind.clone(v) as T;
   const owner = ownerOf(v);
   if (owner) return owner.reshape(v, owner.shapeOf(v)) as T;
-  if (isTfTensor(v)) return tf.clone(v) as T;
   return v;
 }
 
 /** Row `index` of a leaf stacked on a leading axis (`x[index]`). */
 export function indexLeaf<T>(v: T, index: number): T {
   if (isHostTensor(v)) return hostRow(v, index) as T;
+  const kind = kindOf(v);
+  if (kind) return kind.row(v, index) as T;
   const owner = ownerOf(v);
   if (owner) return owner.row(v, index) as T;
-  const rest = checkRow(shapeOf(v), index);
-  return tf.tidy(() => tf.reshape(tf.slice(v as tf.Tensor, [index, ...rest.map(() => 0)], [1, ...rest]), rest)) as T;
+  throw new TypeError(`not an array: ${Object.prototype.toString.call(v)}`);
 }
 
 /** Row-major values of a leaf as plain numbers (downloads a tf.Tensor synchronously). */
 export function leafValues(v: unknown): number[] {
-  if (isTfTensor(v)) return Array.from(v.dataSync());
   if (isHostTensor(v)) return Array.from(v.data);
+  const host = kindOf(v)?.toHostSync?.(v);
+  if (host) return Array.from(host.data);
   throw new TypeError(`not an array: ${Object.prototype.toString.call(v)}`);
 }
 
@@ -125,8 +148,10 @@ export function registerEngine(engine: EngineBase<any>): void {
  */
 export function toEngine<T>(engine: EngineBase<T>, v: HostTensor | tf.Tensor | T): T {
   if (isHostTensor(v)) return engine.fromHost(v);
-  if (isTfTensor(v) && !engine.owns(v)) {
-    return engine.fromHost(hostTensor(v.shape, Float32Array.from(v.dataSync()), 'float32'));
+  const kind = kindOf(v);
+  if (kind && !engine.owns(v)) {
+    if (!kind.toHostSync) throw new TypeError(`a ${kind.name} tensor cannot be read back synchronously for engine "${engine.name}"`);
+    return engine.fromHost(kind.toHostSync(v));
   }
   return v as T;
 }

@@ -11,3 +11,4 @@ export * from './default-engine.js';
 export * from './stateful-layer.js';
 export * from './limits.js';
 export * from './small-floats.js';
+export * from './tensor-kinds.js';

@@ -80,6 +80,26 @@ function sourceFiles(dir: string): string[] {
 
 const IMPORT = /(?:\bfrom\s*|\bimport\s*\(\s*|\bimport\s+)['"]@normbridge\/([a-z0-9-]+)(?:\/[^'"]*)?['"]/g;
 
+/**
+ * A runtime import of tfjs-core: `import … from`, `export … from`, a side-effect `import '…'` or
+ * a dynamic `import('…')`, but not `import type` / `export type` (erased at build time).
+ */
+const TF_RUNTIME_IMPORT =
+  /(?:\b(?:import|export)\s+(?!type\b)[^;'"]*?\bfrom\s*|\bimport\s*\(\s*|\bimport\s+)['"]@tensorflow\/tfjs-core(?:\/[^'"]*)?['"]/g;
+
+/** Adapters' non-test source files that load TF.js at runtime, as `adapter: file`. */
+function adapterTfRuntimeImports(): string[] {
+  const out: string[] = [];
+  for (const w of workspaces()) {
+    if (!ADAPTERS.includes(w.name)) continue;
+    for (const file of sourceFiles(w.dir)) {
+      if (TF_RUNTIME_IMPORT.test(readFileSync(file, 'utf8'))) out.push(`${w.name}: ${relative(ROOT, file)}`);
+      TF_RUNTIME_IMPORT.lastIndex = 0;
+    }
+  }
+  return out.sort();
+}
+
 /** Every breach of the rules, as `package: what (where)`. */
 function violations(): string[] {
   const all = workspaces();
@@ -113,6 +133,10 @@ describe('import rules (ARCHITECTURE.md)', () => {
   it('every package imports only the layers below it; no adapter imports an engine', () => {
     expect(violations()).toEqual([]);
   });
+
+  it('no adapter loads @tensorflow/tfjs-core at runtime (type-only imports are fine)', () => {
+    expect(adapterTfRuntimeImports()).toEqual([]);
+  });
 });
 
 describe('the rule checker', () => {
@@ -125,6 +149,25 @@ describe('the rule checker', () => {
       "import '@normbridge/safetensors';",
     ].join('\n');
     expect([...text.matchAll(IMPORT)].map((m) => m[1])).toEqual(['tfjs', 'onnx', 'engines', 'conformance', 'safetensors']);
+  });
+
+  it('tells runtime imports of tfjs-core from type-only ones', () => {
+    const runtime = [
+      "import * as tf from '@tensorflow/tfjs-core';",
+      "import { tensor, type Tensor } from \"@tensorflow/tfjs-core\";",
+      "import '@tensorflow/tfjs-core/dist/register_all_gradients.js';",
+      "const tf = await import('@tensorflow/tfjs-core');",
+      "export { tidy } from '@tensorflow/tfjs-core';",
+      "import {\n  tensor,\n  tidy,\n} from '@tensorflow/tfjs-core';",
+    ];
+    const typeOnly = [
+      "import type * as tf from '@tensorflow/tfjs-core';",
+      "import type { Tensor } from '@tensorflow/tfjs-core';",
+      "export type { Tensor } from '@tensorflow/tfjs-core';",
+      "import { tensor } from '@tensorflow/tfjs-layers';",
+    ];
+    for (const line of runtime) expect([...line.matchAll(TF_RUNTIME_IMPORT)], line).toHaveLength(1);
+    for (const line of typeOnly) expect([...line.matchAll(TF_RUNTIME_IMPORT)], line).toHaveLength(0);
   });
 
   it('allows nothing of ours in core and no engine in an adapter', () => {

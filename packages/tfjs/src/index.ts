@@ -1,3 +1,4 @@
+import './tensor-kind.js';
 export {
   createAsyncTfjsEngine,
   createTfjsEngine,
@@ -16,4 +17,6 @@ export { batchNormEvalOp, batchNormTrainOp, batchNormVjp } from './differentiabl
 export { registerTfjsGradients } from './register-gradients.js';
 export { customGradOps, hostEngineOnTf, keepNew, type DifferentiableOps } from './bridge.js';
 export { downloadTensor } from './host.js';
+export { isTfTensor } from './tensor-ops.js';
+export { tfTensorKind } from './tensor-kind.js';
 export { wasmKernelFlavour } from './kernels/register.js';

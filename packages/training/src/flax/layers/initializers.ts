@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { HostTensor } from '@normbridge/core';
-import { isTfTensor, random, type initializers } from '@normbridge/flax';
+import { random, type initializers } from '@normbridge/flax';
 
 type Initializer = initializers.Initializer;
 
@@ -13,7 +13,7 @@ type Initializer = initializers.Initializer;
 
 /** A host or tf initializer output as a float32 tf tensor. */
 export function asTf(v: HostTensor | tf.Tensor): tf.Tensor {
-  return isTfTensor(v) ? v : tf.tensor(Float32Array.from(v.data), [...v.shape], 'float32');
+  return v instanceof tf.Tensor ? v : tf.tensor(Float32Array.from(v.data), [...v.shape], 'float32');
 }
 
 /** `initializers.normal(stddev)`. @param stddev @default 1e-2 */
