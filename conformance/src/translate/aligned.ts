@@ -7,7 +7,7 @@
 import { LayerState, STATE_TENSOR_KEYS, type BatchNormSpec, type Engine, type HostState, type HostTensor } from '@normbridge/core';
 import type { LoadedFixture } from '../fixture-load.js';
 import type { Framework } from '@normbridge/safetensors';
-import { statsVariables, variableOf } from './fixture-checkpoint.js';
+import { identityAffine, statsVariables, variableOf } from './fixture-checkpoint.js';
 import { initialCount } from './nearest.js';
 
 /** The target's spec with `fields` taken from the source's. */
@@ -25,13 +25,12 @@ function initialState(fixture: LoadedFixture, naming: Framework, spec: BatchNorm
   };
   const stats = statsVariables(naming);
   const mean = get(stats.mean)!;
-  const filled = (role: 'scale' | 'bias', value: number): HostTensor =>
-    get(variableOf(naming, role)) ?? { shape: [...mean.shape], data: new Float32Array(mean.data.length).fill(value), dtype: 'float32' };
+  const identity = identityAffine(mean.shape);
   return {
     runningMean: mean,
     runningVar: get(stats.variance)!,
-    ...(spec.scale ? { scale: filled('scale', 1) } : {}),
-    ...(spec.bias ? { bias: filled('bias', 0) } : {}),
+    ...(spec.scale ? { scale: get(variableOf(naming, 'scale')) ?? identity.scale } : {}),
+    ...(spec.bias ? { bias: get(variableOf(naming, 'bias')) ?? identity.bias } : {}),
     numBatchesTracked: initialCount(fixture),
   };
 }

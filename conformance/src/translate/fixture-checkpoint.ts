@@ -4,7 +4,7 @@
  * `batchNormsFromCheckpoint` read, so that a fixture reaches another framework through the
  * same mapping as a user's checkpoint does.
  */
-import type { CheckpointValue } from '@normbridge/core';
+import { defineSpec, initialState, type CheckpointValue, type HostTensor } from '@normbridge/core';
 import { PROFILES } from '@normbridge/frameworks';
 import { NAMINGS, parseSafetensors, serializeSafetensors, type Framework, type TensorReader } from '@normbridge/safetensors';
 import type { LoadedFixture } from '../fixture-load.js';
@@ -64,12 +64,10 @@ export function fixtureCheckpoint(
     tensors[keyOf(naming, variable)] = t;
   }
   if (override.completeAffine) {
-    // The identity for the missing half: a scale of ones, a bias of zeros.
-    const mean = tensors[keyOf(naming, variableOf(naming, 'mean'))]!;
-    for (const [role, value] of [['scale', 1], ['bias', 0]] as const) {
-      const key = keyOf(naming, variableOf(naming, role));
-      tensors[key] ??= { shape: [...mean.shape], data: new Float32Array(mean.data.length).fill(value), dtype: 'float32' };
-    }
+    // The identity for the missing half: a fresh layer's scale (ones) or bias (zeros).
+    const identity = identityAffine(tensors[keyOf(naming, variableOf(naming, 'mean'))]!.shape);
+    tensors[keyOf(naming, variableOf(naming, 'scale'))] ??= identity.scale;
+    tensors[keyOf(naming, variableOf(naming, 'bias'))] ??= identity.bias;
   }
   const config = { ...layerConfig(fixture), ...pick(override, ['epsilon', 'momentum']) };
   const metadata = {
@@ -77,6 +75,12 @@ export function fixtureCheckpoint(
   };
   const bytes = serializeSafetensors(tensors, { metadata });
   return { reader: parseSafetensors(bytes, { name: `${fixture.manifest.framework.name}/${fixture.manifest.case}` }), naming };
+}
+
+/** A fresh layer's scale and bias (core's `initialState`): what a half-affine layer's missing half is taken to be. */
+export function identityAffine(featureShape: readonly number[]): { scale: HostTensor; bias: HostTensor } {
+  const fresh = initialState(defineSpec({ featureAxes: [1] }), featureShape, 'float32');
+  return { scale: fresh.scale!, bias: fresh.bias! };
 }
 
 /** A role's variable in a fixture framework's state map (`running_mean`, `batch_stats/mean`, …). */

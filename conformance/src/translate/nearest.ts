@@ -3,7 +3,8 @@
  * it can, so that the port is still replayed and the difference measured (which field, by how
  * much after N steps) instead of only being called inexpressible.
  */
-import { isInt64Tensor } from '@normbridge/core';
+import { isInt64Tensor, runningAverageWeights } from '@normbridge/core';
+import { PROFILES } from '@normbridge/frameworks';
 import type { PortTarget } from '@normbridge/port';
 import type { LoadedFixture } from '../fixture-load.js';
 import { layerConfig } from './fixture-checkpoint.js';
@@ -32,9 +33,10 @@ export type Refusal =
   | { readonly kind: 'construct'; readonly message: string }
   | { readonly kind: 'step'; readonly message: string; readonly rank: number };
 
-/** The counter a cumulative average starts from: the fixture's initial `num_batches_tracked`, else 0. */
+/** The counter a cumulative average starts from: the fixture's initial counter (its framework's, e.g. `num_batches_tracked`), else 0. */
 export function initialCount(fixture: LoadedFixture): number {
-  const name = fixture.manifest.initialState['num_batches_tracked'];
+  const counter = PROFILES[fixture.manifest.framework.name].counter;
+  const name = counter === undefined ? undefined : fixture.manifest.initialState[counter];
   const t = name === undefined ? undefined : fixture.tensors.get(name);
   return t !== undefined && isInt64Tensor(t) ? Number(t.data[0]) : 0;
 }
@@ -47,10 +49,11 @@ export function initialCount(fixture: LoadedFixture): number {
 export function nearestExpressible(fixture: LoadedFixture, target: PortTarget, refusal: Refusal, soFar: Substitution, halfAffine: boolean): Substitution | undefined {
   const config = layerConfig(fixture);
   if (refusal.kind === 'momentum' && config.momentum === null && soFar.config.momentum === undefined) {
-    // PyTorch's cumulative average gives batch k after the counter c the weight 1/(c + k): an
-    // exponential average with the first batch's weight follows it exactly for one step.
+    // A cumulative average weighs batch k after the counter c by 1/(c + k) (core's
+    // runningAverageWeights): an exponential average with the first batch's weight follows it
+    // exactly for one step.
     const count = initialCount(fixture);
-    const momentum = 1 / (count + 1);
+    const momentum = runningAverageWeights({ kind: 'cumulative' }, count + 1).batchWeight;
     return {
       ...soFar,
       config: { ...soFar.config, momentum },
