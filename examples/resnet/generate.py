@@ -10,8 +10,9 @@ torchvision 0.14), or any Python with torch and torchvision:
 Both models are torchvision BasicBlock ResNets with the same module names (conv1, bn1,
 layer1.0.conv1, layer2.0.downsample.1, fc, ...) and 20 BatchNorm2d layers; the narrow one has
 widths 8/16/32/64 instead of 64/128/256/512 and 10 classes. Each is randomly initialised
-(seeded) and trained for a few SGD steps on shifted random data, so that its running statistics
-are far from 0 and 1, then written as:
+(seeded) and trained for 3 SGD steps on shifted random data, so that its running statistics
+are far from 0 and 1, at a learning rate (MODELS) that keeps its logits of a few units, then
+written as:
 
 * <name>.safetensors           the state_dict (F32, num_batches_tracked I64) with each
                                BatchNorm's eps and momentum in the `normbridge` metadata entry.
