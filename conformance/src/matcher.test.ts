@@ -46,7 +46,11 @@ describe('toMatchFixture', () => {
   });
 
   it('refuses a layer of another class', async () => {
-    await expect(expect(new BatchNorm1d(3)).toMatchFixture(fixture('torch/bn2d_defaults'))).rejects.toThrow(/does not apply/);
+    await expect(expect(new BatchNorm1d(3)).toMatchFixture(fixture('torch/bn2d_defaults'))).rejects.toThrow(/does not apply.*a torch\.nn\.BatchNorm2d/);
     await expect(expect(new linen.BatchNorm()).toMatchFixture(fixture('flax-nnx/nnx_defaults'))).rejects.toThrow(/does not apply.*flax\.nnx\.BatchNorm/);
+    await expect(expect(new nnx.BatchNorm(4, { rngs: new nnx.Rngs(0) })).toMatchFixture(fixture('flax-linen/linen_defaults'))).rejects.toThrow(
+      /does not apply.*a flax\.linen\.BatchNorm/,
+    );
+    await expect(expect(new BatchNorm2d(4)).toMatchFixture(fixture('mlx/mlx_0.32.1_published_2d'))).rejects.toThrow(/does not apply.*an mlx\.nn\.BatchNorm/);
   });
 });

@@ -11,7 +11,7 @@ import { referenceTrajectory, type ReferenceStep } from './fixture-crosscheck.js
 import { bindingFor } from './bindings/index.js';
 import { NotApplicable, tensor, type FrameworkBinding, type StepOutcome } from './bindings/types.js';
 import { describeFailure, type CaseResult } from './results.js';
-import { trackTensors } from './tensor-tracking.js';
+import { withTrackedCase } from './tensor-tracking.js';
 
 /**
  * When an engine computes a float16/bfloat16 fixture in float32 (never float64: that is refused,
@@ -233,35 +233,32 @@ export async function runCase(fixture: LoadedFixture, engine: Engine<any>, layer
   // A bug record (the manifest's `frameworkBug`) is held to the float64 reference instead of the recorded (wrong) behaviour.
   const reference = fixture.manifest.frameworkBug ? referenceTrajectory(fixture) : undefined;
   const { tol, widened } = toleranceFor(fixture, engine, override);
-  // Every tensor the case makes is freed when it ends (GPU buffers on a GPU backend).
-  const tracked = trackTensors(engine);
-  let bound;
-  try {
-    bound = await binding.open(fixture, tracked.engine, layer);
-  } catch (err) {
-    tracked.disposeAll();
-    if (err instanceof NotApplicable) return notApplicable(fixture, engine.name, err.message, binding);
-    if (err instanceof UnsupportedDtypeError) return notApplicable(fixture, engine.name, `${err.name}: ${err.message}`, binding);
-    return { ...caseBase(fixture, engine.name, binding), status: 'fail', reason: `could not build the layer: ${(err as Error).message}`, comparisons: [], gradientsSkipped: 0 };
-  }
   const comparisons: TensorComparison[] = [];
   let gradientsSkipped = 0;
-  try {
-    for (const [i, step] of fixture.manifest.steps.entries()) {
-      let outcome: StepOutcome;
-      try {
-        outcome = await bound.step(step, i);
-      } catch (err) {
-        if (err instanceof NotApplicable) return notApplicable(fixture, engine.name, `step ${i}: ${err.message}`, binding);
-        throw err;
+  const stopped = await withTrackedCase(
+    engine,
+    (tracked) => binding.open(fixture, tracked, layer),
+    (err): CaseResult => {
+      if (err instanceof NotApplicable) return notApplicable(fixture, engine.name, err.message, binding);
+      if (err instanceof UnsupportedDtypeError) return notApplicable(fixture, engine.name, `${err.name}: ${err.message}`, binding);
+      return { ...caseBase(fixture, engine.name, binding), status: 'fail', reason: `could not build the layer: ${(err as Error).message}`, comparisons: [], gradientsSkipped: 0 };
+    },
+    async (bound) => {
+      for (const [i, step] of fixture.manifest.steps.entries()) {
+        let outcome: StepOutcome;
+        try {
+          outcome = await bound.step(step, i);
+        } catch (err) {
+          if (err instanceof NotApplicable) return notApplicable(fixture, engine.name, `step ${i}: ${err.message}`, binding);
+          throw err;
+        }
+        if (reference) compareWithReference(fixture, step, i, outcome, reference[i]!, tol, comparisons);
+        else gradientsSkipped += compareStep(fixture, binding, step, i, outcome, tol, comparisons);
       }
-      if (reference) compareWithReference(fixture, step, i, outcome, reference[i]!, tol, comparisons);
-      else gradientsSkipped += compareStep(fixture, binding, step, i, outcome, tol, comparisons);
-    }
-  } finally {
-    bound.dispose();
-    tracked.disposeAll();
-  }
+      return undefined;
+    },
+  );
+  if (stopped) return stopped;
   if (reference) comparisons.push(bugShows(fixture, reference, tol.output));
   const ok = comparisons.every((c) => c.ok);
   const result: CaseResult = {
@@ -400,40 +397,37 @@ export async function runModelCase(model: LoadedModelFixture, engine: Engine<any
   if (refused) return modelResult(model, engine.name, 'n/a', [], refused);
   const { tol, widened } = toleranceFor(model, engine, override);
   const comparisons: TensorComparison[] = [];
-  let bound;
-  // Every tensor the program makes through the engine is freed when it ends (GPU buffers on a GPU backend).
-  const tracked = trackTensors(engine);
-  try {
-    bound = await modelBindingFor(model.manifest.program.name).open(model, tracked.engine);
-  } catch (err) {
-    tracked.disposeAll();
-    if (err instanceof NotApplicable) return modelResult(model, engine.name, 'n/a', [], err.message);
-    return modelResult(model, engine.name, 'fail', [], `could not build the program: ${(err as Error).message}`);
-  }
-  try {
-    for (const [i, step] of model.manifest.steps.entries()) {
-      let outcome: ModelStepOutcome;
-      try {
-        outcome = await bound.step(step, i);
-      } catch (err) {
-        if (err instanceof NotApplicable) return modelResult(model, engine.name, 'n/a', [], `step ${i}: ${err.message}`);
-        comparisons.push(verdict(`step ${i} (${step.method})`, false, `raised ${(err as Error).name}: ${(err as Error).message}`));
-        break;
+  const stopped = await withTrackedCase(
+    engine,
+    (tracked) => modelBindingFor(model.manifest.program.name).open(model, tracked),
+    (err): CaseResult => {
+      if (err instanceof NotApplicable) return modelResult(model, engine.name, 'n/a', [], err.message);
+      return modelResult(model, engine.name, 'fail', [], `could not build the program: ${(err as Error).message}`);
+    },
+    async (bound) => {
+      for (const [i, step] of model.manifest.steps.entries()) {
+        let outcome: ModelStepOutcome;
+        try {
+          outcome = await bound.step(step, i);
+        } catch (err) {
+          if (err instanceof NotApplicable) return modelResult(model, engine.name, 'n/a', [], `step ${i}: ${err.message}`);
+          comparisons.push(verdict(`step ${i} (${step.method})`, false, `raised ${(err as Error).name}: ${(err as Error).message}`));
+          break;
+        }
+        const at = `step ${i} (${step.method})`;
+        for (const [name, ref] of Object.entries(step.outputs)) {
+          comparisons.push(compareTensors(`${at} ${name}`, outcome.outputs[name], model.tensors.get(ref)!, name === 'loss' ? tol.loss : tol.output));
+        }
+        for (const [path, ref] of Object.entries(step.state)) {
+          comparisons.push(compareTensors(`${at} state ${path}`, outcome.state[path], model.tensors.get(ref)!, tol.state));
+        }
+        for (const path of Object.keys(outcome.state)) {
+          if (!(path in step.state)) comparisons.push(verdict(`${at} state ${path}`, false, 'not in the recorded state'));
+        }
       }
-      const at = `step ${i} (${step.method})`;
-      for (const [name, ref] of Object.entries(step.outputs)) {
-        comparisons.push(compareTensors(`${at} ${name}`, outcome.outputs[name], model.tensors.get(ref)!, name === 'loss' ? tol.loss : tol.output));
-      }
-      for (const [path, ref] of Object.entries(step.state)) {
-        comparisons.push(compareTensors(`${at} state ${path}`, outcome.state[path], model.tensors.get(ref)!, tol.state));
-      }
-      for (const path of Object.keys(outcome.state)) {
-        if (!(path in step.state)) comparisons.push(verdict(`${at} state ${path}`, false, 'not in the recorded state'));
-      }
-    }
-  } finally {
-    bound.dispose();
-    tracked.disposeAll();
-  }
+      return undefined;
+    },
+  );
+  if (stopped) return stopped;
   return modelResult(model, engine.name, comparisons.every((c) => c.ok) ? 'pass' : 'fail', comparisons, undefined, widened);
 }

@@ -67,6 +67,33 @@ export function trackTensors(engine: Engine<any>): TrackedEngine {
   };
 }
 
+/**
+ * Opens a case (a fixture's layer or a model's program) on a tracked view of `engine` and
+ * replays it; every tensor the case made is freed when it ends (GPU buffers on a GPU backend),
+ * whether it failed to open, returned or threw. An error while opening goes to `openFailed`.
+ */
+export async function withTrackedCase<B extends { dispose(): void }, R>(
+  engine: Engine<any>,
+  open: (engine: Engine<any>) => Promise<B>,
+  openFailed: (err: unknown) => R,
+  replay: (bound: B) => Promise<R>,
+): Promise<R> {
+  const tracked = trackTensors(engine);
+  let bound: B;
+  try {
+    bound = await open(tracked.engine);
+  } catch (err) {
+    tracked.disposeAll();
+    return openFailed(err);
+  }
+  try {
+    return await replay(bound);
+  } finally {
+    bound.dispose();
+    tracked.disposeAll();
+  }
+}
+
 /** The engine's own members (own properties and its class's getters and methods), bound to it. */
 function bound(engine: Engine<any>): Engine<any> {
   const out: Record<string, unknown> = {};

@@ -54,6 +54,13 @@ export function checkInput<T>(engine: Engine<T>, x: unknown): void {
   );
 }
 
+/** The synchronous engine of a call on `x`: {@link requireSync}, then {@link checkInput}. */
+export function syncEngineFor<T>(engine: Engine<T>, x: unknown): SyncEngine<T> {
+  const sync = requireSync(engine);
+  checkInput(sync, x);
+  return sync;
+}
+
 /** Host leaves of a state (initial values, user-set variables) uploaded to an engine whose tensors they are not. */
 export function stateOnEngine<T>(engine: Engine<T>, state: BatchNormState<T>, options: StepOptions<T>) {
   const foreign = <L>(v: L) => (isHostTensor(v) && !engine.owns(v) ? (v as HostTensor) : undefined);
@@ -150,8 +157,7 @@ export function runBatchNorm<T>(
   mode: Mode,
   options: StepOptions<T> = {},
 ): BatchNormOutput<T> {
-  const engine = requireSync(anyEngine);
-  checkInput(engine, x);
+  const engine = syncEngineFor(anyEngine, x);
   verifyStatistics(engine, state);
   const on = stateOnEngine(engine, state, options);
   if (mode === 'eval') return { y: engine.evaluate(spec, on.state, x, on.options), state: on.state };
@@ -192,8 +198,7 @@ export function runBatchNormVjp<T>(
   mode: Mode,
   options: StepOptions<T> = {},
 ): Gradients<T> {
-  const engine = requireSync(anyEngine);
-  checkInput(engine, x);
+  const engine = syncEngineFor(anyEngine, x);
   const on = stateOnEngine(engine, state, options);
   return engine.vjp(spec, on.state, x, isHostTensor(dy) && !engine.owns(dy) ? engine.fromHost(dy) : dy, mode, on.options);
 }

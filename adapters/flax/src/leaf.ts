@@ -73,24 +73,34 @@ export function isLeaf(v: unknown): boolean {
   return isHostTensor(v) || kindOf(v) !== undefined || isEngineLeaf(v);
 }
 
-export function shapeOf(v: unknown): number[] {
-  if (isHostTensor(v)) return [...v.shape];
+/** What each holder of a leaf does with it: a host tensor itself, its tensor kind, the engine that owns it. */
+interface ByHolder<R> {
+  host(v: HostTensor): R;
+  kind(kind: TensorKind): R;
+  engine(engine: EngineBase<any>): R;
+  /** A value no holder takes; without it, a `TypeError` ("not an array"). */
+  other?(): R;
+}
+
+/** One leaf operation routed to the leaf's holder, in the order host tensor, tensor kind, engine. */
+function byHolder<R>(v: unknown, ops: ByHolder<R>): R {
+  if (isHostTensor(v)) return ops.host(v);
   const kind = kindOf(v);
-  if (kind) return [...kind.shapeOf(v)];
+  if (kind) return ops.kind(kind);
   const owner = ownerOf(v);
-  if (owner) return [...owner.shapeOf(v)];
+  if (owner) return ops.engine(owner);
+  if (ops.other) return ops.other();
   throw new TypeError(`not an array: ${Object.prototype.toString.call(v)}`);
+}
+
+export function shapeOf(v: unknown): number[] {
+  return [...byHolder<readonly number[]>(v, { host: (h) => h.shape, kind: (k) => k.shapeOf(v), engine: (e) => e.shapeOf(v) })];
 }
 
 /** Same data, another shape of the same size (`jnp.reshape`); no copy of the values. */
 export function reshapeLeaf<T>(v: T, shape: readonly number[]): T {
   if (sameShape(shapeOf(v), shape)) return v;
-  if (isHostTensor(v)) return reshapeHost(v, shape) as T;
-  const kind = kindOf(v);
-  if (kind) return kind.reshape(v, shape) as T;
-  const owner = ownerOf(v);
-  if (owner) return owner.reshape(v, shape) as T;
-  throw new TypeError(`not an array: ${Object.prototype.toString.call(v)}`);
+  return byHolder(v, { host: (h) => reshapeHost(h, shape) as T, kind: (k) => k.reshape(v, shape) as T, engine: (e) => e.reshape(v, shape) as T });
 }
 
 /**
@@ -99,22 +109,12 @@ export function reshapeLeaf<T>(v: T, shape: readonly number[]): T {
  * convention and returned as they are.
  */
 export function cloneLeaf<T>(v: T): T {
-  if (isHostTensor(v)) return v;
-  const kind = kindOf(v);
-  if (kind) return kind.clone(v) as T;
-  const owner = ownerOf(v);
-  if (owner) return owner.reshape(v, owner.shapeOf(v)) as T;
-  return v;
+  return byHolder(v, { host: () => v, kind: (k) => k.clone(v) as T, engine: (e) => e.reshape(v, e.shapeOf(v)) as T, other: () => v });
 }
 
 /** Row `index` of a leaf stacked on a leading axis (`x[index]`). */
 export function indexLeaf<T>(v: T, index: number): T {
-  if (isHostTensor(v)) return hostRow(v, index) as T;
-  const kind = kindOf(v);
-  if (kind) return kind.row(v, index) as T;
-  const owner = ownerOf(v);
-  if (owner) return owner.row(v, index) as T;
-  throw new TypeError(`not an array: ${Object.prototype.toString.call(v)}`);
+  return byHolder(v, { host: (h) => hostRow(h, index) as T, kind: (k) => k.row(v, index) as T, engine: (e) => e.row(v, index) as T });
 }
 
 /** Row-major values of a leaf as plain numbers (downloads a tf.Tensor synchronously). */

@@ -2,7 +2,7 @@ import { linen, nn, nnx, pmap, random } from '@normbridge/flax';
 import { StateError, type Engine, type HostTensor } from '@normbridge/core';
 import type { LoadedFixture } from '../fixture-load.js';
 import type { FixtureStep } from '../fixture-schema.js';
-import { errorOutcome, floatTensor, NotApplicable, toHost, type FrameworkBinding, type StepOutcome } from './types.js';
+import { errorOutcome, floatTensor, givenLayer, NotApplicable, toHost, type FrameworkBinding, type StepOutcome } from './types.js';
 
 /**
  * Flax fixtures drive `@normbridge/flax` as `fixtures/generators/flax_fixtures.py` drives Flax:
@@ -156,9 +156,8 @@ export const flaxLinenBinding: FrameworkBinding = {
   async open(fixture, engine, given?: unknown) {
     const { layer, initialState } = fixture.manifest;
     if (layer.class !== 'BatchNorm') throw new NotApplicable(`no adapter for flax.linen.${layer.class}`);
-    if (given !== undefined && !(given instanceof linen.BatchNorm)) throw new NotApplicable('the fixture is a flax.linen.BatchNorm');
     const bn: linen.BatchNorm<any> =
-      (given as linen.BatchNorm<any> | undefined) ??
+      givenLayer<linen.BatchNorm<any>>(given, linen.BatchNorm, 'a flax.linen.BatchNorm') ??
       new linen.BatchNorm<any>(camelArgs(layer.args, LINEN_ARGS, 'flax.linen.BatchNorm') as linen.BatchNormFields);
     // `{params: {scale, bias}, batch_stats: {mean, var}}` of a top-level module, on the engine.
     const upload = (map: Readonly<Record<string, string>>): linen.Variables => {
@@ -257,18 +256,14 @@ export const flaxNnxBinding: FrameworkBinding = {
   async open(fixture, anyEngine, given?: unknown) {
     const { layer, initialState } = fixture.manifest;
     if (layer.class !== 'BatchNorm') throw new NotApplicable(`no adapter for flax.nnx.${layer.class}`);
-    if (given !== undefined && !(given instanceof nnx.BatchNorm)) throw new NotApplicable('the fixture is a flax.nnx.BatchNorm');
-    let bn: nnx.BatchNorm<any>;
-    if (given !== undefined) {
-      bn = given as nnx.BatchNorm<any>;
-    } else {
-      const a = layer.args as Record<string, unknown>;
-      bn = new nnx.BatchNorm<any>(a['num_features'] as number, {
+    const a = layer.args as Record<string, unknown>;
+    const bn: nnx.BatchNorm<any> =
+      givenLayer<nnx.BatchNorm<any>>(given, nnx.BatchNorm, 'a flax.nnx.BatchNorm') ??
+      new nnx.BatchNorm<any>(a['num_features'] as number, {
         ...(camelArgs(a, NNX_ARGS, 'nnx.BatchNorm', ['num_features', 'rngs']) as Omit<nnx.BatchNormOptions, 'rngs'>),
         rngs: nnxRngs(a['rngs']),
         engine: anyEngine,
       });
-    }
     // A user's layer computes on its own engine (the runner passes that one).
     const engine = bn.engine;
     // A pmapped fixture holds the state replicated on a leading device axis; the layer holds one copy.

@@ -1,7 +1,7 @@
 import { BatchNorm } from '@normbridge/mlx';
 import type { Engine } from '@normbridge/core';
 import { mlx } from '@normbridge/frameworks';
-import { errorOutcome, floatTensor, NotApplicable, stateValues, toHost, type FrameworkBinding } from './types.js';
+import { errorOutcome, floatTensor, givenLayer, NotApplicable, stateValues, toHost, type FrameworkBinding } from './types.js';
 
 /** The adapter's version profile for the MLX that wrote the fixture. */
 function mlxVersion(version: string) {
@@ -18,8 +18,7 @@ export const mlxBinding: FrameworkBinding = {
     const { layer, initialState, framework } = fixture.manifest;
     if (layer.class !== 'BatchNorm') throw new NotApplicable(`no adapter for mlx.nn.${layer.class}`);
     const a = layer.args as Record<string, unknown>;
-    if (given !== undefined && !(given instanceof BatchNorm)) throw new NotApplicable('the fixture is an mlx.nn.BatchNorm');
-    const bn: BatchNorm<any> = (given as BatchNorm<any> | undefined) ?? new BatchNorm<any>(a.num_features as number, {
+    const bn: BatchNorm<any> = givenLayer<BatchNorm<any>>(given, BatchNorm, 'an mlx.nn.BatchNorm') ?? new BatchNorm<any>(a.num_features as number, {
       eps: a.eps as number,
       momentum: a.momentum as number,
       affine: a.affine as boolean,

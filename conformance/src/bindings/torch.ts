@@ -1,7 +1,7 @@
 import { BatchNorm1d, BatchNorm2d, BatchNorm3d, type _BatchNorm, type TorchVersion } from '@normbridge/torch';
 import type { Engine } from '@normbridge/core';
 import { torch } from '@normbridge/frameworks';
-import { errorOutcome, floatTensor, NotApplicable, stateValues, toHost, type FrameworkBinding } from './types.js';
+import { errorOutcome, floatTensor, givenLayer, NotApplicable, stateValues, toHost, type FrameworkBinding } from './types.js';
 
 const CLASSES = { BatchNorm1d, BatchNorm2d, BatchNorm3d } as const;
 
@@ -27,8 +27,7 @@ export const torchBinding: FrameworkBinding = {
     const Class = CLASSES[layer.class as keyof typeof CLASSES];
     if (!Class) throw new NotApplicable(`no adapter for torch.nn.${layer.class}`);
     const a = layer.args as Record<string, unknown>;
-    if (given !== undefined && !(given instanceof Class)) throw new NotApplicable(`the fixture is a torch.nn.${layer.class}`);
-    const module: _BatchNorm<any> = (given as _BatchNorm<any> | undefined) ?? new Class(a.num_features as number, {
+    const module: _BatchNorm<any> = givenLayer<_BatchNorm<any>>(given, Class, `a torch.nn.${layer.class}`) ?? new Class(a.num_features as number, {
       eps: a.eps as number,
       momentum: a.momentum as number | null,
       affine: a.affine as boolean,

@@ -49,6 +49,17 @@ export class NotApplicable extends Error {
   }
 }
 
+/**
+ * The user's own layer handed to {@link FrameworkBinding.open} (`undefined` when none was): it
+ * must be a `Class` (the fixture's layer, named in the skip reason by `what`, e.g.
+ * "a flax.linen.BatchNorm"), else the fixture is not applicable to it.
+ */
+export function givenLayer<L>(given: unknown, Class: abstract new (...args: any[]) => L, what: string): L | undefined {
+  if (given === undefined) return undefined;
+  if (!(given instanceof Class)) throw new NotApplicable(`the fixture is ${what}`);
+  return given;
+}
+
 /** Reads a tensor back from any engine (core's `toHostAsync`). */
 export { toHostAsync as toHost } from '@normbridge/core';
 

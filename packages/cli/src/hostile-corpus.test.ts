@@ -1,5 +1,5 @@
 /**
- * Issue 16: the hostile-input corpus (hostile/corpus.ts) on every entry point, in child
+ * Issue 16: the hostile-input corpus (test-support/hostile/corpus.ts) on every entry point, in child
  * processes, each input within a time and a memory bound:
  * - no input runs past {@link TIME_LIMIT_MS} (a hang is killed and fails the test);
  * - peak RSS stays under 4 × the input's size + {@link RSS_MARGIN_BYTES} (streamed entry points:
@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CORPUS, type CorpusCase, type Entry } from './hostile/corpus.js';
+import { CORPUS, type CorpusCase, type Entry } from './test-support/hostile/corpus.js';
 
 /** The acceptance bound of issue 16: an input that takes longer is a hang. */
 const TIME_LIMIT_MS = 5_000;
@@ -36,7 +36,7 @@ interface Result {
   readonly peakKb: number;
 }
 
-const CHILD = fileURLToPath(new URL('./hostile/child.mjs', import.meta.url));
+const CHILD = fileURLToPath(new URL('./test-support/hostile/child.mjs', import.meta.url));
 let work: string;
 const jobs: Job[] = [];
 const sizes = new Map<string, { apparent: number; stored: number }>();

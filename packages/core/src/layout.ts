@@ -2,7 +2,7 @@ import { ShapeError, SingleValuePerChannelError, SpecError, StateError } from '.
 import type { BatchNormSpec } from './spec.js';
 import type { HostState, Mode, ReplicaOptions, StateTensorKey } from './state.js';
 import { MAX_NUM_FEATURES } from './limits.js';
-import { hostTensorProblem, numel, sameShape, type HostTensor } from './tensor.js';
+import { hostTensorProblem, numel, sameShape, stridesOf, type HostTensor } from './tensor.js';
 
 /** Everything about an input's shape that the maths needs, resolved once (as Keras 3 does). */
 export interface Layout {
@@ -31,6 +31,25 @@ export interface Layout {
 export function statisticsShape(layout: Layout): number[] {
   const stacked = layout.replicas > 1 || layout.inputShape.length !== layout.sampleShape.length;
   return stacked ? [layout.replicas, ...layout.featureShape] : [...layout.featureShape];
+}
+
+/** The channel of every element of one replica's input, in memory order (an index into the feature shape, row-major). */
+export function channelIndex(layout: Layout): Int32Array {
+  const { sampleShape, featureAxes, featureShape } = layout;
+  const size = layout.channels * layout.perChannel;
+  const strides = stridesOf(sampleShape);
+  const featStrides = stridesOf(featureShape);
+  const out = new Int32Array(size);
+  for (let i = 0; i < size; i++) {
+    let c = 0;
+    for (let k = 0; k < featureAxes.length; k++) {
+      const axis = featureAxes[k]!;
+      const idx = Math.floor(i / strides[axis]!) % sampleShape[axis]!;
+      c += idx * featStrides[k]!;
+    }
+    out[i] = c;
+  }
+  return out;
 }
 
 /** Resolves the spec's feature axes against an input shape. */

@@ -18,6 +18,7 @@ import {
   checkStateShapes,
   checkStateValues,
   checkValuesPerChannel,
+  channelIndex,
   resolveLayout,
   statisticsShape,
   updatesRunningStatistics,
@@ -39,25 +40,6 @@ interface Statistics {
   readonly runningVarianceInput: F64; // biased or unbiased, per the spec
   /** Weight of each input element in its channel's statistics (0 where masked out). */
   readonly weight: F64 | undefined;
-}
-
-/** Channel index of every element of one replica's input. */
-function channelIndex(layout: Layout): Int32Array {
-  const { sampleShape, featureAxes, featureShape } = layout;
-  const size = layout.channels * layout.perChannel;
-  const strides = stridesOf(sampleShape);
-  const featStrides = stridesOf(featureShape);
-  const out = new Int32Array(size);
-  for (let i = 0; i < size; i++) {
-    let c = 0;
-    for (let k = 0; k < featureAxes.length; k++) {
-      const axis = featureAxes[k]!;
-      const idx = Math.floor(i / strides[axis]!) % sampleShape[axis]!;
-      c += idx * featStrides[k]!;
-    }
-    out[i] = c;
-  }
-  return out;
 }
 
 /** The mask broadcast to the input's full shape, as 0/1. */

@@ -102,6 +102,13 @@ export interface FlaxCallArgs {
 export const FLAX_VERSIONS = ['0.12'] as const;
 export type FlaxVersion = (typeof FLAX_VERSIONS)[number];
 
+/** linen and NNX ship in one `flax` package: one list of versions, one reading of a reported one. */
+export const MODERN_FLAX_VERSIONS = {
+  versions: FLAX_VERSIONS,
+  latest: '0.12',
+  versionOf: (reported: string): FlaxVersion | undefined => FLAX_VERSIONS.find((v) => reported.startsWith(`${v}.`)),
+} as const satisfies Partial<FrameworkProfile<never, never, FlaxVersion>>;
+
 /** What every Flax variant's profile says alike. */
 export const FLAX_COMMON = {
   momentum: { convention: 'decay', cumulative: false },

@@ -3,15 +3,13 @@
  * `params` and `batch_stats` collections, `use_fast_variance` and `force_float32_reductions`,
  * no running-average write while `init` runs.
  */
-import { FLAX_COMMON, FLAX_VERSIONS, modernFlaxSpec, type FlaxCallArgs, type FlaxVersion, type ModernFlaxArgs } from './flax-family.js';
+import { FLAX_COMMON, MODERN_FLAX_VERSIONS, modernFlaxSpec, type FlaxCallArgs, type FlaxVersion, type ModernFlaxArgs } from './flax-family.js';
 import type { FrameworkProfile } from './profile.js';
 
 export const flaxLinen: FrameworkProfile<ModernFlaxArgs, FlaxCallArgs, FlaxVersion> = {
   id: 'flax-linen',
   title: 'Flax linen',
-  versions: FLAX_VERSIONS,
-  latest: '0.12',
-  versionOf: (reported) => FLAX_VERSIONS.find((v) => reported.startsWith(`${v}.`)),
+  ...MODERN_FLAX_VERSIONS,
   ...FLAX_COMMON,
   collections: { params: 'params', stats: 'batch_stats' },
   // `traverse_util.flatten_dict(sep='/')`; the dotted form other tools write is read too.

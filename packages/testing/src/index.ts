@@ -2,3 +2,4 @@ export * from './compare.js';
 export * from './random.js';
 export * from './tensors.js';
 export * from './doc-snippets.js';
+export * from './safetensors-bytes.js';

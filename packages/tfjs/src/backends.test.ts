@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
 import { defineSpec, hostTensor, initialState, referenceEval, referenceTrain } from '@normbridge/core';
-import { availableTfjsBackends, createTfjsEngine, registerTfjsGradients } from './index.js';
+import { availableTfjsBackends, createAsyncTfjsEngine, createTfjsEngine, registerTfjsGradients } from './index.js';
 import { expectClose, normals } from '@normbridge/testing';
 import { PROPERTY_TOLERANCE } from './test-support/tolerance.js';
 
@@ -34,6 +34,35 @@ describe('backends in one process', () => {
       expect(tf.getBackend()).toBe(engine.backend);
       expectClose(engine.toHost(out.y), referenceTrain(spec, hstate, hx).y, PROPERTY_TOLERANCE, `${engine.name} y`);
     }
+  });
+
+  it('an asynchronous engine awaits the synchronous calls: same values, its own backend, a refusal as a rejection', async () => {
+    const sync = await createTfjsEngine('cpu');
+    const wasm = await createTfjsEngine('wasm');
+    const engine = await createAsyncTfjsEngine('cpu');
+    expect([engine.name, engine.synchronous]).toEqual(['tfjs-cpu', false]);
+    const spec = defineSpec({ featureAxes: [1] });
+    const hx = hostTensor([4, 3, 5], Float32Array.from(normals(60, 7)));
+    const hdy = hostTensor([4, 3, 5], Float32Array.from(normals(60, 8)));
+    const hstate = initialState(spec, [3]);
+    const on = <T>(e: { stateFromHost: (s: typeof hstate) => T }) => e.stateFromHost(hstate);
+    const want = {
+      train: sync.toHost(sync.train(spec, on(sync), sync.fromHost(hx)).y),
+      evaluate: sync.toHost(sync.evaluate(spec, on(sync), sync.fromHost(hx))),
+      dx: sync.toHost(sync.vjp(spec, on(sync), sync.fromHost(hx), sync.fromHost(hdy), 'train').dx),
+    };
+    wasm.fromHost(hx); // another backend active: each call makes its own the active one
+    const train = engine.train(spec, on(engine), engine.fromHost(hx));
+    expect(train).toBeInstanceOf(Promise);
+    expect(await engine.toHost((await train).y)).toEqual(want.train);
+    expect(tf.getBackend()).toBe('cpu');
+    expect(await engine.toHost(await engine.evaluate(spec, on(engine), engine.fromHost(hx)))).toEqual(want.evaluate);
+    expect(await engine.toHost((await engine.vjp(spec, on(engine), engine.fromHost(hx), engine.fromHost(hdy), 'train')).dx)).toEqual(want.dx);
+    // Four channels against a three-channel state: the synchronous error arrives as a rejected promise.
+    const wrong = engine.fromHost(hostTensor([2, 4], new Float32Array(8)));
+    let call: Promise<unknown> | undefined;
+    expect(() => (call = engine.evaluate(spec, on(engine), wrong))).not.toThrow();
+    await expect(call).rejects.toThrow();
   });
 
   it('registering gradients twice is harmless', async () => {

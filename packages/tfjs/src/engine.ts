@@ -55,33 +55,26 @@ export async function createTfjsEngine(backend: TfjsBackendName, options: TfjsEn
  */
 export async function createAsyncTfjsEngine(backend: TfjsBackendName, options: TfjsEngineOptions = {}): Promise<AsyncTfjsEngine> {
   const base = await engineBase(backend, options);
-  const use = () => activate(backend);
+  const run = computations(backend);
   return {
     ...base,
     synchronous: false,
     toHost: (t) => downloadTensorAsync(t),
-    async train(spec, state, x, o) {
-      use();
-      return batchNormTrainOp(spec, state, x, o);
-    },
-    async evaluate(spec, state, x, o) {
-      use();
-      return batchNormEvalOp(spec, state, x, o);
-    },
-    async vjp(spec, state, x, dy, mode, o) {
-      use();
-      return batchNormVjp(spec, state, x, dy, mode, o);
-    },
+    train: async (...a) => run.train(...a),
+    evaluate: async (...a) => run.evaluate(...a),
+    vjp: async (...a) => run.vjp(...a),
   };
 }
 
 async function createSyncEngine(backend: TfjsBackendName, options: TfjsEngineOptions): Promise<TfjsEngine> {
   const base = await engineBase(backend, options);
+  return { ...base, synchronous: true, toHost: (t) => downloadTensor(t), ...computations(backend) };
+}
+
+/** An engine's BatchNorm calls on its backend (made the active one first); the async engine awaits the same. */
+function computations(backend: TfjsBackendName): Pick<TfjsEngine, 'train' | 'evaluate' | 'vjp'> {
   const use = () => activate(backend);
   return {
-    ...base,
-    synchronous: true,
-    toHost: (t) => downloadTensor(t),
     train(spec, state, x, o) {
       use();
       return batchNormTrainOp(spec, state, x, o);

@@ -7,6 +7,30 @@
 
 typedef unsigned long size;
 
+// The strided loops sum four floats a step in float64: lanes 0-1 and lanes 2-3 each keep their
+// own float64x2 accumulator, folded into one double after the loop. Always inlined: a struct
+// passed or returned by a real call would need the shadow stack this module does not have.
+#define INLINE static inline __attribute__((always_inline))
+typedef struct {
+  v128_t lo, hi;
+} f64x4;
+
+INLINE f64x4 f64x4_zero(void) { return (f64x4){wasm_f64x2_splat(0), wasm_f64x2_splat(0)}; }
+INLINE f64x4 f64x4_promote(v128_t v) {
+  return (f64x4){wasm_f64x2_promote_low_f32x4(v), wasm_f64x2_promote_low_f32x4(wasm_i32x4_shuffle(v, v, 2, 3, 2, 3))};
+}
+INLINE f64x4 f64x4_sub(f64x4 a, v128_t b) { return (f64x4){wasm_f64x2_sub(a.lo, b), wasm_f64x2_sub(a.hi, b)}; }
+INLINE f64x4 f64x4_add(f64x4 s, f64x4 a) { return (f64x4){wasm_f64x2_add(s.lo, a.lo), wasm_f64x2_add(s.hi, a.hi)}; }
+// s + a * b, lane by lane.
+INLINE f64x4 f64x4_add_mul(f64x4 s, f64x4 a, f64x4 b) {
+  return (f64x4){wasm_f64x2_add(s.lo, wasm_f64x2_mul(a.lo, b.lo)), wasm_f64x2_add(s.hi, wasm_f64x2_mul(a.hi, b.hi))};
+}
+// (lo + hi) lane 0 + (lo + hi) lane 1: the accumulator as one double.
+INLINE double f64x4_fold(f64x4 s) {
+  v128_t t = wasm_f64x2_add(s.lo, s.hi);
+  return wasm_f64x2_extract_lane(t, 0) + wasm_f64x2_extract_lane(t, 1);
+}
+
 // Statistics: float64 sums of d = x - shift (shift = the channel's first value) and d^2, as
 // accurate as two passes; one-pass algorithms (1, 2 = clamped): float64 sums of x and of
 // x^2 rounded to float32, then float32 E[x^2] - E[x]^2 (Flax's cancellation).
@@ -46,29 +70,20 @@ void bn_moments(const float *x, int outer, int channels, int inner, int algorith
       for (int c = 0; c < channels; c++) {
         const float *run = x + ((long)o * channels + c) * inner;
         v128_t sh = wasm_f64x2_splat(shift[c]);
-        v128_t s1a = wasm_f64x2_splat(0), s1b = s1a, s2a = s1a, s2b = s1a;
+        f64x4 s1 = f64x4_zero(), s2 = s1;
         int i = 0;
         for (; i + 4 <= inner; i += 4) {
           v128_t v = wasm_v128_load(run + i);
-          v128_t lo = wasm_f64x2_promote_low_f32x4(v);
-          v128_t hi = wasm_f64x2_promote_low_f32x4(wasm_i32x4_shuffle(v, v, 2, 3, 2, 3));
           if (one_pass) {
-            v128_t v2 = wasm_f32x4_mul(v, v);
-            s1a = wasm_f64x2_add(s1a, lo);
-            s1b = wasm_f64x2_add(s1b, hi);
-            s2a = wasm_f64x2_add(s2a, wasm_f64x2_promote_low_f32x4(v2));
-            s2b = wasm_f64x2_add(s2b, wasm_f64x2_promote_low_f32x4(wasm_i32x4_shuffle(v2, v2, 2, 3, 2, 3)));
+            s1 = f64x4_add(s1, f64x4_promote(v));
+            s2 = f64x4_add(s2, f64x4_promote(wasm_f32x4_mul(v, v)));
           } else {
-            v128_t dl = wasm_f64x2_sub(lo, sh), dh = wasm_f64x2_sub(hi, sh);
-            s1a = wasm_f64x2_add(s1a, dl);
-            s1b = wasm_f64x2_add(s1b, dh);
-            s2a = wasm_f64x2_add(s2a, wasm_f64x2_mul(dl, dl));
-            s2b = wasm_f64x2_add(s2b, wasm_f64x2_mul(dh, dh));
+            f64x4 d = f64x4_sub(f64x4_promote(v), sh);
+            s1 = f64x4_add(s1, d);
+            s2 = f64x4_add_mul(s2, d, d);
           }
         }
-        v128_t s1 = wasm_f64x2_add(s1a, s1b), s2 = wasm_f64x2_add(s2a, s2b);
-        double t1 = wasm_f64x2_extract_lane(s1, 0) + wasm_f64x2_extract_lane(s1, 1);
-        double t2 = wasm_f64x2_extract_lane(s2, 0) + wasm_f64x2_extract_lane(s2, 1);
+        double t1 = f64x4_fold(s1), t2 = f64x4_fold(s2);
         for (; i < inner; i++) {
           double v = run[i];
           double d = v - shift[c];
@@ -171,21 +186,15 @@ void bn_grad(const float *x, const float *dy, int outer, int channels, int inner
       const float *xr = x + start, *gr = dy + start;
       double mc = m[c];
       v128_t mv = wasm_f64x2_splat(mc);
-      v128_t a = wasm_f64x2_splat(0), bsum = a, a2 = a, b2 = a;
+      f64x4 s1 = f64x4_zero(), s2 = s1;
       int i = 0;
       for (; i + 4 <= inner; i += 4) {
-        v128_t g = wasm_v128_load(gr + i), v = wasm_v128_load(xr + i);
-        v128_t gl = wasm_f64x2_promote_low_f32x4(g), gh = wasm_f64x2_promote_low_f32x4(wasm_i32x4_shuffle(g, g, 2, 3, 2, 3));
-        v128_t dl = wasm_f64x2_sub(wasm_f64x2_promote_low_f32x4(v), mv);
-        v128_t dh = wasm_f64x2_sub(wasm_f64x2_promote_low_f32x4(wasm_i32x4_shuffle(v, v, 2, 3, 2, 3)), mv);
-        a = wasm_f64x2_add(a, gl);
-        a2 = wasm_f64x2_add(a2, gh);
-        bsum = wasm_f64x2_add(bsum, wasm_f64x2_mul(gl, dl));
-        b2 = wasm_f64x2_add(b2, wasm_f64x2_mul(gh, dh));
+        f64x4 g = f64x4_promote(wasm_v128_load(gr + i));
+        f64x4 d = f64x4_sub(f64x4_promote(wasm_v128_load(xr + i)), mv);
+        s1 = f64x4_add(s1, g);
+        s2 = f64x4_add_mul(s2, g, d);
       }
-      v128_t s1 = wasm_f64x2_add(a, a2), s2 = wasm_f64x2_add(bsum, b2);
-      double t1 = wasm_f64x2_extract_lane(s1, 0) + wasm_f64x2_extract_lane(s1, 1);
-      double t2 = wasm_f64x2_extract_lane(s2, 0) + wasm_f64x2_extract_lane(s2, 1);
+      double t1 = f64x4_fold(s1), t2 = f64x4_fold(s2);
       for (; i < inner; i++) {
         t1 += gr[i];
         t2 += (double)gr[i] * ((double)xr[i] - mc);

@@ -19,11 +19,11 @@ import { modernArgs, resolveAttributes, type BatchNormAttributeValues, type Batc
 import { canonicalizeAxes } from '../axes.js';
 import {
   checkInput,
-  requireSync,
   resolveAnyEngine,
   runBatchNormVjp,
   runBatchNormVjpAsync,
   stateOnEngine,
+  syncEngineFor,
   trustComputed,
   verifyStatistics,
   verifyStatisticsAsync,
@@ -154,8 +154,7 @@ export class BatchNorm<T = any> extends Module {
   /** `bn(x, use_running_average=None, *, mask=None)`, on a synchronous engine. */
   call(x: T, args: BatchNormCallArgs<T> = {}): T {
     const c = this.#prepare(x, args);
-    const engine = requireSync(c.engine);
-    checkInput(engine, x);
+    const engine = syncEngineFor(c.engine, x);
     verifyStatistics(engine, c.state);
     return this.#layer.run(c.spec, c.mode, x, this.#runOptions(c));
   }

@@ -149,37 +149,38 @@ export function parseStrictJson(text: string, maxDepth: number = MAX_JSON_DEPTH,
     return fail(c === undefined ? 'unexpected end of input' : `unexpected character ${JSON.stringify(c)}`);
   };
 
-  const parseArray = (depth: number): JsonValue[] => {
+  // An array's or an object's members between its brackets (`pos` at the opening one):
+  // `member` reads each, and a ',' or the closing bracket must follow it.
+  const parseMembers = (close: ']' | '}', member: () => void): void => {
     pos++;
-    const out: JsonValue[] = [];
     skipWs();
-    if (text[pos] === ']') {
+    if (text[pos] === close) {
       pos++;
-      return out;
+      return;
     }
     for (;;) {
-      out.push(parseValue(depth));
+      member();
       skipWs();
       const c = text[pos];
       if (c === ',') pos++;
-      else if (c === ']') {
+      else if (c === close) {
         pos++;
-        return out;
-      } else fail("expected ',' or ']'");
+        return;
+      } else fail(`expected ',' or '${close}'`);
     }
   };
 
+  const parseArray = (depth: number): JsonValue[] => {
+    const out: JsonValue[] = [];
+    parseMembers(']', () => out.push(parseValue(depth)));
+    return out;
+  };
+
   const parseObject = (depth: number): JsonObject => {
-    pos++;
     const out: JsonObject = new Map();
     // The root object's members go to the handler; only their keys are kept, to find duplicates.
     const streamed = depth === 1 && onRootEntry !== undefined ? new Set<string>() : undefined;
-    skipWs();
-    if (text[pos] === '}') {
-      pos++;
-      return out;
-    }
-    for (;;) {
+    parseMembers('}', () => {
       skipWs();
       if (text[pos] !== '"') fail('expected a string key');
       const keyAt = pos;
@@ -194,14 +195,8 @@ export function parseStrictJson(text: string, maxDepth: number = MAX_JSON_DEPTH,
         streamed.add(key);
         onRootEntry!(key, parseValue(depth));
       } else out.set(key, parseValue(depth));
-      skipWs();
-      const c = text[pos];
-      if (c === ',') pos++;
-      else if (c === '}') {
-        pos++;
-        return out;
-      } else fail("expected ',' or '}'");
-    }
+    });
+    return out;
   };
 
   const value = parseValue(0);

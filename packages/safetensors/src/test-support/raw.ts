@@ -3,16 +3,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-/** Prefix (as given, or the header's true length) + header bytes + data. */
-export function rawFile(header: string | Uint8Array, data: Uint8Array | number = 0, lengthOverride?: bigint): Uint8Array {
-  const h = typeof header === 'string' ? new TextEncoder().encode(header) : header;
-  const d = typeof data === 'number' ? new Uint8Array(data) : data;
-  const out = new Uint8Array(8 + h.length + d.length);
-  new DataView(out.buffer).setBigUint64(0, lengthOverride ?? BigInt(h.length), true);
-  out.set(h, 8);
-  out.set(d, 8 + h.length);
-  return out;
-}
+/** The raw-file builder, shared with the CLI's hostile corpus. */
+export { rawFile } from '@normbridge/testing';
 
 /** A header JSON string from tensor entries (no validation: tests break them on purpose). */
 export function headerJson(entries: Record<string, unknown>): string {

@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import {
+  channelIndex,
   defineSpec,
   resolveLayout,
   stridesOf,
@@ -205,21 +206,6 @@ function spreadData(layout: Layout, rand: () => number): Float32Array {
       }
       members.forEach((p, k) => (out[p] = mean + spread * points[k]!));
     }
-  }
-  return out;
-}
-
-/** Channel of each element of one replica (same indexing as core's reference). */
-export function channelIndex(layout: Layout): Int32Array {
-  const { sampleShape, featureAxes, featureShape } = layout;
-  const size = layout.channels * layout.perChannel;
-  const strides = stridesOf(sampleShape);
-  const featureStrides = stridesOf(featureShape);
-  const out = new Int32Array(size);
-  for (let i = 0; i < size; i++) {
-    let c = 0;
-    featureAxes.forEach((axis, k) => (c += (Math.floor(i / strides[axis]!) % sampleShape[axis]!) * featureStrides[k]!));
-    out[i] = c;
   }
   return out;
 }

@@ -12,6 +12,7 @@ import { execFileSync } from 'node:child_process';
 import { cp, mkdir, open, readFile, symlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { rawFile } from '@normbridge/testing';
 
 export type Entry = 'inspect' | 'convert' | 'reader' | 'conformance' | 'torch-load' | 'mlx-load' | 'keras-set';
 export const CHECKPOINT_ENTRIES: readonly Entry[] = ['inspect', 'convert', 'reader'];
@@ -35,19 +36,9 @@ export interface CorpusCase {
   build(dir: string): Promise<string>;
 }
 
-const REPO = fileURLToPath(new URL('../../../../', import.meta.url));
+const REPO = fileURLToPath(new URL('../../../../../', import.meta.url));
 const enc = new TextEncoder();
 
-/** A safetensors file: prefix (the header's length unless overridden), header, data. */
-function file(header: string, data: Uint8Array | number = 0, length?: bigint): Uint8Array {
-  const h = enc.encode(header);
-  const d = typeof data === 'number' ? new Uint8Array(data) : data;
-  const out = new Uint8Array(8 + h.length + d.length);
-  new DataView(out.buffer).setBigUint64(0, length ?? BigInt(h.length), true);
-  out.set(h, 8);
-  out.set(d, 8 + h.length);
-  return out;
-}
 const entry = (dtype: string, shape: unknown[], begin: number | string, end: number | string) =>
   `{"dtype":"${dtype}","shape":${JSON.stringify(shape)},"data_offsets":[${begin},${end}]}`;
 
@@ -60,7 +51,7 @@ async function put(dir: string, name: string, bytes: Uint8Array | string): Promi
 
 /** A file whose header is real and whose data is a hole of `dataBytes` (sparse on disk). */
 async function sparse(dir: string, name: string, header: string, dataBytes: number): Promise<string> {
-  const p = await put(dir, name, file(header));
+  const p = await put(dir, name, rawFile(header));
   const fh = await open(p, 'r+');
   await fh.truncate(8 + enc.encode(header).length + dataBytes);
   await fh.close();
@@ -80,7 +71,7 @@ function torchBn(prefix: string, counter: { dtype: string; shape: number[]; byte
   const data = new Uint8Array(off + counter.bytes.length);
   new Float32Array(data.buffer, 0, 8).set([1, 1, 0, 0, 0, 0, 1, 1]);
   data.set(counter.bytes, off);
-  return file(`{${parts.join(',')}}`, data);
+  return rawFile(`{${parts.join(',')}}`, data);
 }
 const i64 = (v: bigint) => new Uint8Array(BigInt64Array.of(v).buffer);
 
@@ -88,7 +79,7 @@ const i64 = (v: bigint) => new Uint8Array(BigInt64Array.of(v).buffer);
 function manyTensors(n: number): Uint8Array {
   const parts: string[] = [];
   for (let i = 0; i < n; i++) parts.push(`"layer${i}.weight":${entry('F32', [1], i * 4, i * 4 + 4)}`);
-  return file(`{${parts.join(',')}}`, n * 4);
+  return rawFile(`{${parts.join(',')}}`, n * 4);
 }
 
 function mkfifo(path: string): string {
@@ -113,7 +104,7 @@ const reject = (id: string, item: string, header: string, data: Uint8Array | num
   entries: CHECKPOINT_ENTRIES,
   rust: 'reject',
   expect: ['rejected'],
-  build: (dir) => put(dir, `${id}.safetensors`, file(header, data, length)),
+  build: (dir) => put(dir, `${id}.safetensors`, rawFile(header, data, length)),
 });
 
 const state = (id: string, item: string): CorpusCase => ({ id, item, entries: STATE_ENTRIES, expect: ['rejected'], build: async () => id });
@@ -130,7 +121,7 @@ export const CORPUS: readonly CorpusCase[] = [
     rust: 'reject',
     expect: ['rejected'],
     build: (d) => {
-      const f = file('{"?":1}');
+      const f = rawFile('{"?":1}');
       f[10] = 0xff; // the "?" becomes a byte that is never valid UTF-8
       return put(d, 'utf8.safetensors', f);
     },
@@ -177,7 +168,7 @@ export const CORPUS: readonly CorpusCase[] = [
     item: 'format',
     entries: CHECKPOINT_ENTRIES,
     rust: 'accept',
-    build: (d) => put(d, 'long-name.safetensors', file(`{${JSON.stringify('x'.repeat(1 << 20))}:${entry('F32', [1], 0, 4)}}`, 4)),
+    build: (d) => put(d, 'long-name.safetensors', rawFile(`{${JSON.stringify('x'.repeat(1 << 20))}:${entry('F32', [1], 0, 4)}}`, 4)),
   },
   { id: 'nul-in-module-names', item: '7', entries: CHECKPOINT_ENTRIES, rust: 'accept', build: async (d) => put(d, 'nul.safetensors', mergeFiles(torchBn('a\u0000b.c', { dtype: 'I64', shape: [], bytes: i64(1n) }), torchBn('a.b\u0000c', { dtype: 'I64', shape: [], bytes: i64(2n) }))) },
   { id: 'counter-u64-max', item: '7', entries: CHECKPOINT_ENTRIES, rust: 'accept', build: (d) => put(d, 'u64.safetensors', torchBn('bn', { dtype: 'U64', shape: [], bytes: new Uint8Array(8).fill(0xff) })) },
@@ -235,7 +226,7 @@ export const CORPUS: readonly CorpusCase[] = [
     entries: CHECKPOINT_ENTRIES,
     expect: ['rejected'],
     build: async (d) => {
-      await put(d, 's.safetensors', file(`{"a":${entry('F32', [1], 0, 4)},"b":${entry('F32', [1], 4, 8)}}`, 8));
+      await put(d, 's.safetensors', rawFile(`{"a":${entry('F32', [1], 0, 4)},"b":${entry('F32', [1], 4, 8)}}`, 8));
       return put(d, 'model.safetensors.index.json', JSON.stringify({ weight_map: { a: 's.safetensors' } }));
     },
   },
@@ -299,5 +290,5 @@ function mergeFiles(a: Uint8Array, b: Uint8Array): Uint8Array {
   const data = new Uint8Array(x.data.length + y.data.length);
   data.set(x.data);
   data.set(y.data, x.data.length);
-  return file(JSON.stringify(header), data);
+  return rawFile(JSON.stringify(header), data);
 }

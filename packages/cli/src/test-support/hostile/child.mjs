@@ -5,7 +5,7 @@
 import { readFileSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 
-const root = new URL('../../../../', import.meta.url);
+const root = new URL('../../../../../', import.meta.url);
 const load = (p) => import(new URL(p, root).href);
 const [{ main }, st, core, torch, mlx, keras] = await Promise.all([
   load('packages/cli/dist/main.js'),
