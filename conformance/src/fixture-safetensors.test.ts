@@ -2,22 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { SafetensorsError, serializeSafetensors } from '@normbridge/safetensors';
 import { decodeSafetensors } from './fixture-safetensors.js';
 import { FixtureError } from './fixture-schema.js';
+import { rawFile } from '@normbridge/testing';
 
-function withHeader(header: unknown, data: Uint8Array = new Uint8Array(0)): Uint8Array {
-  const json = new TextEncoder().encode(JSON.stringify(header));
-  const out = new Uint8Array(8 + json.length + data.length);
-  new DataView(out.buffer).setBigUint64(0, BigInt(json.length), true);
-  out.set(json, 8);
-  out.set(data, 8 + json.length);
-  return out;
-}
-
-function withRawHeader(json: Uint8Array): Uint8Array {
-  const out = new Uint8Array(8 + json.length);
-  new DataView(out.buffer).setBigUint64(0, BigInt(json.length), true);
-  out.set(json, 8);
-  return out;
-}
+const withHeader = (header: unknown, data: Uint8Array = new Uint8Array(0)): Uint8Array => rawFile(JSON.stringify(header), data);
 
 function errorOf(bytes: Uint8Array): FixtureError {
   try {
@@ -118,8 +105,8 @@ describe('fixture safetensors reader', () => {
 
   it('refuses a duplicate tensor name and a header that is not JSON', () => {
     const dup = new TextEncoder().encode('{"a":{"dtype":"F32","shape":[0],"data_offsets":[0,0]},"a":{"dtype":"F32","shape":[0],"data_offsets":[0,0]}}');
-    expect(fieldOf(withRawHeader(dup))).toBe('(header)');
-    expect(fieldOf(withRawHeader(new TextEncoder().encode('{"a":')))).toBe('(header)');
+    expect(fieldOf(rawFile(dup))).toBe('(header)');
+    expect(fieldOf(rawFile(new TextEncoder().encode('{"a":')))).toBe('(header)');
   });
 
   it('rejects a BOOL byte other than 0 or 1', () => {
