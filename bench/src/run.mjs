@@ -147,7 +147,9 @@ async function adapterOverhead(engine, { shape }) {
   direct();
   const adapter = [];
   const engineOnly = [];
-  const rounds = QUICK ? 3 : 21;
+  // Each round pairs the two arms (ABBA order); the median of the per-round differences is
+  // steadier than a difference of medians when the machine drifts during the run.
+  const rounds = QUICK ? 3 : 61;
   for (let i = 0; i < rounds; i++) {
     globalThis.gc?.();
     if (i % 2 === 0) {
@@ -160,8 +162,14 @@ async function adapterOverhead(engine, { shape }) {
   }
   engine.dispose(x, state.runningMean, state.runningVar, state.scale, state.bias);
   const pct = (a, b) => (100 * (a - b)) / b;
-  const result = { engine: engine.name, rounds, adapterMs: median(adapter), engineMs: median(engineOnly), adapterMinMs: Math.min(...adapter), engineMinMs: Math.min(...engineOnly) };
-  return { ...result, percent: pct(result.adapterMs, result.engineMs), percentOfMin: pct(result.adapterMinMs, result.engineMinMs) };
+  const pairedMs = median(adapter.map((a, i) => a - engineOnly[i]));
+  const result = { engine: engine.name, rounds, adapterMs: median(adapter), engineMs: median(engineOnly), adapterMinMs: Math.min(...adapter), engineMinMs: Math.min(...engineOnly), pairedMs };
+  return {
+    ...result,
+    percent: pct(result.adapterMs, result.engineMs),
+    percentOfMin: pct(result.adapterMinMs, result.engineMinMs),
+    pairedPercent: (100 * pairedMs) / result.engineMs,
+  };
 }
 
 function pad(s, n) {
@@ -234,7 +242,8 @@ async function main() {
   console.log(
     `\nadapter overhead (torch BatchNorm2d.forward vs ${overhead.engine} train, NCHW, ${overhead.rounds} alternating rounds): ` +
       `median ${overhead.adapterMs.toFixed(2)} vs ${overhead.engineMs.toFixed(2)} ms (${signed(overhead.percent)}), ` +
-      `min ${overhead.adapterMinMs.toFixed(2)} vs ${overhead.engineMinMs.toFixed(2)} ms (${signed(overhead.percentOfMin)})`,
+      `min ${overhead.adapterMinMs.toFixed(2)} vs ${overhead.engineMinMs.toFixed(2)} ms (${signed(overhead.percentOfMin)}), ` +
+      `median paired difference ${(overhead.pairedMs * 1000).toFixed(0)} us (${signed(overhead.pairedPercent)})`,
   );
 
   const report = { date: new Date().toISOString(), quick: QUICK, bandwidth, torch: torch.skipped ? { skipped: torch.skipped } : { version: torch.version, threads: torch.threads }, floorBytesPerElement: FLOOR_BYTES, layouts: LAYOUTS, rows, adapterOverhead: overhead };
