@@ -199,6 +199,9 @@ export function runBatchNormVjp<T>(
   options: StepOptions<T> = {},
 ): Gradients<T> {
   const engine = syncEngineFor(anyEngine, x);
+  // Gradients at fixed statistics divide by √(var + ε): a NaN or negative loaded variance is
+  // the same StateError here as in runBatchNorm, not NaN gradients.
+  verifyStatistics(engine, state);
   const on = stateOnEngine(engine, state, options);
   return engine.vjp(spec, on.state, x, isHostTensor(dy) && !engine.owns(dy) ? engine.fromHost(dy) : dy, mode, on.options);
 }
@@ -215,6 +218,7 @@ export async function runBatchNormVjpAsync<T>(
 ): Promise<Gradients<T>> {
   if (engine.synchronous) return runBatchNormVjp(engine, spec, state, x, dy, mode, options);
   checkInput(engine, x);
+  await verifyStatisticsAsync(engine, state);
   const on = stateOnEngine(engine, state, options);
   return engine.vjp(spec, on.state, x, dy, mode, on.options);
 }

@@ -29,6 +29,18 @@ describe.each(cases)('Flax hostile state on $name', ({ engine }) => {
     expect(() => m.call(x())).toThrow(/runningVar" holds NaN/);
   });
 
+  it('linen and nnx vjp: a NaN running variance is the same StateError as in a call, not NaN gradients', async () => {
+    const bn = new linen.BatchNorm({ useRunningAverage: true });
+    const vars = bn.init(random.key(0), x(), { engine });
+    const nanVar = { ...vars, batch_stats: { ...vars['batch_stats'], var: engine.fromHost(h([3], [NaN, 1, 1])) } };
+    if (engine.synchronous) expect(() => bn.vjp(nanVar, x(), x(), { engine })).toThrow(/runningVar" holds NaN/);
+    await expect(bn.vjpAsync(nanVar, x(), x(), { engine })).rejects.toThrow(StateError);
+    const m = new nnx.BatchNorm(3, { rngs: new nnx.Rngs(0), engine, useRunningAverage: true });
+    m.var.value = engine.fromHost(h([3], [NaN, 1, 1]));
+    if (engine.synchronous) expect(() => m.vjp(x(), x())).toThrow(/runningVar" holds NaN/);
+    await expect(m.vjpAsync(x(), x())).rejects.toThrow(StateError);
+  });
+
   it('nnx.update with an unknown path changes nothing', () => {
     const m = new nnx.BatchNorm(3, { rngs: new nnx.Rngs(0), engine });
     const state = {
