@@ -66,8 +66,11 @@ async function time(fn) {
   const once = Math.max(performance.now() - start, 1e-3);
   const runs = Math.max(MIN_RUNS, Math.min(MAX_RUNS, Math.floor(BUDGET_MS / once)));
   const samples = [];
+  // One collection before the series, none between samples: a forced full GC before each
+  // sample evicts the tensors from the caches (about 1 ms more per eval on [32, 64, 56, 56]
+  // here), a handicap PyTorch's timing loop does not have. Each sample frees what it made.
+  globalThis.gc?.();
   for (let i = 0; i < runs; i++) {
-    globalThis.gc?.();
     const t0 = performance.now();
     await fn();
     samples.push(performance.now() - t0);
@@ -150,8 +153,10 @@ async function adapterOverhead(engine, { shape }) {
   // Each round pairs the two arms (ABBA order); the median of the per-round differences is
   // steadier than a difference of medians when the machine drifts during the run.
   const rounds = QUICK ? 3 : 61;
+  // No forced collection between rounds (see time()): after a full GC V8 may have flushed the
+  // bytecode of functions, and recompiling them would be charged to whichever arm runs more JS.
+  globalThis.gc?.();
   for (let i = 0; i < rounds; i++) {
-    globalThis.gc?.();
     if (i % 2 === 0) {
       adapter.push(viaAdapter());
       engineOnly.push(direct());
