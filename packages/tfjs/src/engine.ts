@@ -6,7 +6,6 @@ import { batchNormEvalOp, batchNormTrainOp, batchNormVjp } from './differentiabl
 import { registerFusedKernels } from './kernels/register.js';
 import { registerTfjsGradients } from './register-gradients.js';
 import { isTfTensor, reshapeTensor, tensorRow } from './tensor-ops.js';
-import './tensor-kind.js';
 
 /** Options of {@link createTfjsEngine}. */
 export type TfjsEngineOptions = TfjsBackendOptions;

@@ -1,4 +1,3 @@
-import './tensor-kind.js';
 export {
   createAsyncTfjsEngine,
   createTfjsEngine,
@@ -18,5 +17,6 @@ export { registerTfjsGradients } from './register-gradients.js';
 export { customGradOps, hostEngineOnTf, keepNew, type DifferentiableOps } from './bridge.js';
 export { downloadTensor } from './host.js';
 export { isTfTensor } from './tensor-ops.js';
+// Loading this module registers tf.Tensor as core's 'tf' tensor kind (adapters take tf leaves through it).
 export { tfTensorKind } from './tensor-kind.js';
 export { wasmKernelFlavour } from './kernels/register.js';
