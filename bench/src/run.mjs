@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { createReferenceEngine, defineSpec, fromBatchWeightMomentum, hostTensor, initialState } from '@normbridge/core';
 import { createTfjsEngine, wasmKernelFlavour } from '@normbridge/tfjs';
 import { createOrtEngine } from '@normbridge/onnx';
+import { createWasmEngine } from '@normbridge/wasm';
 import { BatchNorm2d } from '@normbridge/torch';
 import { measureBandwidth } from './stream.mjs';
 import { runTorch } from './torch.mjs';
@@ -78,17 +79,21 @@ async function time(fn) {
   return { ms: median(samples), runs };
 }
 
+/** Every engine, labelled: nb-wasm on all its default threads and, for the threads' share, on one. */
 async function engines() {
   const list = [];
-  for (const backend of ['cpu', 'wasm']) list.push(await createTfjsEngine(backend));
+  const wasm = await createWasmEngine();
+  list.push({ label: `nb-wasm x${wasm.threads}`, engine: wasm });
+  if (wasm.threads > 1) list.push({ label: 'nb-wasm x1', engine: await createWasmEngine({ threads: 1 }) });
+  for (const backend of ['cpu', 'wasm']) list.push({ label: `tfjs-${backend}`, engine: await createTfjsEngine(backend) });
   for (const backend of ['node', 'web-wasm']) {
     try {
-      list.push(await createOrtEngine({ backend }));
+      list.push({ label: `ort-${backend}`, engine: await createOrtEngine({ backend }) });
     } catch (error) {
       console.log(`ort-${backend}: not available (${error.message})`);
     }
   }
-  list.push(createReferenceEngine());
+  list.push({ label: 'reference-f64', engine: createReferenceEngine() });
   return list;
 }
 
@@ -197,18 +202,18 @@ async function main() {
   const torchBest = (op, layouts) => Math.min(...layouts.map((l) => torchMs(l, op) ?? Infinity));
 
   const list = await engines();
-  console.log(`engines: ${list.map((e) => e.name).join(', ')}; tfjs-wasm kernels: ${wasmKernelFlavour()}`);
+  console.log(`engines: ${list.map((e) => e.label).join(', ')}; tfjs-wasm kernels: ${wasmKernelFlavour()}`);
   const rows = [];
   for (const layout of LAYOUTS) {
     for (const op of OPS) {
       const t = torchMs(layout.layout, op);
       if (t !== undefined) rows.push({ engine: 'torch', layout: layout.layout, op, ms: t, runs: undefined });
     }
-    for (const engine of list) {
+    for (const { label, engine } of list) {
       // The float64 reference is a correctness oracle, tens of times slower: NC only.
       if (engine.name === 'reference-f64' && layout.layout !== 'NC' && !QUICK) continue;
       const r = await benchEngine(engine, layout);
-      for (const op of OPS) rows.push({ engine: engine.name, layout: layout.layout, op, ...r[op] });
+      for (const op of OPS) rows.push({ engine: label, layout: layout.layout, op, ...r[op] });
     }
   }
 
@@ -241,22 +246,26 @@ async function main() {
     }
   }
 
-  const tfjsWasm = list.find((e) => e.name === 'tfjs-wasm');
-  const overhead = await adapterOverhead(tfjsWasm, LAYOUTS[0]);
+  // The adapter's share is largest on the fastest engine, so it is measured there and on tfjs-wasm.
   const signed = (v) => `${v >= 0 ? '+' : ''}${v.toFixed(1)} %`;
-  console.log(
-    `\nadapter overhead (torch BatchNorm2d.forward vs ${overhead.engine} train, NCHW, ${overhead.rounds} alternating rounds): ` +
-      `median ${overhead.adapterMs.toFixed(2)} vs ${overhead.engineMs.toFixed(2)} ms (${signed(overhead.percent)}), ` +
-      `min ${overhead.adapterMinMs.toFixed(2)} vs ${overhead.engineMinMs.toFixed(2)} ms (${signed(overhead.percentOfMin)}), ` +
-      `median paired difference ${(overhead.pairedMs * 1000).toFixed(0)} us (${signed(overhead.pairedPercent)})`,
-  );
+  const overheads = [];
+  for (const { label, engine } of [list[0], list.find((e) => e.label === 'tfjs-wasm')]) {
+    const overhead = { label, ...(await adapterOverhead(engine, LAYOUTS[0])) };
+    overheads.push(overhead);
+    console.log(
+      `${overheads.length === 1 ? '\n' : ''}adapter overhead (torch BatchNorm2d.forward vs ${label} train, NCHW, ${overhead.rounds} alternating rounds): ` +
+        `median ${overhead.adapterMs.toFixed(2)} vs ${overhead.engineMs.toFixed(2)} ms (${signed(overhead.percent)}), ` +
+        `min ${overhead.adapterMinMs.toFixed(2)} vs ${overhead.engineMinMs.toFixed(2)} ms (${signed(overhead.percentOfMin)}), ` +
+        `median paired difference ${(overhead.pairedMs * 1000).toFixed(0)} us (${signed(overhead.pairedPercent)})`,
+    );
+  }
 
-  const report = { date: new Date().toISOString(), quick: QUICK, bandwidth, torch: torch.skipped ? { skipped: torch.skipped } : { version: torch.version, threads: torch.threads }, floorBytesPerElement: FLOOR_BYTES, layouts: LAYOUTS, rows, adapterOverhead: overhead };
+  const report = { date: new Date().toISOString(), quick: QUICK, bandwidth, torch: torch.skipped ? { skipped: torch.skipped } : { version: torch.version, threads: torch.threads }, floorBytesPerElement: FLOOR_BYTES, layouts: LAYOUTS, rows, adapterOverhead: overheads };
   writeFileSync(join(OUT, 'bench.json'), JSON.stringify(report, null, 2));
   const plotRows = rows.map((r) => ({ op: r.op, engine: r.engine, label: `${r.engine} ${r.layout}`, gbs: r.gbs }));
   writeFileSync(join(OUT, 'bench.png'), plotThroughput(plotRows, bandwidth.bestGBs, 'NORMBRIDGE BATCHNORM: GB/S PER ENGINE VS FLOOR'));
   console.log(`\nwrote ${join(OUT, 'bench.json')} and ${join(OUT, 'bench.png')}`);
-  for (const e of list) await e.close?.();
+  for (const { engine } of list) await engine.close?.();
 }
 
 await main();

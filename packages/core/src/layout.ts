@@ -52,6 +52,33 @@ export function channelIndex(layout: Layout): Int32Array {
   return out;
 }
 
+/** The input seen as `[outer, channels, inner]` in memory order. */
+export interface MemoryBlocks {
+  readonly outer: number;
+  readonly channels: number;
+  readonly inner: number;
+}
+
+/**
+ * Set when the feature axes, in memory (ascending) order, are consecutive (NCHW's axis 1,
+ * channels last, or several adjacent axes): the input, replica axis included, is then
+ * `[outer, channels, inner]` in memory, so fused kernels walk it without a transpose. NHWC is
+ * `inner = 1`; NCHW is `outer = N, inner = H·W`. Channels are numbered in ascending axis order,
+ * which is the spec's feature order only when `featureAxes` is ascending.
+ */
+export function memoryBlocks(layout: Layout): MemoryBlocks | undefined {
+  const ascending = [...layout.featureAxes].sort((a, b) => a - b);
+  const first = ascending[0]!;
+  const last = ascending[ascending.length - 1]!;
+  if (last - first !== ascending.length - 1) return undefined;
+  const product = (dims: readonly number[]) => dims.reduce((a, b) => a * b, 1);
+  return {
+    outer: layout.replicas * product(layout.sampleShape.slice(0, first)),
+    channels: layout.channels,
+    inner: product(layout.sampleShape.slice(last + 1)),
+  };
+}
+
 /** Resolves the spec's feature axes against an input shape. */
 export function resolveLayout(spec: BatchNormSpec, inputShape: readonly number[], replicas?: ReplicaOptions): Layout {
   const replicated = replicas !== undefined;

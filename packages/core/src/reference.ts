@@ -130,9 +130,7 @@ function computeStatistics(
       const mu = mean[group[0]! * C + c]!;
       let v = onePass ? m2 - mu * mu : m2;
       if (spec.varianceAlgorithm === 'one-pass-clamped') v = Math.max(0, v);
-      const n = groupCount[group[0]! * C + c]!;
-      const offset = runningVarianceCorrection(spec);
-      const unbiased = offset === 0 ? v : (v * n) / (n - offset);
+      const unbiased = varianceForRunningAverage(spec, v, groupCount[group[0]! * C + c]!);
       for (const r of group) {
         variance[r * C + c] = v;
         runningVarianceInput[r * C + c] = unbiased;
@@ -152,7 +150,21 @@ function computeStatistics(
   return { mean, variance, runningVarianceInput, weight };
 }
 
-function update(spec: BatchNormSpec, old: number, batch: number, tracked: number): number {
+/**
+ * The variance a running average takes from a batch: the biased variance `v` of `n` values,
+ * or `v·n/(n - offset)` per the spec's estimator. One channel, float64; engines that update
+ * running statistics on the host use this too.
+ */
+export function varianceForRunningAverage(spec: BatchNormSpec, v: number, n: number): number {
+  const offset = runningVarianceCorrection(spec);
+  return offset === 0 ? v : (v * n) / (n - offset);
+}
+
+/**
+ * One running statistic's step toward a batch value, the `tracked`-th update, in the spec's
+ * form ('blend' or 'decay-toward'). One channel, float64.
+ */
+export function updateRunningStatistic(spec: BatchNormSpec, old: number, batch: number, tracked: number): number {
   const a = runningAverageWeights(spec.runningAverage, tracked).oldWeight;
   return spec.runningUpdateForm === 'decay-toward' ? old - (old - batch) * (1 - a) : a * old + (1 - a) * batch;
 }
@@ -233,8 +245,8 @@ export function referenceTrain(
     const rv = new Float64Array(R * C);
     for (let r = 0; r < R; r++) {
       for (let c = 0; c < C; c++) {
-        rm[r * C + c] = update(spec, state.runningMean!.data[c]!, p.mean[r * C + c]!, tracked);
-        rv[r * C + c] = update(spec, state.runningVar!.data[c]!, p.stats!.runningVarianceInput[r * C + c]!, tracked);
+        rm[r * C + c] = updateRunningStatistic(spec, state.runningMean!.data[c]!, p.mean[r * C + c]!, tracked);
+        rv[r * C + c] = updateRunningStatistic(spec, state.runningVar!.data[c]!, p.stats!.runningVarianceInput[r * C + c]!, tracked);
       }
     }
     next = { ...state, runningMean: statsTensor(p, rm), runningVar: statsTensor(p, rv), numBatchesTracked: tracked };

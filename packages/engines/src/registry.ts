@@ -1,7 +1,7 @@
 import { createReferenceEngine, UnsupportedError, type Engine } from '@normbridge/core';
 
 /** Engines that run in Node on the CPU: the default set of `--engine all` before GPUs. */
-export const CPU_ENGINE_NAMES = ['tfjs-cpu', 'tfjs-wasm', 'ort-node', 'ort-web-wasm', 'reference-f64'] as const;
+export const CPU_ENGINE_NAMES = ['nb-wasm', 'tfjs-cpu', 'tfjs-wasm', 'ort-node', 'ort-web-wasm', 'reference-f64'] as const;
 /** GPU engines that run in Node: tfjs WebGPU through Dawn (the `webgpu` npm package), ONNX Runtime's WebGPU EP. */
 export const NODE_GPU_ENGINE_NAMES = ['tfjs-webgpu', 'ort-node-webgpu'] as const;
 /** Engines the browser mode (`--browser`, headless Chromium) runs. */
@@ -39,6 +39,10 @@ export async function createEngineByName(name: EngineName): Promise<Engine<any>>
     case 'ort-web-webgpu': {
       const { createOrtEngine } = await import('@normbridge/onnx');
       return createOrtEngine({ backend: name.slice('ort-'.length) as 'node' | 'node-webgpu' | 'web-wasm' | 'web-webgpu' });
+    }
+    case 'nb-wasm': {
+      const { createWasmEngine } = await import('@normbridge/wasm');
+      return createWasmEngine();
     }
     case 'reference-f64':
       return createReferenceEngine();

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import type { Layout } from '@normbridge/core';
+import { memoryBlocks, type Layout } from '@normbridge/core';
 
 /**
  * Everything shape-related a call needs, derived once from core's {@link Layout}: which axes
@@ -62,18 +62,7 @@ export function makePlan(layout: Layout, replicated: boolean): Plan {
     toAscending: identity ? undefined : order,
     fromAscending: identity ? undefined : inverse,
     channelsLast: ascending.every((a, i) => a === rank - ascending.length + i),
-    block: blockOf(layout, ascending),
-  };
-}
-
-function blockOf(layout: Layout, ascending: readonly number[]): Plan['block'] {
-  const first = ascending[0]!;
-  const last = ascending[ascending.length - 1]!;
-  if (last - first !== ascending.length - 1) return undefined;
-  const product = (dims: readonly number[]) => dims.reduce((a, b) => a * b, 1);
-  return {
-    outer: layout.replicas * product(layout.sampleShape.slice(0, first)),
-    inner: product(layout.sampleShape.slice(last + 1)),
+    block: memoryBlocks(layout),
   };
 }
 

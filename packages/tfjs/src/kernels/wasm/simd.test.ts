@@ -5,10 +5,11 @@ import { createTfjsEngine } from '../../engine.js';
 import { wasmKernelFlavour } from '../register.js';
 import { BATCH_NORM_GRAD, BATCH_NORM_MOMENTS, BATCH_NORM_NORMALIZE } from '../kernel_names.js';
 import { normals } from '@normbridge/testing';
+import { kernelModuleUrl } from '@normbridge/wasm/kernels';
 
-const BUILT = existsSync(new URL('../../../wasm-build/batchnorm-simd.wasm', import.meta.url));
+const BUILT = existsSync(kernelModuleUrl('plain'));
 
-describe('the wasm SIMD kernels built from wasm/batchnorm.c', () => {
+describe('the wasm SIMD kernels built from kernels/batchnorm.c of @normbridge/wasm', () => {
   it('are built on CI and used by the wasm backend whenever built', async () => {
     if (process.env['CI'] === 'true') expect(BUILT, 'CI builds the module (scripts/build-wasm.mjs installs clang + lld)').toBe(true);
     await createTfjsEngine('wasm');

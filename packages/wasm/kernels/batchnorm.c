@@ -1,0 +1,307 @@
+// Fused BatchNorm kernels, WebAssembly SIMD (wasm32 + simd128). Built twice by
+// scripts/build-wasm.mjs from this one source: importing a plain memory (tfjs's wasm heap, used
+// in place) and importing a shared memory (the nb-wasm engine, whose worker threads run the
+// same functions on parts of one tensor). Every pointer is a byte offset into the imported
+// memory. Nothing here uses a shadow stack or static data, so the module never writes outside
+// the buffers it is given.
+//
+// The input is [outer, channels, inner] in memory order (NHWC: inner = 1; NCHW: inner = H*W).
+// The data-sized passes work on a range [u0, u1) of units, so that threads can split a tensor:
+// a unit is a row of `channels` values when inner = 1, else a run of `inner` values of one
+// channel (unit u is channel u % channels). Per-channel sums are float64 and added into the
+// caller's (zeroed) arrays, one set per thread; the *_factors / finalize steps fold `parts`
+// such sets, laid out one after another.
+#include <wasm_simd128.h>
+
+// The strided loops sum four floats a step in float64: lanes 0-1 and lanes 2-3 each keep their
+// own float64x2 accumulator, folded into one double after the loop. Always inlined: a struct
+// passed or returned by a real call would need the shadow stack this module does not have.
+#define INLINE static inline __attribute__((always_inline))
+typedef struct {
+  v128_t lo, hi;
+} f64x4;
+
+INLINE f64x4 f64x4_zero(void) { return (f64x4){wasm_f64x2_splat(0), wasm_f64x2_splat(0)}; }
+INLINE f64x4 f64x4_promote(v128_t v) {
+  return (f64x4){wasm_f64x2_promote_low_f32x4(v), wasm_f64x2_promote_low_f32x4(wasm_i32x4_shuffle(v, v, 2, 3, 2, 3))};
+}
+INLINE f64x4 f64x4_sub(f64x4 a, v128_t b) { return (f64x4){wasm_f64x2_sub(a.lo, b), wasm_f64x2_sub(a.hi, b)}; }
+INLINE f64x4 f64x4_add(f64x4 s, f64x4 a) { return (f64x4){wasm_f64x2_add(s.lo, a.lo), wasm_f64x2_add(s.hi, a.hi)}; }
+// s + a * b, lane by lane.
+INLINE f64x4 f64x4_add_mul(f64x4 s, f64x4 a, f64x4 b) {
+  return (f64x4){wasm_f64x2_add(s.lo, wasm_f64x2_mul(a.lo, b.lo)), wasm_f64x2_add(s.hi, wasm_f64x2_mul(a.hi, b.hi))};
+}
+// (lo + hi) lane 0 + (lo + hi) lane 1: the accumulator as one double.
+INLINE double f64x4_fold(f64x4 s) {
+  v128_t t = wasm_f64x2_add(s.lo, s.hi);
+  return wasm_f64x2_extract_lane(t, 0) + wasm_f64x2_extract_lane(t, 1);
+}
+
+// ---- Statistics: float64 sums of d = x - shift (shift = the channel's first value) and d^2, as
+// accurate as two passes; one-pass algorithms (1, 2 = clamped): float64 sums of x and of
+// x^2 rounded to float32, then float32 E[x^2] - E[x]^2 (Flax's cancellation).
+
+// shift[c]: the channel's first value (0 for the one-pass forms, or an empty input).
+void bn_shift(const float *x, int channels, int inner, int algorithm, int empty, double *shift) {
+  for (int c = 0; c < channels; c++) shift[c] = (algorithm != 0 || empty) ? 0 : x[(long)c * inner];
+}
+
+// Adds the units [u0, u1) into sum and sq (channels doubles each).
+void bn_sums(const float *x, int u0, int u1, int channels, int inner, int algorithm, const double *shift, double *sum,
+             double *sq) {
+  const int one_pass = algorithm != 0;
+  if (inner == 1) {
+    for (int o = u0; o < u1; o++) {
+      const float *row = x + (long)o * channels;
+      int c = 0;
+      for (; c + 2 <= channels; c += 2) {
+        v128_t v = wasm_f64x2_promote_low_f32x4(wasm_v128_load64_zero(row + c));
+        v128_t sh = wasm_v128_load(shift + c);
+        v128_t d = one_pass ? v : wasm_f64x2_sub(v, sh);
+        v128_t s2 = one_pass ? wasm_f64x2_promote_low_f32x4(wasm_f32x4_mul(wasm_v128_load64_zero(row + c), wasm_v128_load64_zero(row + c)))
+                             : wasm_f64x2_mul(d, d);
+        wasm_v128_store(sum + c, wasm_f64x2_add(wasm_v128_load(sum + c), d));
+        wasm_v128_store(sq + c, wasm_f64x2_add(wasm_v128_load(sq + c), s2));
+      }
+      for (; c < channels; c++) {
+        double v = row[c];
+        double d = v - shift[c];
+        sum[c] += d;
+        sq[c] += one_pass ? (double)(row[c] * row[c]) : d * d;
+      }
+    }
+    return;
+  }
+  for (int u = u0; u < u1; u++) {
+    const int c = u % channels;
+    const float *run = x + (long)u * inner;
+    v128_t sh = wasm_f64x2_splat(shift[c]);
+    f64x4 s1 = f64x4_zero(), s2 = s1;
+    int i = 0;
+    for (; i + 4 <= inner; i += 4) {
+      v128_t v = wasm_v128_load(run + i);
+      if (one_pass) {
+        s1 = f64x4_add(s1, f64x4_promote(v));
+        s2 = f64x4_add(s2, f64x4_promote(wasm_f32x4_mul(v, v)));
+      } else {
+        f64x4 d = f64x4_sub(f64x4_promote(v), sh);
+        s1 = f64x4_add(s1, d);
+        s2 = f64x4_add_mul(s2, d, d);
+      }
+    }
+    double t1 = f64x4_fold(s1), t2 = f64x4_fold(s2);
+    for (; i < inner; i++) {
+      double v = run[i];
+      double d = v - shift[c];
+      t1 += d;
+      t2 += one_pass ? (double)(run[i] * run[i]) : d * d;
+    }
+    sum[c] += t1;
+    sq[c] += t2;
+  }
+}
+
+// Folds `parts` sets of sums (each: sum then sq, channels doubles apiece) into the mean and
+// biased variance: float32 results, and their float64 values where mean64/var64 are non-zero
+// (the one-pass forms are float32 by definition, so those equal the float32 results).
+void bn_finalize_moments(int channels, double n, int algorithm, int parts, const double *shift, const double *sums,
+                         float *mean, float *var, double *mean64, double *var64) {
+  for (int c = 0; c < channels; c++) {
+    double s1 = 0, s2 = 0;
+    for (int p = 0; p < parts; p++) {
+      s1 += sums[(long)p * 2 * channels + c];
+      s2 += sums[(long)p * 2 * channels + channels + c];
+    }
+    double m64, v64;
+    if (algorithm == 0) {
+      double m = s1 / n;
+      double v = s2 / n - m * m;
+      m64 = shift[c] + m;
+      v64 = v < 0 ? 0 : v; // NaN stays NaN
+    } else {
+      float m = (float)(s1 / n);
+      float v = (float)(s2 / n) - m * m;
+      m64 = m;
+      v64 = (algorithm == 2 && v < 0) ? 0 : v;
+    }
+    mean[c] = (float)m64;
+    var[c] = (float)v64;
+    if (mean64) mean64[c] = m64;
+    if (var64) var64[c] = v64;
+  }
+}
+
+// Whole-tensor statistics on one thread. scratch: 3 * channels doubles.
+void bn_moments(const float *x, int outer, int channels, int inner, int algorithm, float *mean, float *var,
+                double *scratch) {
+  double *sums = scratch, *shift = scratch + 2 * channels;
+  const long n = (long)outer * inner;
+  for (int c = 0; c < 2 * channels; c++) sums[c] = 0;
+  bn_shift(x, channels, inner, algorithm, n == 0, shift);
+  bn_sums(x, 0, inner == 1 ? outer : outer * channels, channels, inner, algorithm, shift, sums, sums + channels);
+  bn_finalize_moments(channels, (double)n, algorithm, 1, shift, sums, mean, var, 0, 0);
+}
+
+// ---- Normalise: y = (x - mean) * k + b per channel in float32 SIMD, k = scale / sqrt(var + eps)
+// computed in float64 and rounded once. scale and bias are 0 when absent.
+
+// m, k, b: channels floats each.
+void bn_normalize_factors(int channels, float eps, const float *mean, const float *var, const float *scale,
+                          const float *bias, float *m, float *k, float *b) {
+  for (int c = 0; c < channels; c++) {
+    m[c] = mean[c];
+    k[c] = (float)((scale ? (double)scale[c] : 1.0) / __builtin_sqrt((double)var[c] + (double)eps));
+    b[c] = bias ? bias[c] : 0.0f;
+  }
+}
+
+void bn_normalize_units(const float *x, float *y, int u0, int u1, int channels, int inner, const float *m,
+                        const float *k, const float *b) {
+  if (inner == 1) {
+    for (int o = u0; o < u1; o++) {
+      const float *row = x + (long)o * channels;
+      float *out = y + (long)o * channels;
+      int c = 0;
+      for (; c + 4 <= channels; c += 4) {
+        v128_t d = wasm_f32x4_sub(wasm_v128_load(row + c), wasm_v128_load(m + c));
+        wasm_v128_store(out + c, wasm_f32x4_add(wasm_f32x4_mul(d, wasm_v128_load(k + c)), wasm_v128_load(b + c)));
+      }
+      for (; c < channels; c++) out[c] = (row[c] - m[c]) * k[c] + b[c];
+    }
+    return;
+  }
+  for (int u = u0; u < u1; u++) {
+    const int c = u % channels;
+    const float *run = x + (long)u * inner;
+    float *out = y + (long)u * inner;
+    v128_t mv = wasm_f32x4_splat(m[c]), kv = wasm_f32x4_splat(k[c]), bv = wasm_f32x4_splat(b[c]);
+    int i = 0;
+    for (; i + 4 <= inner; i += 4) {
+      v128_t d = wasm_f32x4_sub(wasm_v128_load(run + i), mv);
+      wasm_v128_store(out + i, wasm_f32x4_add(wasm_f32x4_mul(d, kv), bv));
+    }
+    for (; i < inner; i++) out[i] = (run[i] - m[c]) * k[c] + b[c];
+  }
+}
+
+// Whole-tensor normalise on one thread. scratch: 3 * channels floats.
+void bn_normalize(const float *x, int outer, int channels, int inner, float eps, const float *mean, const float *var,
+                  const float *scale, const float *bias, float *y, float *scratch) {
+  float *m = scratch, *k = scratch + channels, *b = scratch + 2 * channels;
+  bn_normalize_factors(channels, eps, mean, var, scale, bias, m, k, b);
+  bn_normalize_units(x, y, 0, inner == 1 ? outer : outer * channels, channels, inner, m, k, b);
+}
+
+// ---- Backward in two passes. Pass 1: float64 sums of dy and dy * (x - mean). Pass 2, float32
+// SIMD: dx = k * (dy - c0) - c1 * (x - mean) with k = inv * scale, c0 = dBias / n and
+// c1 = k * inv * dScale / n (batch statistics), or dx = k * dy (fixed statistics).
+
+// Adds the units [u0, u1) into sdy and sdx (channels doubles each); m is the float32 mean.
+void bn_grad_sums(const float *x, const float *dy, int u0, int u1, int channels, int inner, const float *m,
+                  double *sdy, double *sdx) {
+  if (inner == 1) {
+    // Channels last: each row holds one value per channel; per-channel sums stay in memory.
+    for (int o = u0; o < u1; o++) {
+      const float *xr = x + (long)o * channels, *gr = dy + (long)o * channels;
+      int c = 0;
+      for (; c + 2 <= channels; c += 2) {
+        v128_t g = wasm_f64x2_promote_low_f32x4(wasm_v128_load64_zero(gr + c));
+        v128_t d = wasm_f64x2_sub(wasm_f64x2_promote_low_f32x4(wasm_v128_load64_zero(xr + c)),
+                                  wasm_f64x2_promote_low_f32x4(wasm_v128_load64_zero(m + c)));
+        wasm_v128_store(sdy + c, wasm_f64x2_add(wasm_v128_load(sdy + c), g));
+        wasm_v128_store(sdx + c, wasm_f64x2_add(wasm_v128_load(sdx + c), wasm_f64x2_mul(g, d)));
+      }
+      for (; c < channels; c++) {
+        sdy[c] += gr[c];
+        sdx[c] += (double)gr[c] * ((double)xr[c] - (double)m[c]);
+      }
+    }
+    return;
+  }
+  for (int u = u0; u < u1; u++) {
+    const int c = u % channels;
+    const float *xr = x + (long)u * inner, *gr = dy + (long)u * inner;
+    double mc = m[c];
+    v128_t mv = wasm_f64x2_splat(mc);
+    f64x4 s1 = f64x4_zero(), s2 = s1;
+    int i = 0;
+    for (; i + 4 <= inner; i += 4) {
+      f64x4 g = f64x4_promote(wasm_v128_load(gr + i));
+      f64x4 d = f64x4_sub(f64x4_promote(wasm_v128_load(xr + i)), mv);
+      s1 = f64x4_add(s1, g);
+      s2 = f64x4_add_mul(s2, g, d);
+    }
+    double t1 = f64x4_fold(s1), t2 = f64x4_fold(s2);
+    for (; i < inner; i++) {
+      t1 += gr[i];
+      t2 += (double)gr[i] * ((double)xr[i] - mc);
+    }
+    sdy[c] += t1;
+    sdx[c] += t2;
+  }
+}
+
+// Folds `parts` sets of gradient sums (each: sdy then sdx, channels doubles apiece) into dScale,
+// dBias and pass 2's per-channel factors k, c0, c1 (channels floats each); n values per channel.
+void bn_grad_factors(int channels, double n, float eps, int batch, const float *var, const float *scale, int parts,
+                     const double *sums, float *dscale, float *dbias, float *k, float *c0, float *c1) {
+  const double w = 1.0 / n;
+  for (int c = 0; c < channels; c++) {
+    double sdy = 0, sdx = 0;
+    for (int p = 0; p < parts; p++) {
+      sdy += sums[(long)p * 2 * channels + c];
+      sdx += sums[(long)p * 2 * channels + channels + c];
+    }
+    double inv = 1.0 / __builtin_sqrt((double)var[c] + (double)eps);
+    double ds = sdx * inv;
+    double kc = inv * (scale ? (double)scale[c] : 1.0);
+    dbias[c] = (float)sdy;
+    dscale[c] = (float)ds;
+    k[c] = (float)kc;
+    c0[c] = batch ? (float)(w * sdy) : 0.0f;
+    c1[c] = batch ? (float)(kc * inv * w * ds) : 0.0f;
+  }
+}
+
+void bn_grad_dx(const float *x, const float *dy, float *dx, int u0, int u1, int channels, int inner, const float *m,
+                const float *k, const float *c0, const float *c1) {
+  if (inner == 1) {
+    for (int o = u0; o < u1; o++) {
+      const float *xr = x + (long)o * channels, *gr = dy + (long)o * channels;
+      float *out = dx + (long)o * channels;
+      int c = 0;
+      for (; c + 4 <= channels; c += 4) {
+        v128_t t = wasm_f32x4_mul(wasm_v128_load(k + c), wasm_f32x4_sub(wasm_v128_load(gr + c), wasm_v128_load(c0 + c)));
+        v128_t u = wasm_f32x4_mul(wasm_v128_load(c1 + c), wasm_f32x4_sub(wasm_v128_load(xr + c), wasm_v128_load(m + c)));
+        wasm_v128_store(out + c, wasm_f32x4_sub(t, u));
+      }
+      for (; c < channels; c++) out[c] = k[c] * (gr[c] - c0[c]) - c1[c] * (xr[c] - m[c]);
+    }
+    return;
+  }
+  for (int u = u0; u < u1; u++) {
+    const int c = u % channels;
+    const float *xr = x + (long)u * inner, *gr = dy + (long)u * inner;
+    float *out = dx + (long)u * inner;
+    v128_t mv = wasm_f32x4_splat(m[c]), kv = wasm_f32x4_splat(k[c]), c0v = wasm_f32x4_splat(c0[c]), c1v = wasm_f32x4_splat(c1[c]);
+    int i = 0;
+    for (; i + 4 <= inner; i += 4) {
+      v128_t t = wasm_f32x4_mul(kv, wasm_f32x4_sub(wasm_v128_load(gr + i), c0v));
+      v128_t u = wasm_f32x4_mul(c1v, wasm_f32x4_sub(wasm_v128_load(xr + i), mv));
+      wasm_v128_store(out + i, wasm_f32x4_sub(t, u));
+    }
+    for (; i < inner; i++) out[i] = k[c] * (gr[i] - c0[c]) - c1[c] * (xr[i] - m[c]);
+  }
+}
+
+// Whole-tensor backward on one thread. scratch: 4 * channels doubles.
+void bn_grad(const float *x, const float *dy, int outer, int channels, int inner, float eps, int batch, const float *mean,
+             const float *var, const float *scale, float *dx, float *dscale, float *dbias, double *scratch) {
+  double *sums = scratch;
+  float *k = (float *)(scratch + 2 * channels), *c0 = k + channels, *c1 = c0 + channels;
+  const int units = inner == 1 ? outer : outer * channels;
+  for (int c = 0; c < 2 * channels; c++) sums[c] = 0;
+  bn_grad_sums(x, dy, 0, units, channels, inner, mean, sums, sums + channels);
+  bn_grad_factors(channels, (double)outer * inner, eps, batch, var, scale, 1, sums, dscale, dbias, k, c0, c1);
+  bn_grad_dx(x, dy, dx, 0, units, channels, inner, mean, k, c0, c1);
+}
