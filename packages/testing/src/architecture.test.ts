@@ -18,15 +18,16 @@ const ON_TOP = ['cli', 'demo', 'bench', 'example-npm-project', 'example-resnet']
 function allowedFor(name: string, all: readonly string[]): readonly string[] {
   if (name === 'core') return [];
   if (name === 'frameworks') return ['core'];
-  if (name === 'tfjs' || name === 'onnx') return ['core', 'frameworks'];
-  if (name === 'engines') return ['core', 'tfjs', 'onnx'];
+  if (name === 'wasm' || name === 'onnx') return ['core', 'frameworks'];
+  if (name === 'tfjs') return ['core', 'frameworks', 'wasm'];
+  if (name === 'engines') return ['core', 'tfjs', 'onnx', 'wasm'];
   if (ADAPTERS.includes(name)) return ['core', 'frameworks'];
   if (name === 'safetensors') return ['core', 'frameworks'];
   if (name === 'training') return ['core', 'frameworks', 'tfjs', 'onnx', ...ADAPTERS];
   if (name === 'port') return ['core', 'frameworks', 'safetensors', ...ADAPTERS];
   if (name === 'conformance') return all.filter((n) => !ON_TOP.includes(n) && n !== 'testing' && n !== 'testing-engines' && n !== name);
   if (name === 'testing') return ['core'];
-  if (name === 'testing-engines') return ['core', 'tfjs', 'testing'];
+  if (name === 'testing-engines') return ['core', 'tfjs', 'wasm', 'testing'];
   if (ON_TOP.includes(name)) return all.filter((n) => !ON_TOP.includes(n) && n !== 'testing' && n !== 'testing-engines');
   return [];
 }

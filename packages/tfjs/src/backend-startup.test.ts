@@ -3,8 +3,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 import { defineSpec, hostTensor, initialState, referenceTrain, UnsupportedError } from '@normbridge/core';
 import { createTfjsEngine } from './index.js';
-import { expectClose } from '@normbridge/testing';
-import { PROPERTY_TOLERANCE } from './test-support/tolerance.js';
+import { expectClose, PROPERTY_TOLERANCE } from '@normbridge/testing';
 
 // Each test file runs in its own worker, so these registrations never reach other files.
 describe('starting a backend', () => {

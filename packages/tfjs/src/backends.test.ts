@@ -2,8 +2,7 @@ import { describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
 import { defineSpec, hostTensor, initialState, referenceEval, referenceTrain } from '@normbridge/core';
 import { availableTfjsBackends, createAsyncTfjsEngine, createTfjsEngine, registerTfjsGradients } from './index.js';
-import { expectClose, normals } from '@normbridge/testing';
-import { PROPERTY_TOLERANCE } from './test-support/tolerance.js';
+import { expectClose, normals, PROPERTY_TOLERANCE } from '@normbridge/testing';
 
 describe('backends in one process', () => {
   it('Node can initialise cpu and wasm, not webgl; webgpu where Dawn finds a Vulkan adapter', async () => {

@@ -1,5 +1,5 @@
 import { describe } from 'vitest';
-import { caseArb, consecutiveCaseArb } from './test-support/cases.js';
+import { caseArb, consecutiveCaseArb } from '@normbridge/testing';
 import { TEST_BACKENDS, useEngine } from './test-support/engines.js';
 import { referenceProperties } from './test-support/properties.js';
 

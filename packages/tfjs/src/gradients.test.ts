@@ -2,9 +2,8 @@ import { describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
 import { defineSpec, hostTensor, initialState, referenceVjp, type HostTensor } from '@normbridge/core';
 import { batchNormEvalOp, batchNormTrainOp } from './differentiable-ops.js';
-import { expectClose, normals } from '@normbridge/testing';
+import { expectClose, normals, PROPERTY_TOLERANCE } from '@normbridge/testing';
 import { TEST_BACKENDS, useEngine } from './test-support/engines.js';
-import { PROPERTY_TOLERANCE } from './test-support/tolerance.js';
 
 const host = (shape: number[], seed: number, scale = 1): HostTensor =>
   hostTensor(shape, Float32Array.from(normals(shape.reduce((a, b) => a * b, 1), seed), (v) => v * scale));

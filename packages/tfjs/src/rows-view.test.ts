@@ -1,5 +1,5 @@
 import { describe, vi } from 'vitest';
-import { consecutiveCaseArb } from './test-support/cases.js';
+import { consecutiveCaseArb } from '@normbridge/testing';
 import { TEST_BACKENDS, useEngine } from './test-support/engines.js';
 import { referenceProperties } from './test-support/properties.js';
 

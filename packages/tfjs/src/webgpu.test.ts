@@ -2,8 +2,7 @@ import { describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
 import { defineSpec, hostTensor, initialState, referenceEval, referenceTrain, referenceVjp } from '@normbridge/core';
 import { createTfjsEngine, type AsyncTfjsEngine } from './index.js';
-import { expectClose, normals } from '@normbridge/testing';
-import { PROPERTY_TOLERANCE } from './test-support/tolerance.js';
+import { expectClose, normals, PROPERTY_TOLERANCE } from '@normbridge/testing';
 
 /**
  * WebGPU in Node: Dawn (the `webgpu` npm package) on whatever Vulkan driver the loader finds.

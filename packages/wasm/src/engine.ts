@@ -62,6 +62,12 @@ export interface WasmEngineOptions {
    */
   readonly threads?: number;
   /**
+   * Fewest elements worth giving a thread: a call on a smaller tensor runs on fewer threads
+   * (below about 32K floats, 128 KiB, waking a worker and joining it costs what the part saves).
+   * @default 32768
+   */
+  readonly minElementsPerThread?: number;
+  /**
    * Most bytes the engine's memory may grow to; an allocation beyond it is a `WasmMemoryError`.
    * @default 2 GiB, all the kernels can address
    */
@@ -71,17 +77,15 @@ export interface WasmEngineOptions {
 /** The engine, with the thread count it runs and a way to stop its worker threads. */
 export interface WasmEngine extends SyncEngine<WasmTensor> {
   readonly threads: number;
+  /** Bytes held by live tensors, and the memory's current size (it grows, never shrinks). */
+  memory(): { readonly liveBytes: number; readonly memoryBytes: number };
   /** Stops the worker threads; the engine must not be used afterwards. */
   close(): Promise<void>;
 }
 
 /** Most threads the default takes: the kernels are memory-bound, and beyond four cores one call's gain is small. */
 const MAX_DEFAULT_THREADS = 4;
-/**
- * Fewest elements per thread worth a part: below about 32K floats (128 KiB) a worker's wake-up
- * and the join cost as much as the part saves.
- */
-const MIN_ELEMENTS_PER_PART = 32_768;
+const DEFAULT_MIN_ELEMENTS_PER_THREAD = 32_768;
 const PAGE = 65536;
 const F64 = 8;
 const F32 = 4;
@@ -105,8 +109,12 @@ export async function createWasmEngine(options: WasmEngineOptions = {}): Promise
   const memory = new WebAssembly.Memory({ initial: 16, maximum: Math.floor(limit / PAGE), shared });
   const kernels = instantiateKernels(module, memory);
   const heap = new Heap(memory, Math.floor(limit / PAGE) * PAGE);
+  const minPart = options.minElementsPerThread ?? DEFAULT_MIN_ELEMENTS_PER_THREAD;
+  if (!Number.isInteger(minPart) || minPart < 1) {
+    throw new UnsupportedError(`nb-wasm minElementsPerThread = ${String(minPart)}`, 'it must be a positive integer');
+  }
   const pool = shared ? await createThreadPool(threads, memory, module, kernels) : undefined;
-  return wasmEngine(memory, heap, kernels, pool, threads);
+  return wasmEngine(memory, heap, kernels, pool, threads, minPart);
 }
 
 async function defaultThreads(): Promise<number> {
@@ -115,7 +123,14 @@ async function defaultThreads(): Promise<number> {
   return Math.max(1, Math.min(MAX_DEFAULT_THREADS, os.availableParallelism?.() ?? os.cpus().length));
 }
 
-function wasmEngine(memory: WebAssembly.Memory, heap: Heap, k: KernelExports, pool: ThreadPool | undefined, threads: number): WasmEngine {
+function wasmEngine(
+  memory: WebAssembly.Memory,
+  heap: Heap,
+  k: KernelExports,
+  pool: ThreadPool | undefined,
+  threads: number,
+  minElementsPerThread: number,
+): WasmEngine {
   const owns = (v: unknown): v is T => v instanceof WasmTensor && v.belongsTo(heap);
   const allocate = (shape: readonly number[], dtype: HostTensor['dtype'] = 'float32') => allocateTensor(memory, heap, shape, dtype);
   const upload = (t: HostTensor, dtype: HostTensor['dtype'] = t.dtype): T => {
@@ -145,7 +160,7 @@ function wasmEngine(memory: WebAssembly.Memory, heap: Heap, k: KernelExports, po
     }
   };
   const partsFor = (b: MemoryBlocks, units: number) =>
-    Math.max(1, Math.min(threads, units, Math.floor((b.outer * b.channels * b.inner) / MIN_ELEMENTS_PER_PART)));
+    Math.max(1, Math.min(threads, units, Math.floor((b.outer * b.channels * b.inner) / minElementsPerThread)));
   const unitsOf = (b: MemoryBlocks) => (b.inner === 1 ? b.outer : b.outer * b.channels);
   const run: ThreadPool['run'] = (kernel, units, parts, args) => {
     if (pool) pool.run(kernel, units, parts, args);
@@ -380,6 +395,7 @@ function wasmEngine(memory: WebAssembly.Memory, heap: Heap, k: KernelExports, po
       });
     },
 
+    memory: () => ({ liveBytes: heap.liveBytes, memoryBytes: memory.buffer.byteLength }),
     close: async () => pool?.close(),
   };
   return engine;

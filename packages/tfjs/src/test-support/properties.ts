@@ -11,9 +11,7 @@ import {
 } from '@normbridge/core';
 import { batchNormEvalOp, batchNormTrainOp } from '../differentiable-ops.js';
 import type { TfjsEngine } from '../engine.js';
-import type { Case } from './cases.js';
-import { mismatch } from '@normbridge/testing';
-import { PROPERTY_TOLERANCE } from './tolerance.js';
+import { mismatch, PROPERTY_TOLERANCE, type Case } from '@normbridge/testing';
 
 /** Modest: each run is a few dozen small kernels per backend; the suite must stay fast. */
 const RUNS = { numRuns: 50 };

@@ -11,7 +11,7 @@ import {
   type Layout,
   type ReplicaOptions,
 } from '@normbridge/core';
-import { normals, seededRandom } from '@normbridge/testing';
+import { normals, seededRandom } from './random.js';
 
 /** One randomly drawn call: spec, shapes, data and state, all on the host. */
 export interface Case {

@@ -1,4 +1,4 @@
-import type { Tolerance } from '@normbridge/testing';
+import type { Tolerance } from './compare.js';
 
 /**
  * Engine (float32) against the float64 reference, for the property tests:
