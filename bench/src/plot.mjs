@@ -9,6 +9,7 @@ const ROW = 16;
 const PANEL_GAP = 40;
 const COLOURS = {
   torch: [220, 120, 30],
+  'nb-wasm': [200, 160, 0],
   'tfjs-cpu': [90, 90, 200],
   'tfjs-wasm': [40, 150, 90],
   'ort-node': [170, 60, 160],
@@ -18,7 +19,7 @@ const COLOURS = {
 const INK = [20, 20, 20];
 const FLOOR = [210, 30, 30];
 
-/** rows: { op, label, engine, gbs }; floorGBs: the measured bandwidth. Returns PNG bytes. */
+/** rows: { op, label, engine (a label: its first word picks the colour), gbs }; floorGBs: the measured bandwidth. Returns PNG bytes. */
 export function plotThroughput(rows, floorGBs, title) {
   const ops = [...new Set(rows.map((r) => r.op))];
   const height = 40 + ops.reduce((h, op) => h + PANEL_GAP + ROW * rows.filter((r) => r.op === op).length, 0);
@@ -35,7 +36,7 @@ export function plotThroughput(rows, floorGBs, title) {
     const top = y;
     for (const r of mine) {
       drawText(canvas, r.label, 10, y + 3, INK, 2);
-      canvas.fill(LABEL_WIDTH, y + 2, Math.max(1, xOf(r.gbs) - LABEL_WIDTH), ROW - 4, COLOURS[r.engine] ?? INK);
+      canvas.fill(LABEL_WIDTH, y + 2, Math.max(1, xOf(r.gbs) - LABEL_WIDTH), ROW - 4, COLOURS[r.engine.split(' ')[0]] ?? INK);
       drawText(canvas, r.gbs.toFixed(2), Math.min(xOf(r.gbs) + 4, WIDTH - 50), y + 3, INK, 2);
       y += ROW;
     }

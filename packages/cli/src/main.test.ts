@@ -15,7 +15,7 @@ describe('normbridge CLI', () => {
   it('demo: every engine agrees with the float64 reference', async () => {
     const { code, out } = await run('demo');
     expect(code).toBe(0);
-    for (const engine of ['tfjs-cpu', 'tfjs-wasm', 'ort-node', 'reference-f64']) expect(out).toMatch(new RegExp(`^${engine} `, 'm'));
+    for (const engine of ['nb-wasm', 'tfjs-cpu', 'tfjs-wasm', 'ort-node', 'reference-f64']) expect(out).toMatch(new RegExp(`^${engine} `, 'm'));
     const tfjs = out.split('\n').find((l) => l.startsWith('tfjs-cpu '))!;
     const errors = tfjs.trim().split(/\s+/).slice(1).map(Number);
     for (const e of errors) expect(e).toBeLessThan(1e-4);
@@ -24,7 +24,15 @@ describe('normbridge CLI', () => {
   it('conformance: prints the matrix and exits 0 on the committed torch fixtures', async () => {
     const { code, out } = await run('conformance', '--framework', 'torch', '--markdown', join(work, 'm.md'));
     expect(code).toBe(0);
-    // 28 run; the float64 case is n/a on tfjs (UnsupportedDtypeError), never run in float32.
+    // The default engine, nb-wasm, runs all 29, the float64 case included (in float64).
+    expect(out).toMatch(/torch 1\.13\.0a0\s+nb-wasm\s+29\/29\s/);
+    expect(out).toMatch(/torch 2\.13\.0\+cpu\s+nb-wasm\s+29\/29\s/);
+    expect(await readFile(join(work, 'm.md'), 'utf8')).toMatch(/^\| framework \| engine \|/);
+  }, 120_000);
+
+  it('conformance: a float64 fixture is n/a on a float32-only engine (UnsupportedDtypeError), never run in float32', async () => {
+    const { code, out } = await run('conformance', '--framework', 'torch', '--engine', 'tfjs-wasm', '--markdown', join(work, 'm.md'));
+    expect(code).toBe(0);
     expect(out).toMatch(/torch 1\.13\.0a0\s+tfjs-wasm\s+28\/28\s+1\s/);
     expect(out).toMatch(/torch 2\.13\.0\+cpu\s+tfjs-wasm\s+28\/28\s+1\s/);
     expect(out).toMatch(/n\/a x2: UnsupportedDtypeError: a float64 fixture: engine "tfjs-wasm" cannot compute float64/);
@@ -41,7 +49,7 @@ describe('normbridge CLI', () => {
     await writeFile(join(dir, 'manifest.json'), JSON.stringify(manifest));
     const { code, out } = await run('conformance', '--fixtures', join(work, 'mine'));
     expect(code).toBe(1);
-    expect(out).toMatch(/FAIL torch\/bn2d_defaults on tfjs-wasm: step \d+ \(train\) state running_mean: worst element \[\d+\]/);
+    expect(out).toMatch(/FAIL torch\/bn2d_defaults on nb-wasm: step \d+ \(train\) state running_mean: worst element \[\d+\]/);
   }, 120_000);
 
   it('conformance --case selects cases; --atol overrides (and says so); progress goes to stderr, the matrix to stdout', async () => {

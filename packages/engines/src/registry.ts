@@ -9,15 +9,15 @@ export const BROWSER_ENGINE_NAMES = ['tfjs-webgl', 'tfjs-webgpu', 'ort-web-wasm'
 
 /**
  * Every engine known by name: the CLI's `--engine`, the demo's backends, the conformance
- * matrix's columns. The default, `tfjs-wasm`, is the fastest exact engine here (its fused
- * WebAssembly SIMD kernels; `pnpm bench` compares them all).
+ * matrix's columns. The default, `nb-wasm`, is the fastest exact engine here (the fused
+ * WebAssembly SIMD kernels on worker threads; `pnpm bench` compares them all).
  */
 export const ENGINE_NAMES = [...new Set([...CPU_ENGINE_NAMES, ...NODE_GPU_ENGINE_NAMES, ...BROWSER_ENGINE_NAMES])] as readonly EngineName[];
 export type EngineName =
   | (typeof CPU_ENGINE_NAMES)[number]
   | (typeof NODE_GPU_ENGINE_NAMES)[number]
   | (typeof BROWSER_ENGINE_NAMES)[number];
-export const DEFAULT_ENGINE: EngineName = 'tfjs-wasm';
+export const DEFAULT_ENGINE: EngineName = 'nb-wasm';
 
 /**
  * Creates an engine by name: the one place that maps a name to an engine package, for the CLI,
