@@ -101,6 +101,10 @@ export async function createWasmEngine(options: WasmEngineOptions = {}): Promise
   if (!(limit >= PAGE && limit <= SHARED_MAX_MEMORY_BYTES)) {
     throw new UnsupportedError(`nb-wasm maxMemoryBytes = ${String(limit)}`, `it must lie between ${PAGE} and ${SHARED_MAX_MEMORY_BYTES}`);
   }
+  const minPart = options.minElementsPerThread ?? DEFAULT_MIN_ELEMENTS_PER_THREAD;
+  if (!Number.isInteger(minPart) || minPart < 1) {
+    throw new UnsupportedError(`nb-wasm minElementsPerThread = ${String(minPart)}`, 'it must be a positive integer');
+  }
   const shared = threads > 1;
   const module = await compileKernels(shared ? 'shared' : 'plain');
   if (module === undefined) {
@@ -109,10 +113,6 @@ export async function createWasmEngine(options: WasmEngineOptions = {}): Promise
   const memory = new WebAssembly.Memory({ initial: 16, maximum: Math.floor(limit / PAGE), shared });
   const kernels = instantiateKernels(module, memory);
   const heap = new Heap(memory, Math.floor(limit / PAGE) * PAGE);
-  const minPart = options.minElementsPerThread ?? DEFAULT_MIN_ELEMENTS_PER_THREAD;
-  if (!Number.isInteger(minPart) || minPart < 1) {
-    throw new UnsupportedError(`nb-wasm minElementsPerThread = ${String(minPart)}`, 'it must be a positive integer');
-  }
   const pool = shared ? await createThreadPool(threads, memory, module, kernels) : undefined;
   return wasmEngine(memory, heap, kernels, pool, threads, minPart);
 }
