@@ -31,6 +31,16 @@ INLINE f64x4 f64x4_add(f64x4 s, f64x4 a) { return (f64x4){wasm_f64x2_add(s.lo, a
 INLINE f64x4 f64x4_add_mul(f64x4 s, f64x4 a, f64x4 b) {
   return (f64x4){wasm_f64x2_add(s.lo, wasm_f64x2_mul(a.lo, b.lo)), wasm_f64x2_add(s.hi, wasm_f64x2_mul(a.hi, b.hi))};
 }
+INLINE f64x4 f64x4_sub4(f64x4 a, f64x4 b) { return (f64x4){wasm_f64x2_sub(a.lo, b.lo), wasm_f64x2_sub(a.hi, b.hi)}; }
+INLINE f64x4 f64x4_mul(f64x4 a, f64x4 b) { return (f64x4){wasm_f64x2_mul(a.lo, b.lo), wasm_f64x2_mul(a.hi, b.hi)}; }
+INLINE f64x4 f64x4_load(const double *p) { return (f64x4){wasm_v128_load(p), wasm_v128_load(p + 2)}; }
+// p[0..3] += s.
+INLINE void f64x4_store_add(double *p, f64x4 s) {
+  wasm_v128_store(p, wasm_f64x2_add(wasm_v128_load(p), s.lo));
+  wasm_v128_store(p + 2, wasm_f64x2_add(wasm_v128_load(p + 2), s.hi));
+}
+// (a + b) + (c + d): four rows' values of four channels, summed before they reach memory.
+INLINE f64x4 f64x4_sum4(f64x4 a, f64x4 b, f64x4 c, f64x4 d) { return f64x4_add(f64x4_add(a, b), f64x4_add(c, d)); }
 // (lo + hi) lane 0 + (lo + hi) lane 1: the accumulator as one double.
 INLINE double f64x4_fold(f64x4 s) {
   v128_t t = wasm_f64x2_add(s.lo, s.hi);
@@ -46,12 +56,44 @@ void bn_shift(const float *x, int channels, int inner, int algorithm, int empty,
   for (int c = 0; c < channels; c++) shift[c] = (algorithm != 0 || empty) ? 0 : x[(long)c * inner];
 }
 
-// Adds the units [u0, u1) into sum and sq (channels doubles each).
+// Adds the units [u0, u1) into sum and sq (channels doubles each). Channels last (inner = 1)
+// takes four rows at once, four channels a step: their values are summed in registers
+// (float64) and the per-channel sums in memory are touched once per four rows, which halves
+// the time of a row at a time. (The element-wise passes stay one row at a time: walking
+// several rows at once there was slower, as loads then meet recent stores to the output at
+// the same address modulo 4 KiB.)
 void bn_sums(const float *x, int u0, int u1, int channels, int inner, int algorithm, const double *shift, double *sum,
              double *sq) {
   const int one_pass = algorithm != 0;
   if (inner == 1) {
-    for (int o = u0; o < u1; o++) {
+    int o = u0;
+    for (; o + 4 <= u1; o += 4) {
+      const float *r0 = x + (long)o * channels, *r1 = r0 + channels, *r2 = r1 + channels, *r3 = r2 + channels;
+      int c = 0;
+      for (; c + 4 <= channels; c += 4) {
+        v128_t v0 = wasm_v128_load(r0 + c), v1 = wasm_v128_load(r1 + c), v2 = wasm_v128_load(r2 + c), v3 = wasm_v128_load(r3 + c);
+        if (one_pass) {
+          f64x4_store_add(sum + c, f64x4_sum4(f64x4_promote(v0), f64x4_promote(v1), f64x4_promote(v2), f64x4_promote(v3)));
+          f64x4_store_add(sq + c, f64x4_sum4(f64x4_promote(wasm_f32x4_mul(v0, v0)), f64x4_promote(wasm_f32x4_mul(v1, v1)),
+                                             f64x4_promote(wasm_f32x4_mul(v2, v2)), f64x4_promote(wasm_f32x4_mul(v3, v3))));
+        } else {
+          f64x4 sh = f64x4_load(shift + c);
+          f64x4 d0 = f64x4_sub4(f64x4_promote(v0), sh), d1 = f64x4_sub4(f64x4_promote(v1), sh);
+          f64x4 d2 = f64x4_sub4(f64x4_promote(v2), sh), d3 = f64x4_sub4(f64x4_promote(v3), sh);
+          f64x4_store_add(sum + c, f64x4_sum4(d0, d1, d2, d3));
+          f64x4_store_add(sq + c, f64x4_sum4(f64x4_mul(d0, d0), f64x4_mul(d1, d1), f64x4_mul(d2, d2), f64x4_mul(d3, d3)));
+        }
+      }
+      for (; c < channels; c++) {
+        for (int r = 0; r < 4; r++) {
+          const float f = r0[(long)r * channels + c];
+          const double d = (double)f - shift[c];
+          sum[c] += one_pass ? (double)f : d;
+          sq[c] += one_pass ? (double)(f * f) : d * d;
+        }
+      }
+    }
+    for (; o < u1; o++) {
       const float *row = x + (long)o * channels;
       int c = 0;
       for (; c + 2 <= channels; c += 2) {
@@ -200,8 +242,30 @@ void bn_normalize(const float *x, int outer, int channels, int inner, float eps,
 void bn_grad_sums(const float *x, const float *dy, int u0, int u1, int channels, int inner, const float *m,
                   double *sdy, double *sdx) {
   if (inner == 1) {
-    // Channels last: each row holds one value per channel; per-channel sums stay in memory.
-    for (int o = u0; o < u1; o++) {
+    // Channels last: four rows at once, as in bn_sums.
+    int o = u0;
+    for (; o + 4 <= u1; o += 4) {
+      const float *x0 = x + (long)o * channels, *g0 = dy + (long)o * channels;
+      int c = 0;
+      for (; c + 4 <= channels; c += 4) {
+        f64x4 mv = f64x4_promote(wasm_v128_load(m + c));
+        f64x4 g[4], d[4];
+        for (int r = 0; r < 4; r++) {
+          g[r] = f64x4_promote(wasm_v128_load(g0 + (long)r * channels + c));
+          d[r] = f64x4_sub4(f64x4_promote(wasm_v128_load(x0 + (long)r * channels + c)), mv);
+        }
+        f64x4_store_add(sdy + c, f64x4_sum4(g[0], g[1], g[2], g[3]));
+        f64x4_store_add(sdx + c, f64x4_sum4(f64x4_mul(g[0], d[0]), f64x4_mul(g[1], d[1]), f64x4_mul(g[2], d[2]), f64x4_mul(g[3], d[3])));
+      }
+      for (; c < channels; c++) {
+        for (int r = 0; r < 4; r++) {
+          const long i = (long)r * channels + c;
+          sdy[c] += g0[i];
+          sdx[c] += (double)g0[i] * ((double)x0[i] - (double)m[c]);
+        }
+      }
+    }
+    for (; o < u1; o++) {
       const float *xr = x + (long)o * channels, *gr = dy + (long)o * channels;
       int c = 0;
       for (; c + 2 <= channels; c += 2) {
