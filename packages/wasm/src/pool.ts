@@ -18,9 +18,10 @@ const HEADER = 3;
 /** Slot size in int32s: kernel, count, and up to 14 arguments (the widest kernel takes 11). */
 const SLOT = 16;
 /**
- * How many times a worker polls for the next job before it sleeps on the futex: about 100 µs on
- * these machines, the gap between the kernel calls of one layer step, so a step's second and
- * third kernels start without a wake-up (OpenMP's threads spin for the same reason).
+ * How many times a thread polls a control word before it sleeps on the futex (tens of µs here):
+ * a worker spans the gaps between the kernel calls of one layer step, so a step's second and
+ * third kernels start without a wake-up (OpenMP's threads spin for the same reason); the
+ * caller spans the few µs by which the parts finish apart.
  */
 const SPIN_POLLS = 20_000;
 
@@ -128,9 +129,11 @@ export async function createThreadPool(
         (local[kernel] as (...a: number[]) => void)(...call(0));
       } finally {
         // Every worker answers each sequence step (those without a part at once), so waiting
-        // for all of them keeps the next job's `done` count clean.
+        // for all of them keeps the next job's `done` count clean. The parts are equal, so the
+        // workers finish about when this thread does: poll first, sleep only if they lag.
+        let polls = 0;
         for (let done = Atomics.load(ctl, DONE); done < workers.length; done = Atomics.load(ctl, DONE)) {
-          Atomics.wait(ctl, DONE, done, 1);
+          if (++polls > SPIN_POLLS) Atomics.wait(ctl, DONE, done, 1);
         }
       }
       if (Atomics.exchange(ctl, FAILED, 0) !== 0) throw new UnsupportedError(`nb-wasm kernel ${kernel}`, 'it trapped in a worker thread');
