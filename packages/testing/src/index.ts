@@ -5,3 +5,4 @@ export * from './doc-snippets.js';
 export * from './safetensors-bytes.js';
 export * from './property-cases.js';
 export * from './property-tolerance.js';
+export * from './engine-properties.js';
