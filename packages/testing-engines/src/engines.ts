@@ -1,5 +1,6 @@
 import { createReferenceEngine, type SyncEngine } from '@normbridge/core';
 import { createTfjsEngine, type TfjsEngine } from '@normbridge/tfjs';
+import { createWasmEngine, type WasmEngine } from '@normbridge/wasm';
 
 /** An engine under test, with the absolute tolerance its arithmetic warrants. */
 export interface EngineCase {
@@ -27,4 +28,15 @@ export async function engineCases(): Promise<EngineCase[]> {
 /** `@normbridge/tfjs` on a backend. A backend that fails to start fails the test that asked for it. */
 export async function tfjsEngine(backend: 'cpu' | 'wasm'): Promise<TfjsEngine> {
   return createTfjsEngine(backend);
+}
+
+let nbWasm: Promise<WasmEngine> | undefined;
+
+/**
+ * `@normbridge/wasm` with its default threads, one per process (each engine starts its own worker
+ * threads; they are unref'd, so a suite exits without closing it). Failing to start fails the test.
+ */
+export function wasmEngine(): Promise<WasmEngine> {
+  nbWasm ??= createWasmEngine();
+  return nbWasm;
 }
