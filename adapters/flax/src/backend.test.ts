@@ -2,7 +2,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import { createReferenceEngine, hostTensor, UnsupportedError } from '@normbridge/core';
 import { linen, random } from './index.js';
-import { cloneLeaf, indexLeaf, isEngineLeaf, registerEngine, reshapeLeaf, shapeOf } from './leaf.js';
+import { cloneLeaf, indexLeaf, isEngineLeaf, leafValues, registerEngine, reshapeLeaf, shapeOf } from './leaf.js';
+import { wasmEngine } from '@normbridge/testing-engines';
 import { BoxTensor, boxedAsyncReference, engineCases } from './test-support/engines.js';
 
 await engineCases(); // a TF.js backend for the tf.Tensor below
@@ -37,5 +38,19 @@ describe('leaves of other engines are recognised by engine.owns, handled by engi
     t.dispose();
     expect(Array.from(indexLeaf(copy, 1).host.data)).toEqual([4, 5, 6]);
     expect(calls).toEqual(['reshape', 'reshape', 'row']);
+  });
+});
+
+describe('leafValues of other engines’ leaves', () => {
+  it('reads a synchronous engine’s leaf with its toHost (nb-wasm); an asynchronous one’s is an UnsupportedError', async () => {
+    const engine = await wasmEngine();
+    registerEngine(engine);
+    const t = engine.fromHost(hostTensor([2, 2], Float32Array.of(1, 2, 3, 4)));
+    expect(leafValues(t)).toEqual([1, 2, 3, 4]);
+    engine.dispose(t);
+    const boxed = boxedAsyncReference();
+    registerEngine(boxed);
+    expect(() => leafValues(new BoxTensor(hostTensor([1], [5])))).toThrow(UnsupportedError);
+    expect(() => leafValues(new BoxTensor(hostTensor([1], [5])))).toThrow(/engine "reference-f64-boxed-async".*await engine\.toHost/);
   });
 });

@@ -7,7 +7,9 @@ import {
   sameShape,
   tensorKindOf,
   UnregisteredTensorKindError,
+  UnsupportedError,
   type Dtype,
+  type Engine,
   type EngineBase,
   type HostTensor,
   type TensorKind,
@@ -29,7 +31,7 @@ import {
  * Engines whose tensors may be leaves (registered by every entry point, see
  * {@link registerEngine}); each says itself which values are its tensors (`engine.owns`).
  */
-const engines = new Set<EngineBase<any>>();
+const engines = new Set<Engine<any>>();
 
 /**
  * The registered tensor kind (a tf.Tensor: `@normbridge/tfjs`) a leaf belongs to, or
@@ -55,7 +57,7 @@ function looksLikeTfTensor(v: object): boolean {
  * or `undefined`. (tf.Tensors are handled by TF.js itself on the tensor's backend, through the
  * `'tf'` kind, not through whichever tfjs engine happened to register first.)
  */
-function ownerOf(v: unknown): EngineBase<any> | undefined {
+function ownerOf(v: unknown): Engine<any> | undefined {
   if (typeof v !== 'object' || v === null || isHostTensor(v) || kindOf(v)) return undefined;
   for (const engine of engines) if (engine.owns(v)) return engine;
   return undefined;
@@ -77,7 +79,7 @@ export function isLeaf(v: unknown): boolean {
 interface ByHolder<R> {
   host(v: HostTensor): R;
   kind(kind: TensorKind): R;
-  engine(engine: EngineBase<any>): R;
+  engine(engine: Engine<any>): R;
   /** A value no holder takes; without it, a `TypeError` ("not an array"). */
   other?(): R;
 }
@@ -117,11 +119,17 @@ export function indexLeaf<T>(v: T, index: number): T {
   return byHolder(v, { host: (h) => hostRow(h, index) as T, kind: (k) => k.row(v, index) as T, engine: (e) => e.row(v, index) as T });
 }
 
-/** Row-major values of a leaf as plain numbers (downloads a tf.Tensor synchronously). */
+/**
+ * Row-major values of a leaf as plain numbers (downloads a tf.Tensor or a synchronous engine's
+ * tensor synchronously; an asynchronous engine's leaf is an `UnsupportedError`: await its `toHost`).
+ */
 export function leafValues(v: unknown): number[] {
   if (isHostTensor(v)) return Array.from(v.data);
   const host = kindOf(v)?.toHostSync?.(v);
   if (host) return Array.from(host.data);
+  const owner = ownerOf(v);
+  if (owner?.synchronous) return Array.from(owner.toHost(v).data);
+  if (owner) throw new UnsupportedError(`leafValues() of a tensor of engine "${owner.name}"`, 'this engine is asynchronous; await engine.toHost(leaf) instead');
   throw new TypeError(`not an array: ${Object.prototype.toString.call(v)}`);
 }
 
@@ -138,7 +146,7 @@ export function hostFull(shape: readonly number[], value: number, dtype: Dtype):
  * `shapeOf`, `reshape` and `row`. Every entry point (`init`/`apply`, an NNX constructor, a
  * legacy top-level call) registers its engine before reading variables.
  */
-export function registerEngine(engine: EngineBase<any>): void {
+export function registerEngine(engine: Engine<any>): void {
   engines.add(engine);
 }
 

@@ -1,5 +1,5 @@
 /**
- * The adapter on every engine: the float64 reference and `@normbridge/tfjs` (cpu, wasm).
+ * The adapter on every engine: the float64 reference, `@normbridge/tfjs` (cpu, wasm) and nb-wasm.
  * Expected values come from docs/semantics.md#worked-example or the float64 reference; float32 engines are
  * compared with float32 tolerances.
  */
@@ -18,12 +18,12 @@ import { engineCases } from '@normbridge/testing-engines';
 const engines: { name: string; engine: SyncEngine<unknown>; atol: number }[] = (await engineCases()).map((c) => ({
   name: c.name,
   engine: c.engine as SyncEngine<unknown>,
-  atol: c.backend === undefined ? 1e-7 : 2e-5,
+  atol: c.float32 ? 2e-5 : 1e-7,
 }));
 
 describe('the engines under test', () => {
-  it('are the float64 reference and tfjs on cpu and wasm, every one started', () => {
-    expect(engines.map((e) => e.name)).toEqual(['reference-f64', 'tfjs-cpu', 'tfjs-wasm']);
+  it('are the float64 reference, tfjs on cpu and wasm, and nb-wasm, every one started', () => {
+    expect(engines.map((e) => e.name)).toEqual(['reference-f64', 'tfjs-cpu', 'tfjs-wasm', 'nb-wasm']);
   });
 });
 

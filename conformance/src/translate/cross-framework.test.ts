@@ -145,7 +145,7 @@ describe('tensors', () => {
 });
 
 describe('on every CPU engine, asynchronous ones included', () => {
-  it.each(['nb-wasm', 'tfjs-wasm', 'ort-node', 'ort-web-wasm', 'reference-f64'] as EngineName[])('%s: the same verdicts and the same measured differences as tfjs cpu', async (name) => {
+  it.each(['tfjs-wasm', 'nb-wasm', 'ort-node', 'ort-web-wasm', 'reference-f64'] as EngineName[])('%s: the same verdicts and the same measured differences as tfjs cpu', async (name) => {
     const other = await createEngineByName(name);
     for (const [path, target] of [
       ['torch/bn2d_defaults', 'torch'],

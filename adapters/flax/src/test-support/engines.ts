@@ -32,7 +32,7 @@ let cached: Promise<EngineCase[]> | undefined;
 
 /**
  * The shared engine cases (`@normbridge/testing-engines`: the float64 reference, `@normbridge/tfjs`
- * on cpu and wasm) plus the reference seen through tf tensors. The tfjs engines get 2e-5 here:
+ * on cpu and wasm, nb-wasm) plus the reference seen through tf tensors. The float32 engines get 2e-5 here:
  * the Flax suites chain several calls (models, training loops), each adding float32 rounding.
  */
 export function engineCases(): Promise<EngineCase[]> {
@@ -41,11 +41,11 @@ export function engineCases(): Promise<EngineCase[]> {
     const shared = await sharedEngineCases();
     const cases: EngineCase[] = [];
     for (const c of shared) {
-      if (c.backend === undefined) {
+      if (!c.float32) {
         cases.push({ name: c.name, engine: c.engine, tf: false, atol: c.atol });
         cases.push({ name: 'reference-on-tf', engine: hostEngineOnTf(createReferenceEngine()), tf: true, atol: 2e-6 });
       } else {
-        cases.push({ name: c.name, engine: c.engine, tf: true, atol: 2e-5 });
+        cases.push({ name: c.name, engine: c.engine, tf: c.backend !== undefined, atol: 2e-5 });
       }
     }
     await ensureTf();
