@@ -9,6 +9,15 @@ import { NormbridgeError } from '@normbridge/core';
 
 /** Block alignment: a cache line, so no two threads' outputs share one. */
 export const BLOCK_ALIGN = 64;
+/**
+ * Large blocks start on a 4 KiB page, so every tensor of a kernel call sits at the same offset
+ * modulo 4 KiB. Otherwise a load of x can falsely depend on a recent store to y whose address
+ * agrees with it in the low 12 bits (4K aliasing): measured here, y placed 1536 bytes off x
+ * made the normalise pass about 7 % slower than y page-aligned like x.
+ */
+export const LARGE_BLOCK_ALIGN = 4096;
+/** From this size on a block is large (page-aligned, sized in whole pages): 64 KiB wastes at most 6 %. */
+export const LARGE_BLOCK_BYTES = 65536;
 /** Offsets below this are never handed out: 0 is the kernels' "absent tensor". */
 const FIRST_OFFSET = BLOCK_ALIGN;
 const PAGE = 65536;
@@ -23,6 +32,33 @@ export class WasmMemoryError extends NormbridgeError {
   }
 }
 
+/** Free blocks by size, most recently freed last. */
+class FreeLists {
+  readonly #bySize = new Map<number, number[]>();
+  put(offset: number, size: number): void {
+    const list = this.#bySize.get(size);
+    if (list) list.push(offset);
+    else this.#bySize.set(size, [offset]);
+  }
+  /** The last freed block of exactly `size`. */
+  take(size: number): number | undefined {
+    return this.#bySize.get(size)?.pop();
+  }
+  /** The smallest size above `size` that has a free block. */
+  largerThan(size: number): number | undefined {
+    let best: number | undefined;
+    for (const [s, list] of this.#bySize) if (s > size && list.length > 0 && (best === undefined || s < best)) best = s;
+    return best;
+  }
+  /** Empties the lists, returning every block as [offset, size]. */
+  drain(): [number, number][] {
+    const blocks: [number, number][] = [];
+    for (const [s, list] of this.#bySize) for (const o of list) blocks.push([o, s]);
+    this.#bySize.clear();
+    return blocks;
+  }
+}
+
 export class Heap {
   readonly #memory: WebAssembly.Memory;
   readonly #limit: number;
@@ -30,8 +66,9 @@ export class Heap {
   #live = 0;
   /** Live blocks: offset → size. */
   readonly #sizes = new Map<number, number>();
-  /** Free blocks by size, most recently freed last. */
-  readonly #free = new Map<number, number[]>();
+  /** Free page-aligned blocks of whole pages (large requests take only these), and the rest. */
+  readonly #large = new FreeLists();
+  readonly #small = new FreeLists();
 
   constructor(memory: WebAssembly.Memory, limitBytes: number) {
     this.#memory = memory;
@@ -45,8 +82,10 @@ export class Heap {
 
   /** A block of at least `bytes` bytes (never 0: empty tensors get a block too, so offsets stay unique). */
   alloc(bytes: number): number {
-    const size = Math.max(BLOCK_ALIGN, Math.ceil(bytes / BLOCK_ALIGN) * BLOCK_ALIGN);
-    const offset = this.#reuse(size) ?? this.#extend(size) ?? this.#reuseLarger(size) ?? this.#afterCoalescing(size);
+    const align = bytes >= LARGE_BLOCK_BYTES ? LARGE_BLOCK_ALIGN : BLOCK_ALIGN;
+    const size = Math.max(BLOCK_ALIGN, Math.ceil(bytes / align) * align);
+    const lists = align === LARGE_BLOCK_ALIGN ? this.#large : this.#small;
+    const offset = this.#reuse(lists, size) ?? this.#extend(size, align) ?? this.#afterCoalescing(lists, size, align);
     if (offset === undefined) throw new WasmMemoryError(bytes, this.#limit, this.#live);
     this.#live += this.#sizes.get(offset)!;
     return offset;
@@ -57,13 +96,13 @@ export class Heap {
     if (size === undefined) return;
     this.#sizes.delete(offset);
     this.#live -= size;
-    if (offset + size === this.#top) {
-      this.#top = offset;
-      return;
-    }
-    const list = this.#free.get(size);
-    if (list) list.push(offset);
-    else this.#free.set(size, [offset]);
+    if (offset + size === this.#top) this.#top = offset;
+    else this.#release(offset, size);
+  }
+
+  #release(offset: number, size: number): void {
+    const large = offset % LARGE_BLOCK_ALIGN === 0 && size % LARGE_BLOCK_ALIGN === 0 && size >= LARGE_BLOCK_BYTES;
+    (large ? this.#large : this.#small).put(offset, size);
   }
 
   #take(offset: number, size: number): number {
@@ -71,34 +110,31 @@ export class Heap {
     return offset;
   }
 
-  #reuse(size: number): number | undefined {
-    const offset = this.#free.get(size)?.pop();
-    return offset === undefined ? undefined : this.#take(offset, size);
-  }
-
-  #extend(size: number): number | undefined {
-    const end = this.#top + size;
-    if (end > this.#limit) return undefined;
-    const have = this.#memory.buffer.byteLength;
-    if (end > have) this.#memory.grow(Math.ceil((end - have) / PAGE));
-    const offset = this.#top;
-    this.#top = end;
+  /** A free block of this size, else the front of the smallest larger one (its rest stays free). */
+  #reuse(lists: FreeLists, size: number): number | undefined {
+    const exact = lists.take(size);
+    if (exact !== undefined) return this.#take(exact, size);
+    const larger = lists.largerThan(size);
+    if (larger === undefined) return undefined;
+    const offset = lists.take(larger)!;
+    this.#release(offset + size, larger - size);
     return this.#take(offset, size);
   }
 
-  /** The smallest free block that is larger, used whole. */
-  #reuseLarger(size: number): number | undefined {
-    let best: number | undefined;
-    for (const [s, list] of this.#free) if (s > size && list.length > 0 && (best === undefined || s < best)) best = s;
-    return best === undefined ? undefined : this.#take(this.#free.get(best)!.pop()!, best);
+  #extend(size: number, align: number): number | undefined {
+    const start = Math.ceil(this.#top / align) * align;
+    const end = start + size;
+    if (end > this.#limit) return undefined;
+    const have = this.#memory.buffer.byteLength;
+    if (end > have) this.#memory.grow(Math.ceil((end - have) / PAGE));
+    if (start > this.#top) this.#small.put(this.#top, start - this.#top); // the alignment gap serves small blocks
+    this.#top = end;
+    return this.#take(start, size);
   }
 
   /** Merges neighbouring free blocks (and gives a free tail back to the top), then tries again. */
-  #afterCoalescing(size: number): number | undefined {
-    const blocks: [number, number][] = [];
-    for (const [s, list] of this.#free) for (const o of list) blocks.push([o, s]);
-    this.#free.clear();
-    blocks.sort((a, b) => a[0] - b[0]);
+  #afterCoalescing(lists: FreeLists, size: number, align: number): number | undefined {
+    const blocks = [...this.#large.drain(), ...this.#small.drain()].sort((a, b) => a[0] - b[0]);
     const merged: [number, number][] = [];
     for (const [o, s] of blocks) {
       const last = merged[merged.length - 1];
@@ -110,11 +146,7 @@ export class Heap {
       this.#top = tail[0];
       merged.pop();
     }
-    for (const [o, s] of merged) {
-      const list = this.#free.get(s);
-      if (list) list.push(o);
-      else this.#free.set(s, [o]);
-    }
-    return this.#reuse(size) ?? this.#extend(size) ?? this.#reuseLarger(size);
+    for (const [o, s] of merged) this.#release(o, s);
+    return this.#reuse(lists, size) ?? this.#extend(size, align);
   }
 }
