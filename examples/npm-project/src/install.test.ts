@@ -82,7 +82,7 @@ describe('the packages installed from tarballs into a fresh npm project', () => 
     // The same code, printing what it computed, to check the numbers too.
     await writeFile(
       join(project, 'example-check.ts'),
-      `${example}\nconst d = await y.data();\nlet s = 0;\nfor (let n = 0; n < 8; n++) for (let k = 0; k < 1024; k++) s += d[n * ${C} * 1024 + k]!;\n` +
+      `${example}\nconst d = y.data;\nlet s = 0;\nfor (let n = 0; n < 8; n++) for (let k = 0; k < 1024; k++) s += d[n * ${C} * 1024 + k]!;\n` +
         `console.log(JSON.stringify({ shape: y.shape, training: bn.training, count: bn.numBatchesTracked, mean0: s / 8192 }));\n`,
     );
     const tsconfig = {
@@ -100,7 +100,7 @@ describe('the packages installed from tarballs into a fresh npm project', () => 
     expect(out.shape).toEqual([8, C, 32, 32]);
     expect(out.training).toBe(false);
     expect(out.count).toBe(100);
-    // Channel 0 of N(0, 1) input, normalised with mean 0.5, var 0.5, weight 1, bias 0.
+    // Channel 0 of U(-1, 1) input, normalised with mean 0.5, var 0.5, weight 1, bias 0.
     expect(out.mean0).toBeCloseTo(-0.5 / Math.sqrt(0.5 + 1e-5), 1);
   });
 

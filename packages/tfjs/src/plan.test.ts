@@ -19,11 +19,11 @@ describe('plan', () => {
   });
 
   it.each([
-    [[-1], [2, 3, 4], false, { outer: 6, inner: 1 }],
-    [[1], [2, 3, 4], false, { outer: 2, inner: 4 }],
-    [[2, 1], [2, 3, 4, 5], false, { outer: 2, inner: 5 }],
-    [[0], [2, 3, 4], false, { outer: 1, inner: 12 }],
-    [[1], [5, 2, 3, 4], true, { outer: 10, inner: 4 }],
+    [[-1], [2, 3, 4], false, { outer: 6, channels: 4, inner: 1 }],
+    [[1], [2, 3, 4], false, { outer: 2, channels: 3, inner: 4 }],
+    [[2, 1], [2, 3, 4, 5], false, { outer: 2, channels: 12, inner: 5 }],
+    [[0], [2, 3, 4], false, { outer: 1, channels: 2, inner: 12 }],
+    [[1], [5, 2, 3, 4], true, { outer: 10, channels: 3, inner: 4 }],
     [[0, 2], [2, 3, 4], false, undefined],
   ])('features %j of %j (replicated: %s) are the block %j', (axes, shape, replicated, expected) => {
     expect(plan(axes, shape, replicated).block).toEqual(expected);

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { memoryBlocks, type Layout } from '@normbridge/core';
+import { memoryBlocks, type Layout, type MemoryBlocks } from '@normbridge/core';
 
 /**
  * Everything shape-related a call needs, derived once from core's {@link Layout}: which axes
@@ -37,7 +37,7 @@ export interface Plan {
    * per element) and the only one tfjs's fused batchNorm kernel gets right on every backend.
    * `inner` is 1 when `channelsLast` (and when every axis after the features has size 1).
    */
-  readonly block: { readonly outer: number; readonly inner: number } | undefined;
+  readonly block: MemoryBlocks | undefined;
 }
 
 export function makePlan(layout: Layout, replicated: boolean): Plan {
