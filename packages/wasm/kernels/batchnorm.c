@@ -200,7 +200,28 @@ void bn_normalize_factors(int channels, float eps, const float *mean, const floa
 void bn_normalize_units(const float *x, float *y, int u0, int u1, int channels, int inner, const float *m,
                         const float *k, const float *b) {
   if (inner == 1) {
-    for (int o = u0; o < u1; o++) {
+    // Channels last: two rows a step share each channel's factors, both rows loaded before
+    // either is stored: NHWC [32, 56, 56, 64] 1.9 -> 1.3 ms on one thread. (Four rows, or a
+    // load-store-load-store order, ran slower; so did pairs of rows a multiple of 4 KiB apart,
+    // whose addresses then alias in the low 12 bits: those stay one row at a time.)
+    int o = u0;
+    const int pairs = (channels * 4) % 4096 != 0;
+    for (; pairs && o + 2 <= u1; o += 2) {
+      const float *r0 = x + (long)o * channels, *r1 = r0 + channels;
+      float *w0 = y + (long)o * channels, *w1 = w0 + channels;
+      int c = 0;
+      for (; c + 4 <= channels; c += 4) {
+        v128_t mv = wasm_v128_load(m + c), kv = wasm_v128_load(k + c), bv = wasm_v128_load(b + c);
+        v128_t a0 = wasm_v128_load(r0 + c), a1 = wasm_v128_load(r1 + c);
+        wasm_v128_store(w0 + c, wasm_f32x4_add(wasm_f32x4_mul(wasm_f32x4_sub(a0, mv), kv), bv));
+        wasm_v128_store(w1 + c, wasm_f32x4_add(wasm_f32x4_mul(wasm_f32x4_sub(a1, mv), kv), bv));
+      }
+      for (; c < channels; c++) {
+        w0[c] = (r0[c] - m[c]) * k[c] + b[c];
+        w1[c] = (r1[c] - m[c]) * k[c] + b[c];
+      }
+    }
+    for (; o < u1; o++) {
       const float *row = x + (long)o * channels;
       float *out = y + (long)o * channels;
       int c = 0;
