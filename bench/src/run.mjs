@@ -60,6 +60,8 @@ function randomData(n, seed) {
   return out;
 }
 
+const settle = () => new Promise((resolve) => setTimeout(resolve, 200));
+
 async function time(fn) {
   await fn(); // warm-up: sessions, kernels, JIT
   const start = performance.now();
@@ -70,7 +72,10 @@ async function time(fn) {
   // One collection before the series, none between samples: a forced full GC before each
   // sample evicts the tensors from the caches (about 1 ms more per eval on [32, 64, 56, 56]
   // here), a handicap PyTorch's timing loop does not have. Each sample frees what it made.
+  // The pause lets V8's background threads finish that collection's sweeping: on two cores
+  // they would otherwise take the core a worker thread of nb-wasm runs on.
   globalThis.gc?.();
+  await settle();
   for (let i = 0; i < runs; i++) {
     const t0 = performance.now();
     await fn();
@@ -161,6 +166,7 @@ async function adapterOverhead(engine, { shape }) {
   // No forced collection between rounds (see time()): after a full GC V8 may have flushed the
   // bytecode of functions, and recompiling them would be charged to whichever arm runs more JS.
   globalThis.gc?.();
+  await settle();
   for (let i = 0; i < rounds; i++) {
     if (i % 2 === 0) {
       adapter.push(viaAdapter());
@@ -194,17 +200,23 @@ async function main() {
     `bandwidth (one thread, STREAM-style): copy ${bandwidth.copyGBs.toFixed(1)} GB/s, triad ${bandwidth.triadGBs.toFixed(1)} GB/s; floor uses ${bandwidth.bestGBs.toFixed(1)} GB/s`,
   );
 
-  const torchCases = LAYOUTS.flatMap(({ layout, shape }) => OPS.map((op) => ({ layout, shape, op })));
-  const torch = runTorch(torchCases, TORCH_THREADS);
-  if (torch.skipped) console.log(`PyTorch: skipped (${torch.skipped})`);
-  else console.log(`PyTorch ${torch.version}, ${torch.threads} threads (${torch.python})`);
-  const torchMs = (layout, op) => torch.results?.find((r) => r.layout === layout && r.op === op)?.ms;
-  const torchBest = (op, layouts) => Math.min(...layouts.map((l) => torchMs(l, op) ?? Infinity));
-
   const list = await engines();
   console.log(`engines: ${list.map((e) => e.label).join(', ')}; tfjs-wasm kernels: ${wasmKernelFlavour()}`);
   const rows = [];
+  const torchResults = [];
+  let torch;
+  const torchMs = (layout, op) => torchResults.find((r) => r.layout === layout && r.op === op)?.ms;
+  const torchBest = (op, layouts) => Math.min(...layouts.map((l) => torchMs(l, op) ?? Infinity));
   for (const layout of LAYOUTS) {
+    // PyTorch runs right before the engines on the same layout, not all at the start: on a
+    // shared machine the speed drifts over minutes, and ratios should compare neighbours.
+    const run = runTorch(OPS.map((op) => ({ layout: layout.layout, shape: layout.shape, op })), TORCH_THREADS);
+    if (torch === undefined) {
+      torch = run;
+      if (run.skipped) console.log(`PyTorch: skipped (${run.skipped})`);
+      else console.log(`PyTorch ${run.version}, ${run.threads} threads (${run.python})`);
+    }
+    torchResults.push(...(run.results ?? []));
     for (const op of OPS) {
       const t = torchMs(layout.layout, op);
       if (t !== undefined) rows.push({ engine: 'torch', layout: layout.layout, op, ms: t, runs: undefined });
