@@ -1,7 +1,7 @@
 /**
  * nb-wasm: normbridge's own WebAssembly engine. Tensors live in one WebAssembly memory (see
- * tensor.ts); the fused SIMD kernels of `kernels/batchnorm.c` run on them in place, each
- * data-sized pass split over worker threads that share the memory (pool.ts):
+ * tensor.ts); the fused SIMD kernels of `kernels/batchnorm.c` run on them in place (passes.ts),
+ * each data-sized pass split over worker threads that share the memory (pool.ts):
  *
  *     statistics  one pass: float64 sums of x - shift and its square per channel, per thread,
  *                 folded into mean and biased variance (as accurate as two passes)
@@ -30,12 +30,8 @@ import {
   resolveLayout,
   ShapeError,
   STATE_TENSOR_KEYS,
-  statisticsShape,
   UnsupportedError,
-  updateRunningStatistic,
-  updatesRunningStatistics,
   usesBatchStatistics,
-  varianceForRunningAverage,
   type BatchNormSpec,
   type BatchNormState,
   type Gradients,
@@ -48,11 +44,13 @@ import {
   type SyncEngine,
   type TrainOutput,
 } from '@normbridge/core';
-import { ALGORITHM_CODE, compileKernels, instantiateKernels, SHARED_MAX_MEMORY_BYTES, type KernelExports } from './kernels.js';
+import { compileKernels, instantiateKernels, SHARED_MAX_MEMORY_BYTES, type KernelExports } from './kernels.js';
 import { Heap } from './heap.js';
 import { createThreadPool, type ThreadPool } from './pool.js';
 import { isNode, importNodeBuiltin } from './runtime.js';
-import { allocateTensor, hostView, WasmTensor } from './tensor.js';
+import { createDevice, producing } from './device.js';
+import { gradients, moments, nextRunning, normalize } from './passes.js';
+import { hostView, WasmTensor } from './tensor.js';
 
 export interface WasmEngineOptions {
   /**
@@ -87,8 +85,6 @@ export interface WasmEngine extends SyncEngine<WasmTensor> {
 const MAX_DEFAULT_THREADS = 4;
 const DEFAULT_MIN_ELEMENTS_PER_THREAD = 32_768;
 const PAGE = 65536;
-const F64 = 8;
-const F32 = 4;
 
 type T = WasmTensor;
 
@@ -132,40 +128,13 @@ function wasmEngine(
   minElementsPerThread: number,
 ): WasmEngine {
   const owns = (v: unknown): v is T => v instanceof WasmTensor && v.belongsTo(heap);
-  const allocate = (shape: readonly number[], dtype: HostTensor['dtype'] = 'float32') => allocateTensor(memory, heap, shape, dtype);
+  const d = createDevice(memory, heap, k, pool, threads, minElementsPerThread);
   const upload = (t: HostTensor, dtype: HostTensor['dtype'] = t.dtype): T => {
-    const out = allocate(t.shape, dtype);
+    const out = d.allocate(t.shape, dtype);
     out.view().set(t.data);
     return out;
   };
   const fromHost = (t: HostTensor): T => (checkHostTensor('tensor', t), upload(t));
-
-  /** Runs `body` with `bytes` of scratch memory, freed afterwards whatever happens. */
-  const withScratch = <R>(bytes: number, body: (at: number) => R): R => {
-    const at = heap.alloc(bytes);
-    try {
-      return body(at);
-    } finally {
-      heap.free(at);
-    }
-  };
-  /** Outputs allocated by `body` are disposed if it throws, so a failed call leaks nothing. */
-  const producing = <R>(body: (out: <U extends T>(t: U) => U) => R): R => {
-    const made: T[] = [];
-    try {
-      return body((t) => (made.push(t), t));
-    } catch (e) {
-      for (const t of made) t.dispose();
-      throw e;
-    }
-  };
-  const partsFor = (b: MemoryBlocks, units: number) =>
-    Math.max(1, Math.min(threads, units, Math.floor((b.outer * b.channels * b.inner) / minElementsPerThread)));
-  const unitsOf = (b: MemoryBlocks) => (b.inner === 1 ? b.outer : b.outer * b.channels);
-  const run: ThreadPool['run'] = (kernel, units, parts, args) => {
-    if (pool) pool.run(kernel, units, parts, args);
-    else (k[kernel] as (...a: number[]) => void)(...args(0, units, 0));
-  };
 
   /**
    * The memory blocks when the kernels can run this call: every tensor is this engine's and
@@ -177,69 +146,6 @@ function wasmEngine(
     if (!tensors.every((t) => t === undefined || t.dtype !== 'float64')) return undefined;
     if (!layout.featureAxes.every((a, i) => i === 0 || a > layout.featureAxes[i - 1]!)) return undefined;
     return memoryBlocks(layout);
-  };
-
-  interface Moments {
-    readonly mean: T;
-    readonly variance: T;
-    /** The same statistics in float64, for the running averages. */
-    readonly mean64: Float64Array;
-    readonly var64: Float64Array;
-  }
-  const moments = (spec: BatchNormSpec, layout: Layout, x: T, b: MemoryBlocks, out: <U extends T>(t: U) => U): Moments => {
-    const C = b.channels;
-    const units = unitsOf(b);
-    const parts = partsFor(b, units);
-    const algorithm = ALGORITHM_CODE[spec.varianceAlgorithm];
-    const n = b.outer * b.inner;
-    const mean = out(allocate(statisticsShape(layout)));
-    const variance = out(allocate(statisticsShape(layout)));
-    // shift, mean64, var64, then one sum + square-sum pair per part.
-    return withScratch(F64 * C * (3 + 2 * parts), (shift) => {
-      const mean64 = shift + F64 * C;
-      const var64 = mean64 + F64 * C;
-      const sums = var64 + F64 * C;
-      new Float64Array(memory.buffer, sums, 2 * C * parts).fill(0);
-      k.bn_shift(x.offset, C, b.inner, algorithm, n === 0 ? 1 : 0, shift);
-      run('bn_sums', units, parts, (u0, u1, p) => {
-        const sum = sums + p * 2 * C * F64;
-        return [x.offset, u0, u1, C, b.inner, algorithm, shift, sum, sum + C * F64];
-      });
-      k.bn_finalize_moments(C, n, algorithm, parts, shift, sums, mean.offset, variance.offset, mean64, var64);
-      return {
-        mean,
-        variance,
-        mean64: new Float64Array(memory.buffer, mean64, C).slice(),
-        var64: new Float64Array(memory.buffer, var64, C).slice(),
-      };
-    });
-  };
-
-  const normalize = (spec: BatchNormSpec, state: BatchNormState<T>, x: T, b: MemoryBlocks, mean: T, variance: T, y: T) => {
-    const C = b.channels;
-    const units = unitsOf(b);
-    withScratch(F32 * 3 * C, (m) => {
-      const kk = m + F32 * C;
-      const bias = kk + F32 * C;
-      k.bn_normalize_factors(C, spec.epsilon, mean.offset, variance.offset, spec.scale ? state.scale!.offset : 0, spec.bias ? state.bias!.offset : 0, m, kk, bias);
-      run('bn_normalize_units', units, partsFor(b, units), (u0, u1) => [x.offset, y.offset, u0, u1, C, b.inner, m, kk, bias]);
-    });
-  };
-
-  /** The new running statistics of a train step, in float64 from the batch's float64 statistics. */
-  const nextRunning = (spec: BatchNormSpec, state: BatchNormState<T>, layout: Layout, s: Moments, out: <U extends T>(t: U) => U): BatchNormState<T> => {
-    if (!updatesRunningStatistics(spec, 'train')) return state;
-    const tracked = state.numBatchesTracked + 1;
-    const oldMean = state.runningMean!;
-    const oldVar = state.runningVar!;
-    const runningMean = out(allocate(oldMean.shape, oldMean.dtype));
-    const runningVar = out(allocate(oldVar.shape, oldVar.dtype));
-    const [rm, rv, om, ov] = [runningMean.view(), runningVar.view(), oldMean.view(), oldVar.view()];
-    for (let c = 0; c < layout.channels; c++) {
-      rm[c] = updateRunningStatistic(spec, om[c]!, s.mean64[c]!, tracked);
-      rv[c] = updateRunningStatistic(spec, ov[c]!, varianceForRunningAverage(spec, s.var64[c]!, layout.perChannel), tracked);
-    }
-    return { ...state, runningMean, runningVar, numBatchesTracked: tracked };
   };
 
   /** Every tensor a call takes must be this engine's (`fromHost` uploads host tensors). */
@@ -282,7 +188,7 @@ function wasmEngine(
     row(t, index) {
       const rest = checkRow(t.shape, index);
       const n = numel(rest);
-      const out = allocate(rest, t.dtype);
+      const out = d.allocate(rest, t.dtype);
       out.view().set(t.view().subarray(index * n, (index + 1) * n));
       return out;
     },
@@ -313,10 +219,10 @@ function wasmEngine(
             state: next,
           };
         }
-        const s = moments(spec, layout, x, b, out);
-        const y = out(allocate(x.shape, x.dtype));
-        normalize(spec, state, x, b, s.mean, s.variance, y);
-        return { y, batchMean: s.mean, batchVar: s.variance, state: nextRunning(spec, state, layout, s, out) };
+        const s = moments(d, spec, layout, x, b, out);
+        const y = out(d.allocate(x.shape, x.dtype));
+        normalize(d, spec, state, x, b, s.mean, s.variance, y);
+        return { y, batchMean: s.mean, batchVar: s.variance, state: nextRunning(d, spec, state, layout, s, out) };
       });
     },
 
@@ -325,13 +231,13 @@ function wasmEngine(
       const b = kernelBlocks(layout, [x, ...stateTensors(state)], options);
       return producing((out) => {
         if (b === undefined) return out(upload(referenceEval(spec, hostState(state), hostView(x), hostOptions(options)), x.dtype));
-        const y = out(allocate(x.shape, x.dtype));
+        const y = out(d.allocate(x.shape, x.dtype));
         if (!usesBatchStatistics(spec, 'eval')) {
-          normalize(spec, state, x, b, state.runningMean!, state.runningVar!, y);
+          normalize(d, spec, state, x, b, state.runningMean!, state.runningVar!, y);
           return y;
         }
-        const s = moments(spec, layout, x, b, out);
-        normalize(spec, state, x, b, s.mean, s.variance, y);
+        const s = moments(d, spec, layout, x, b, out);
+        normalize(d, spec, state, x, b, s.mean, s.variance, y);
         s.mean.dispose();
         s.variance.dispose();
         return y;
@@ -354,44 +260,7 @@ function wasmEngine(
             dBias: r.dBias && out(upload(r.dBias, state.bias?.dtype ?? x.dtype)),
           };
         }
-        const C = b.channels;
-        const units = unitsOf(b);
-        const parts = partsFor(b, units);
-        const batch = usesBatchStatistics(spec, mode);
-        const s = batch ? moments(spec, layout, x, b, (t) => t) : undefined;
-        try {
-          const mean = s ? s.mean : state.runningMean!;
-          const variance = s ? s.variance : state.runningVar!;
-          const dScale = allocate(layout.featureShape);
-          const dBias = allocate(layout.featureShape);
-          const dx = out(allocate(x.shape, x.dtype));
-          try {
-            // k, c0, c1, then one dy-sum + (dy·(x - mean))-sum pair per part.
-            withScratch(F32 * 3 * C + F64 * 2 * C * parts + F64, (kk) => {
-              const c0 = kk + F32 * C;
-              const c1 = c0 + F32 * C;
-              const sums = Math.ceil((c1 + F32 * C) / F64) * F64;
-              new Float64Array(memory.buffer, sums, 2 * C * parts).fill(0);
-              run('bn_grad_sums', units, parts, (u0, u1, p) => {
-                const at = sums + p * 2 * C * F64;
-                return [x.offset, dy.offset, u0, u1, C, b.inner, mean.offset, at, at + C * F64];
-              });
-              const scale = spec.scale ? state.scale!.offset : 0;
-              k.bn_grad_factors(C, b.outer * b.inner, spec.epsilon, batch ? 1 : 0, variance.offset, scale, parts, sums, dScale.offset, dBias.offset, kk, c0, c1);
-              run('bn_grad_dx', units, parts, (u0, u1) => [x.offset, dy.offset, dx.offset, u0, u1, C, b.inner, mean.offset, kk, c0, c1]);
-            });
-          } catch (e) {
-            dScale.dispose();
-            dBias.dispose();
-            throw e;
-          }
-          if (!spec.scale) dScale.dispose();
-          if (!spec.bias) dBias.dispose();
-          return { dx, dScale: spec.scale ? dScale : undefined, dBias: spec.bias ? dBias : undefined };
-        } finally {
-          s?.mean.dispose();
-          s?.variance.dispose();
-        }
+        return gradients(d, spec, state, layout, x, dy, b, usesBatchStatistics(spec, mode), out);
       });
     },
 
