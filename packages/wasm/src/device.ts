@@ -5,7 +5,7 @@
 import type { HostTensor, MemoryBlocks } from '@normbridge/core';
 import type { Heap } from './heap.js';
 import type { KernelExports } from './kernels.js';
-import type { ThreadPool } from './pool.js';
+import type { Job, ThreadPool } from './pool.js';
 import { allocateTensor, type WasmTensor } from './tensor.js';
 
 /** Registers a tensor a call made, so that the call frees it if it fails (see `producing`). */
@@ -20,20 +20,23 @@ export interface Device {
   withScratch<R>(bytes: number, body: (at: number) => R): R;
   /** Units of a tensor the passes split: rows when inner = 1, else channel runs (see batchnorm.c). */
   units(b: MemoryBlocks): number;
-  /** Parts a pass over `b` is split into: one per thread, none below `minElementsPerThread` elements. */
-  parts(b: MemoryBlocks): number;
-  /** Runs a unit kernel over [0, units) in `parts` parts (the caller's thread alone without a pool). */
-  run: ThreadPool['run'];
+  /**
+   * Chunks a pass over `b` is cut into: about one per `chunkElements` elements, at most
+   * MAX_CHUNKS, never more than its units. The thread count plays no part, so neither does it
+   * in the per-chunk sums.
+   */
+  chunks(b: MemoryBlocks): number;
+  /** Runs every chunk of a pass, on as many threads as the engine has. */
+  run(job: Job): void;
 }
 
-export function createDevice(
-  memory: WebAssembly.Memory,
-  heap: Heap,
-  kernels: KernelExports,
-  pool: ThreadPool | undefined,
-  threads: number,
-  minElementsPerThread: number,
-): Device {
+/**
+ * Most chunks a pass is cut into: each holds its own float64 sums (2 × channels doubles), zeroed
+ * and folded per call, and beyond a few per thread finer chunks balance no better.
+ */
+export const MAX_CHUNKS = 32;
+
+export function createDevice(memory: WebAssembly.Memory, heap: Heap, kernels: KernelExports, pool: ThreadPool, chunkElements: number): Device {
   const units = (b: MemoryBlocks) => (b.inner === 1 ? b.outer : b.outer * b.channels);
   return {
     memory,
@@ -49,11 +52,8 @@ export function createDevice(
       }
     },
     units,
-    parts: (b) => Math.max(1, Math.min(threads, units(b), Math.floor((b.outer * b.channels * b.inner) / minElementsPerThread))),
-    run(kernel, count, parts, args) {
-      if (pool) pool.run(kernel, count, parts, args);
-      else (kernels[kernel] as (...a: number[]) => void)(...args(0, count, 0));
-    },
+    chunks: (b) => Math.max(1, Math.min(MAX_CHUNKS, units(b), Math.floor((b.outer * b.channels * b.inner) / chunkElements))),
+    run: (job) => pool.run(job),
   };
 }
 

@@ -74,6 +74,24 @@ describe('nb-wasm on tensors large enough to split over threads', () => {
     }
   });
 
+  it.each(CASES)('$layout: the same bits on 1 and 2 threads (sums are split by chunks, not threads)', ({ shape, featureAxes, channels }) => {
+    const spec = torchSpec(featureAxes);
+    const x = host(shape, 12, 3);
+    const dy = host(shape, 13);
+    const state = initialState(spec, [channels]);
+    const results = [one, two].map((engine) => {
+      const s = engine.stateFromHost(state);
+      const [ex, edy] = [engine.fromHost(x), engine.fromHost(dy)];
+      const out = engine.train(spec, s, ex);
+      const g = engine.vjp(spec, s, ex, edy, 'train');
+      const ts = [out.y, out.batchMean, out.batchVar, out.state.runningMean!, out.state.runningVar!, g.dx, g.dScale!, g.dBias!];
+      const values = ts.map((t) => Array.from(engine.toHost(t).data));
+      engine.dispose(ex, edy, ...ts, s.scale, s.bias, s.runningMean, s.runningVar);
+      return values;
+    });
+    expect(results[1]).toEqual(results[0]);
+  });
+
   it('keeps statistics exact on a large-mean channel split over threads (variance of a constant 1e8 is 0)', () => {
     const spec = torchSpec([1]);
     const shape = [8, 2, 100, 100];
@@ -172,6 +190,6 @@ describe('nb-wasm refuses bad input with typed errors and leaks nothing', () => 
     await expect(createWasmEngine({ threads: 0 })).rejects.toThrow(UnsupportedError);
     await expect(createWasmEngine({ threads: 1.5 })).rejects.toThrow(UnsupportedError);
     await expect(createWasmEngine({ maxMemoryBytes: 2 ** 32 })).rejects.toThrow(UnsupportedError);
-    await expect(createWasmEngine({ minElementsPerThread: 0 })).rejects.toThrow(UnsupportedError);
+    await expect(createWasmEngine({ chunkElements: 0 })).rejects.toThrow(UnsupportedError);
   });
 });

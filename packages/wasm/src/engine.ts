@@ -46,7 +46,7 @@ import {
 } from '@normbridge/core';
 import { compileKernels, instantiateKernels, SHARED_MAX_MEMORY_BYTES, type KernelExports } from './kernels.js';
 import { Heap } from './heap.js';
-import { createThreadPool, type ThreadPool } from './pool.js';
+import { createThreadPool, singleThread, type ThreadPool } from './pool.js';
 import { isNode, importNodeBuiltin } from './runtime.js';
 import { createDevice, producing } from './device.js';
 import { gradients, moments, nextRunning, normalize } from './passes.js';
@@ -60,11 +60,12 @@ export interface WasmEngineOptions {
    */
   readonly threads?: number;
   /**
-   * Fewest elements worth giving a thread: a call on a smaller tensor runs on fewer threads
-   * (below about 32K floats, 128 KiB, waking a worker and joining it costs what the part saves).
-   * @default 32768
+   * Elements per chunk of a data-sized pass (at most 32 chunks): threads claim chunks one by one,
+   * so a tensor of one chunk runs on one thread. The chunks, not the threads, decide how the
+   * float64 sums are split, so results are the same bits on any number of threads.
+   * @default 65536
    */
-  readonly minElementsPerThread?: number;
+  readonly chunkElements?: number;
   /**
    * Most bytes the engine's memory may grow to; an allocation beyond it is a `WasmMemoryError`.
    * @default 2 GiB, all the kernels can address
@@ -83,7 +84,8 @@ export interface WasmEngine extends SyncEngine<WasmTensor> {
 
 /** Most threads the default takes: the kernels are memory-bound, and beyond four cores one call's gain is small. */
 const MAX_DEFAULT_THREADS = 4;
-const DEFAULT_MIN_ELEMENTS_PER_THREAD = 32_768;
+/** 256 KiB of float32 a chunk: waking a worker and claiming a chunk cost far less than its pass. */
+const DEFAULT_CHUNK_ELEMENTS = 65_536;
 const PAGE = 65536;
 
 type T = WasmTensor;
@@ -97,9 +99,9 @@ export async function createWasmEngine(options: WasmEngineOptions = {}): Promise
   if (!(limit >= PAGE && limit <= SHARED_MAX_MEMORY_BYTES)) {
     throw new UnsupportedError(`nb-wasm maxMemoryBytes = ${String(limit)}`, `it must lie between ${PAGE} and ${SHARED_MAX_MEMORY_BYTES}`);
   }
-  const minPart = options.minElementsPerThread ?? DEFAULT_MIN_ELEMENTS_PER_THREAD;
-  if (!Number.isInteger(minPart) || minPart < 1) {
-    throw new UnsupportedError(`nb-wasm minElementsPerThread = ${String(minPart)}`, 'it must be a positive integer');
+  const chunkElements = options.chunkElements ?? DEFAULT_CHUNK_ELEMENTS;
+  if (!Number.isInteger(chunkElements) || chunkElements < 1) {
+    throw new UnsupportedError(`nb-wasm chunkElements = ${String(chunkElements)}`, 'it must be a positive integer');
   }
   const shared = threads > 1;
   const module = await compileKernels(shared ? 'shared' : 'plain');
@@ -109,8 +111,8 @@ export async function createWasmEngine(options: WasmEngineOptions = {}): Promise
   const memory = new WebAssembly.Memory({ initial: 16, maximum: Math.floor(limit / PAGE), shared });
   const kernels = instantiateKernels(module, memory);
   const heap = new Heap(memory, Math.floor(limit / PAGE) * PAGE);
-  const pool = shared ? await createThreadPool(threads, memory, module, kernels) : undefined;
-  return wasmEngine(memory, heap, kernels, pool, threads, minPart);
+  const pool = shared ? await createThreadPool(threads, memory, module, kernels) : singleThread(kernels);
+  return wasmEngine(memory, heap, kernels, pool, chunkElements);
 }
 
 async function defaultThreads(): Promise<number> {
@@ -119,16 +121,9 @@ async function defaultThreads(): Promise<number> {
   return Math.max(1, Math.min(MAX_DEFAULT_THREADS, os.availableParallelism?.() ?? os.cpus().length));
 }
 
-function wasmEngine(
-  memory: WebAssembly.Memory,
-  heap: Heap,
-  k: KernelExports,
-  pool: ThreadPool | undefined,
-  threads: number,
-  minElementsPerThread: number,
-): WasmEngine {
+function wasmEngine(memory: WebAssembly.Memory, heap: Heap, k: KernelExports, pool: ThreadPool, chunkElements: number): WasmEngine {
   const owns = (v: unknown): v is T => v instanceof WasmTensor && v.belongsTo(heap);
-  const d = createDevice(memory, heap, k, pool, threads, minElementsPerThread);
+  const d = createDevice(memory, heap, k, pool, chunkElements);
   const upload = (t: HostTensor, dtype: HostTensor['dtype'] = t.dtype): T => {
     const out = d.allocate(t.shape, dtype);
     out.view().set(t.data);
@@ -174,7 +169,7 @@ function wasmEngine(
   const engine: WasmEngine = {
     name: 'nb-wasm',
     synchronous: true,
-    threads,
+    threads: pool.threads,
     capabilities: { gradients: true, dtypes: ['float32', 'float64'], masks: true, crossReplica: true, arithmetic: 'input' },
     supports: () => ({ ok: true }),
     fromHost,
@@ -265,7 +260,7 @@ function wasmEngine(
     },
 
     memory: () => ({ liveBytes: heap.liveBytes, memoryBytes: memory.buffer.byteLength }),
-    close: async () => pool?.close(),
+    close: () => pool.close(),
   };
   return engine;
 }

@@ -34,23 +34,21 @@ export interface Moments {
 export function moments(d: Device, spec: BatchNormSpec, layout: Layout, x: T, b: MemoryBlocks, keep: Keep): Moments {
   const C = b.channels;
   const units = d.units(b);
-  const parts = d.parts(b);
+  const chunks = d.chunks(b);
   const algorithm = ALGORITHM_CODE[spec.varianceAlgorithm];
   const n = b.outer * b.inner;
   const mean = keep(d.allocate(statisticsShape(layout)));
   const variance = keep(d.allocate(statisticsShape(layout)));
-  // shift, mean64, var64, then one sum + square-sum pair per part.
-  return d.withScratch(F64 * C * (3 + 2 * parts), (shift) => {
+  // shift, mean64, var64, then one sum + square-sum pair per chunk, folded in chunk order.
+  return d.withScratch(F64 * C * (3 + 2 * chunks), (shift) => {
     const mean64 = shift + F64 * C;
     const var64 = mean64 + F64 * C;
     const sums = var64 + F64 * C;
-    new Float64Array(d.memory.buffer, sums, 2 * C * parts).fill(0);
+    new Float64Array(d.memory.buffer, sums, 2 * C * chunks).fill(0);
     d.kernels.bn_shift(x.offset, C, b.inner, algorithm, n === 0 ? 1 : 0, shift);
-    d.run('bn_sums', units, parts, (u0, u1, p) => {
-      const sum = sums + p * 2 * C * F64;
-      return [x.offset, u0, u1, C, b.inner, algorithm, shift, sum, sum + C * F64];
-    });
-    d.kernels.bn_finalize_moments(C, n, algorithm, parts, shift, sums, mean.offset, variance.offset, mean64, var64);
+    const pair = 2 * C * F64;
+    d.run({ kernel: 'bn_sums', units, chunks, args: [x.offset, 0, 0, C, b.inner, algorithm, shift, sums, sums + C * F64], u0: 1, u1: 2, perChunk: [[7, pair], [8, pair]] });
+    d.kernels.bn_finalize_moments(C, n, algorithm, chunks, shift, sums, mean.offset, variance.offset, mean64, var64);
     return {
       mean,
       variance,
@@ -67,7 +65,7 @@ export function normalize(d: Device, spec: BatchNormSpec, state: BatchNormState<
     const k = m + F32 * C;
     const bias = k + F32 * C;
     d.kernels.bn_normalize_factors(C, spec.epsilon, mean.offset, variance.offset, spec.scale ? state.scale!.offset : 0, spec.bias ? state.bias!.offset : 0, m, k, bias);
-    d.run('bn_normalize_units', d.units(b), d.parts(b), (u0, u1) => [x.offset, y.offset, u0, u1, C, b.inner, m, k, bias]);
+    d.run({ kernel: 'bn_normalize_units', units: d.units(b), chunks: d.chunks(b), args: [x.offset, y.offset, 0, 0, C, b.inner, m, k, bias], u0: 2, u1: 3 });
   });
 }
 
@@ -95,7 +93,7 @@ export function nextRunning(d: Device, spec: BatchNormSpec, state: BatchNormStat
 export function gradients(d: Device, spec: BatchNormSpec, state: BatchNormState<T>, layout: Layout, x: T, dy: T, b: MemoryBlocks, batch: boolean, keep: Keep): Gradients<T> {
   const C = b.channels;
   const units = d.units(b);
-  const parts = d.parts(b);
+  const chunks = d.chunks(b);
   const s = batch ? moments(d, spec, layout, x, b, (t) => t) : undefined;
   try {
     const mean = s ? s.mean : state.runningMean!;
@@ -104,19 +102,17 @@ export function gradients(d: Device, spec: BatchNormSpec, state: BatchNormState<
     const dBias = d.allocate(layout.featureShape);
     const dx = keep(d.allocate(x.shape, x.dtype));
     try {
-      // k, c0, c1, then one dy-sum + (dy·(x - mean))-sum pair per part.
-      d.withScratch(F32 * 3 * C + F64 * 2 * C * parts + F64, (k) => {
+      // k, c0, c1, then one dy-sum + (dy·(x - mean))-sum pair per chunk, folded in chunk order.
+      d.withScratch(F32 * 3 * C + F64 * 2 * C * chunks + F64, (k) => {
         const c0 = k + F32 * C;
         const c1 = c0 + F32 * C;
         const sums = Math.ceil((c1 + F32 * C) / F64) * F64;
-        new Float64Array(d.memory.buffer, sums, 2 * C * parts).fill(0);
-        d.run('bn_grad_sums', units, parts, (u0, u1, p) => {
-          const at = sums + p * 2 * C * F64;
-          return [x.offset, dy.offset, u0, u1, C, b.inner, mean.offset, at, at + C * F64];
-        });
+        new Float64Array(d.memory.buffer, sums, 2 * C * chunks).fill(0);
+        const pair = 2 * C * F64;
+        d.run({ kernel: 'bn_grad_sums', units, chunks, args: [x.offset, dy.offset, 0, 0, C, b.inner, mean.offset, sums, sums + C * F64], u0: 2, u1: 3, perChunk: [[7, pair], [8, pair]] });
         const scale = spec.scale ? state.scale!.offset : 0;
-        d.kernels.bn_grad_factors(C, b.outer * b.inner, spec.epsilon, batch ? 1 : 0, variance.offset, scale, parts, sums, dScale.offset, dBias.offset, k, c0, c1);
-        d.run('bn_grad_dx', units, parts, (u0, u1) => [x.offset, dy.offset, dx.offset, u0, u1, C, b.inner, mean.offset, k, c0, c1]);
+        d.kernels.bn_grad_factors(C, b.outer * b.inner, spec.epsilon, batch ? 1 : 0, variance.offset, scale, chunks, sums, dScale.offset, dBias.offset, k, c0, c1);
+        d.run({ kernel: 'bn_grad_dx', units, chunks, args: [x.offset, dy.offset, dx.offset, 0, 0, C, b.inner, mean.offset, k, c0, c1], u0: 3, u1: 4 });
       });
     } catch (e) {
       dScale.dispose();

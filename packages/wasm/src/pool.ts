@@ -1,81 +1,146 @@
 /**
- * Worker threads that run the kernels' unit-range functions on parts of one tensor, over the
- * engine's shared memory. The calling thread takes part 0 itself, so `threads` = 2 means one
- * worker. Jobs are handed over through a small shared control block rather than messages: a
- * message costs a trip through the event loop (tens of µs); a futex wake-up costs a few.
+ * Threads that run the kernels' unit-range functions on chunks of one tensor, over the engine's
+ * shared memory. A pass is cut into chunks that do not depend on the thread count; every thread
+ * (the caller's included) claims the next chunk until none is left. So a thread the machine
+ * slows down takes fewer chunks instead of holding the others up, and per-chunk sums, folded in
+ * chunk order, give the same bits on any number of threads.
  *
- * Control block (Int32Array): [sequence, done, failed, then one slot per worker:
- * kernel index + 1 (0: nothing to do, -1: stop), argument count, arguments...].
+ * Jobs are handed over through a small shared control block rather than messages: a message
+ * costs a trip through the event loop (tens of µs); a futex wake-up costs a few.
  */
 import { UnsupportedError } from '@normbridge/core';
 import { UNIT_KERNELS, type KernelExports, type UnitKernel } from './kernels.js';
 import { importNodeBuiltin } from './runtime.js';
 
-const SEQUENCE = 0;
-const DONE = 1;
-const FAILED = 2;
-const HEADER = 3;
-/** Slot size in int32s: kernel, count, and up to 14 arguments (the widest kernel takes 11). */
-const SLOT = 16;
+/** One pass: `kernel` over [0, units) in `chunks` chunks. */
+export interface Job {
+  readonly kernel: UnitKernel;
+  readonly units: number;
+  readonly chunks: number;
+  /** The kernel's arguments; `u0` and `u1` name the positions of a chunk's range. */
+  readonly args: readonly number[];
+  readonly u0: number;
+  readonly u1: number;
+  /** Per-chunk arguments (a chunk's own sums): `args[slot] + chunk · stride`; at most two. */
+  readonly perChunk?: readonly (readonly [slot: number, stride: number])[];
+}
+
+/** Where each field of a job sits in the control block (Int32Array). */
+const CONTROL = {
+  sequence: 0, // bumped once per job; -1 in `kernel` stops the workers
+  done: 1, // workers finished with the current job
+  failed: 2, // a kernel trapped in a worker
+  next: 3, // the next chunk to claim
+  kernel: 4, // index into UNIT_KERNELS + 1
+  units: 5,
+  chunks: 6,
+  u0: 7,
+  u1: 8,
+  perChunk: 9, // two (slot, stride) pairs, slot -1 when unused
+  count: 13,
+  args: 14, // up to 14 arguments (the widest kernel takes 11)
+  size: 28,
+} as const;
+type Control = typeof CONTROL;
+
+/**
+ * Claims chunks of the job in `ctl` until none is left, running each. Every thread runs this
+ * same function; a worker gets its source text, so it refers to nothing outside itself.
+ */
+function runChunks(kernels: Record<string, (...a: number[]) => void>, names: readonly string[], ctl: Int32Array, at: Control): void {
+  const kernel = kernels[names[ctl[at.kernel]! - 1]!]!;
+  const units = ctl[at.units]!;
+  const chunks = ctl[at.chunks]!;
+  const base = Array.from(ctl.subarray(at.args, at.args + ctl[at.count]!));
+  const args = base.slice();
+  for (let c = Atomics.add(ctl, at.next, 1); c < chunks; c = Atomics.add(ctl, at.next, 1)) {
+    args[ctl[at.u0]!] = Math.floor((units * c) / chunks);
+    args[ctl[at.u1]!] = Math.floor((units * (c + 1)) / chunks);
+    for (let p = 0; p < 2; p++) {
+      const slot = ctl[at.perChunk + 2 * p]!;
+      if (slot >= 0) args[slot] = base[slot]! + c * ctl[at.perChunk + 2 * p + 1]!;
+    }
+    kernel(...args);
+  }
+}
+
+function writeJob(ctl: Int32Array, job: Job): void {
+  if (job.args.length > CONTROL.size - CONTROL.args || (job.perChunk?.length ?? 0) > 2) throw new RangeError(`nb-wasm job for ${job.kernel} too large`);
+  ctl[CONTROL.next] = 0;
+  ctl[CONTROL.kernel] = UNIT_KERNELS.indexOf(job.kernel) + 1;
+  ctl[CONTROL.units] = job.units;
+  ctl[CONTROL.chunks] = job.chunks;
+  ctl[CONTROL.u0] = job.u0;
+  ctl[CONTROL.u1] = job.u1;
+  for (let p = 0; p < 2; p++) {
+    const pair = job.perChunk?.[p];
+    ctl[CONTROL.perChunk + 2 * p] = pair ? pair[0] : -1;
+    ctl[CONTROL.perChunk + 2 * p + 1] = pair ? pair[1] : 0;
+  }
+  ctl[CONTROL.count] = job.args.length;
+  ctl.set(job.args, CONTROL.args);
+}
+
 /**
  * How many times a thread polls a control word before it sleeps on the futex (tens of µs here):
  * a worker spans the gaps between the kernel calls of one layer step, so a step's second and
  * third kernels start without a wake-up (OpenMP's threads spin for the same reason); the
- * caller spans the few µs by which the parts finish apart.
+ * caller spans the few µs by which the last chunks finish apart.
  */
 const SPIN_POLLS = 20_000;
 
-// Plain JavaScript run by `new Worker(..., { eval: true })`: it must not refer to anything
-// outside itself. It instantiates the kernels on the shared memory and runs jobs until told to stop.
+// Plain JavaScript run by `new Worker(..., { eval: true })`: it instantiates the kernels on the
+// shared memory and runs jobs until told to stop.
 const WORKER_SOURCE = `
 const { workerData, parentPort } = require('node:worker_threads');
-const { memory, module, control, index, names } = workerData;
+const { memory, module, control, names, at } = workerData;
 const kernels = new WebAssembly.Instance(module, { env: { memory } }).exports;
 const ctl = new Int32Array(control);
-const slot = ${HEADER} + index * ${SLOT};
+const runChunks = ${runChunks.toString()};
 let seen = 0;
 parentPort.postMessage('ready');
 for (;;) {
   let polls = 0;
-  while (Atomics.load(ctl, ${SEQUENCE}) === seen) {
-    if (++polls > ${SPIN_POLLS}) { Atomics.wait(ctl, ${SEQUENCE}, seen); polls = 0; }
+  while (Atomics.load(ctl, at.sequence) === seen) {
+    if (++polls > ${SPIN_POLLS}) { Atomics.wait(ctl, at.sequence, seen); polls = 0; }
   }
-  seen = Atomics.load(ctl, ${SEQUENCE});
-  const kernel = ctl[slot];
-  if (kernel < 0) break;
-  if (kernel > 0) {
-    try {
-      kernels[names[kernel - 1]](...ctl.subarray(slot + 2, slot + 2 + ctl[slot + 1]));
-    } catch (e) {
-      Atomics.store(ctl, ${FAILED}, 1);
-    }
+  seen = Atomics.load(ctl, at.sequence);
+  if (ctl[at.kernel] < 0) break;
+  try {
+    runChunks(kernels, names, ctl, at);
+  } catch (e) {
+    Atomics.store(ctl, at.failed, 1);
   }
-  Atomics.add(ctl, ${DONE}, 1);
-  Atomics.notify(ctl, ${DONE});
+  Atomics.add(ctl, at.done, 1);
+  Atomics.notify(ctl, at.done);
 }
 `;
 
-/** One part of a job: the kernel's arguments for units [u0, u1). */
-export type PartArguments = (u0: number, u1: number, part: number) => number[];
-
+/** Runs jobs: on the calling thread alone, or with worker threads (`createThreadPool`). */
 export interface ThreadPool {
   /** Threads in all, the calling one included. */
   readonly threads: number;
-  /**
-   * Runs `kernel` on `parts` parts of [0, units) (parts ≤ threads), the calling thread taking
-   * the first; returns when every part is done.
-   */
-  run(kernel: UnitKernel, units: number, parts: number, args: PartArguments): void;
+  /** Runs every chunk of `job`; returns when all are done. */
+  run(job: Job): void;
   /** Stops the workers. */
   close(): Promise<void>;
 }
 
-/** Balanced split of [0, units) into `parts` ranges; part p is [start(p), start(p + 1)). */
-export function partStart(units: number, parts: number, part: number): number {
-  return Math.floor((units * part) / parts);
+/** The calling thread alone: the same chunks, in order. */
+export function singleThread(local: KernelExports): ThreadPool {
+  const ctl = new Int32Array(CONTROL.size);
+  const kernels = local as unknown as Record<string, (...a: number[]) => void>;
+  return {
+    threads: 1,
+    run(job) {
+      writeJob(ctl, job);
+      runChunks(kernels, UNIT_KERNELS, ctl, CONTROL);
+    },
+    close: async () => {},
+  };
 }
 
-/** A pool of `threads - 1` Node worker threads sharing `memory` with the caller. */
+/** The caller plus `threads - 1` Node worker threads sharing `memory`. */
 export async function createThreadPool(
   threads: number,
   memory: WebAssembly.Memory,
@@ -83,10 +148,11 @@ export async function createThreadPool(
   local: KernelExports,
 ): Promise<ThreadPool> {
   const { Worker } = await importNodeBuiltin<typeof import('node:worker_threads')>('node:worker_threads');
-  const control = new SharedArrayBuffer((HEADER + (threads - 1) * SLOT) * 4);
+  const control = new SharedArrayBuffer(CONTROL.size * 4);
   const ctl = new Int32Array(control);
-  const workers = Array.from({ length: threads - 1 }, (_, index) => {
-    const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { memory, module, control, index, names: UNIT_KERNELS } });
+  const kernels = local as unknown as Record<string, (...a: number[]) => void>;
+  const workers = Array.from({ length: threads - 1 }, () => {
+    const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { memory, module, control, names: UNIT_KERNELS, at: CONTROL } });
     worker.unref(); // an idle pool never keeps the process alive
     return worker;
   });
@@ -99,47 +165,35 @@ export async function createThreadPool(
         }),
     ),
   );
-  const signal = (fill: (slot: number, worker: number) => void) => {
-    for (let w = 0; w < workers.length; w++) fill(HEADER + w * SLOT, w);
-    Atomics.store(ctl, DONE, 0);
-    Atomics.add(ctl, SEQUENCE, 1);
-    Atomics.notify(ctl, SEQUENCE);
+  const start = () => {
+    Atomics.store(ctl, CONTROL.done, 0);
+    Atomics.add(ctl, CONTROL.sequence, 1);
+    Atomics.notify(ctl, CONTROL.sequence);
   };
   return {
     threads,
-    run(kernel, units, parts, args) {
-      const call = (p: number) => args(partStart(units, parts, p), partStart(units, parts, p + 1), p);
-      if (parts <= 1) {
-        (local[kernel] as (...a: number[]) => void)(...call(0));
+    run(job) {
+      writeJob(ctl, job);
+      if (job.chunks <= 1) {
+        runChunks(kernels, UNIT_KERNELS, ctl, CONTROL);
         return;
       }
-      const code = UNIT_KERNELS.indexOf(kernel) + 1;
-      signal((slot, w) => {
-        const part = w + 1;
-        if (part >= parts) {
-          ctl[slot] = 0;
-          return;
-        }
-        const a = call(part);
-        ctl[slot] = code;
-        ctl[slot + 1] = a.length;
-        ctl.set(a, slot + 2);
-      });
+      start();
       try {
-        (local[kernel] as (...a: number[]) => void)(...call(0));
+        runChunks(kernels, UNIT_KERNELS, ctl, CONTROL);
       } finally {
-        // Every worker answers each sequence step (those without a part at once), so waiting
-        // for all of them keeps the next job's `done` count clean. The parts are equal, so the
-        // workers finish about when this thread does: poll first, sleep only if they lag.
+        // Every worker answers each job, so waiting for all of them keeps the next job's count
+        // clean. Poll first: the last chunks finish within µs of each other.
         let polls = 0;
-        for (let done = Atomics.load(ctl, DONE); done < workers.length; done = Atomics.load(ctl, DONE)) {
-          if (++polls > SPIN_POLLS) Atomics.wait(ctl, DONE, done, 1);
+        for (let done = Atomics.load(ctl, CONTROL.done); done < workers.length; done = Atomics.load(ctl, CONTROL.done)) {
+          if (++polls > SPIN_POLLS) Atomics.wait(ctl, CONTROL.done, done, 1);
         }
       }
-      if (Atomics.exchange(ctl, FAILED, 0) !== 0) throw new UnsupportedError(`nb-wasm kernel ${kernel}`, 'it trapped in a worker thread');
+      if (Atomics.exchange(ctl, CONTROL.failed, 0) !== 0) throw new UnsupportedError(`nb-wasm kernel ${job.kernel}`, 'it trapped in a worker thread');
     },
     async close() {
-      signal((slot) => (ctl[slot] = -1));
+      ctl[CONTROL.kernel] = -1;
+      start();
       await Promise.all(workers.map((w) => w.terminate()));
     },
   };
