@@ -12,3 +12,4 @@ export * from './stateful-layer.js';
 export * from './limits.js';
 export * from './small-floats.js';
 export * from './tensor-kinds.js';
+export * from './runtime.js';

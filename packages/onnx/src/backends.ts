@@ -4,9 +4,9 @@
  * binary does not break the WebAssembly backend. Nothing here imports a Node module
  * statically: the package bundles for a browser, where the `web-*` backends run.
  */
+import { importNodeModule, isNode } from '@normbridge/core';
 import type { InferenceSession, Tensor } from 'onnxruntime-node';
 import { GraphBuilder } from './proto/builder.js';
-import { importNodeModule, isNode } from './node-runtime.js';
 
 /**
  * `node`: onnxruntime-node's native CPU library; `node-webgpu`: its WebGPU execution provider

@@ -21,6 +21,8 @@ import {
   checkStateShapes,
   checkStateValues,
   checkValuesPerChannel,
+  importNodeModule,
+  isNode,
   mapStateTensors,
   memoryBlocks,
   numel,
@@ -28,6 +30,7 @@ import {
   referenceTrain,
   referenceVjp,
   resolveLayout,
+  sameShape,
   ShapeError,
   STATE_TENSOR_KEYS,
   UnsupportedError,
@@ -47,7 +50,6 @@ import {
 import { compileKernels, instantiateKernels, SHARED_MAX_MEMORY_BYTES, type KernelExports } from './kernels.js';
 import { Heap } from './heap.js';
 import { createThreadPool, singleThread, type ThreadPool } from './pool.js';
-import { isNode, importNodeBuiltin } from './runtime.js';
 import { createDevice, producing } from './device.js';
 import { gradients, moments, nextRunning, normalize } from './passes.js';
 import { hostView, WasmTensor } from './tensor.js';
@@ -117,7 +119,7 @@ export async function createWasmEngine(options: WasmEngineOptions = {}): Promise
 
 async function defaultThreads(): Promise<number> {
   if (!isNode()) return 1;
-  const os = await importNodeBuiltin<typeof import('node:os')>('node:os');
+  const os = await importNodeModule<typeof import('node:os')>('node:os');
   return Math.max(1, Math.min(MAX_DEFAULT_THREADS, os.availableParallelism?.() ?? os.cpus().length));
 }
 
@@ -241,7 +243,7 @@ function wasmEngine(memory: WebAssembly.Memory, heap: Heap, k: KernelExports, po
 
     vjp(spec, state, x, dy, mode, options = {}): Gradients<T> {
       checkOwned('cotangent', dy);
-      if (dy.shape.length !== x.shape.length || dy.shape.some((d, i) => d !== x.shape[i])) {
+      if (!sameShape(dy.shape, x.shape)) {
         throw new ShapeError('cotangent', `shape [${x.shape.join(', ')}]`, dy.shape);
       }
       const layout = layoutFor(spec, state, x, mode, options);

@@ -5,7 +5,7 @@
  * `HostTensor` (no `data` field): code that holds host tensors may keep them forever, which a
  * view of memory that `dispose` hands to the next tensor cannot allow.
  */
-import { UnsupportedError, type Dtype, type HostTensor } from '@normbridge/core';
+import { numel, UnsupportedError, type Dtype, type HostTensor } from '@normbridge/core';
 import type { Heap } from './heap.js';
 
 /** A block of the engine's memory and the handles that share it (reshapes). */
@@ -80,7 +80,7 @@ export class WasmTensor {
 
 /** A new tensor of `shape` in the engine's memory; float64 only for float64 data. */
 export function allocateTensor(memory: WebAssembly.Memory, heap: Heap, shape: readonly number[], dtype: Dtype): WasmTensor {
-  const length = shape.reduce((a, b) => a * b, 1);
+  const length = numel(shape);
   const float64 = dtype === 'float64';
   const offset = heap.alloc(length * (float64 ? 8 : 4));
   return new WasmTensor(memory, heap, { offset, length, float64, refs: 0 }, shape, dtype);
