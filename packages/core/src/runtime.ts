@@ -4,9 +4,11 @@ export function isNode(): boolean {
 }
 
 /**
- * A Node built-in or a Node-only package, imported through a variable specifier so that a browser
- * bundler never tries to resolve it; call it only where {@link isNode} holds.
+ * A Node built-in (`node:fs`, `node:worker_threads`, ...), imported through a variable specifier
+ * so that a browser bundler never tries to resolve it; call it only where {@link isNode} holds.
+ * Built-ins only: an import resolves from the file that makes it, so a package must load its own
+ * (optional) dependencies itself; from here they would be looked up in core's.
  */
-export function importNodeModule<T = unknown>(specifier: string): Promise<T> {
+export function importNodeBuiltin<T = unknown>(specifier: `node:${string}`): Promise<T> {
   return import(/* @vite-ignore */ specifier) as Promise<T>;
 }

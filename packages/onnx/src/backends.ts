@@ -4,7 +4,7 @@
  * binary does not break the WebAssembly backend. Nothing here imports a Node module
  * statically: the package bundles for a browser, where the `web-*` backends run.
  */
-import { importNodeModule, isNode } from '@normbridge/core';
+import { importNodeBuiltin, isNode } from '@normbridge/core';
 import type { InferenceSession, Tensor } from 'onnxruntime-node';
 import { GraphBuilder } from './proto/builder.js';
 
@@ -70,6 +70,15 @@ export function loadBackend(backend: OrtBackend, options: BackendOptions = {}): 
   return p;
 }
 
+/**
+ * onnxruntime-node, an optional peer, by name in Node only (a bundler never resolves it). It is
+ * imported here, in the package that declares it: an import resolves from the file that makes it.
+ */
+function importOnnxRuntimeNode(): Promise<OrtModule> {
+  const name = 'onnxruntime-node';
+  return import(/* @vite-ignore */ name) as Promise<OrtModule>;
+}
+
 let nativeModule: Promise<OrtModule> | undefined;
 
 /**
@@ -82,7 +91,7 @@ export function provideOnnxruntimeNode(ort: unknown): void {
 
 async function loadNode(backend: OrtBackend, options: BackendOptions): Promise<LoadedBackend> {
   if (!isNode()) throw new Error(`ONNX Runtime backend "${backend}" needs Node (onnxruntime-node); in a browser use web-wasm or web-webgpu`);
-  nativeModule ??= importNodeModule<OrtModule>('onnxruntime-node').catch((error: unknown) => {
+  nativeModule ??= importOnnxRuntimeNode().catch((error: unknown) => {
     nativeModule = undefined;
     throw new Error(`onnxruntime-node (an optional peer dependency) could not be loaded: ${(error as Error).message}`);
   });
@@ -119,8 +128,8 @@ function loadedBackend(backend: OrtBackend, ort: OrtModule, provider: 'cpu' | 'w
 }
 
 async function nodeWasmFolder(): Promise<string> {
-  const { createRequire } = await importNodeModule<typeof import('node:module')>('node:module');
-  const { dirname } = await importNodeModule<typeof import('node:path')>('node:path');
+  const { createRequire } = await importNodeBuiltin<typeof import('node:module')>('node:module');
+  const { dirname } = await importNodeBuiltin<typeof import('node:path')>('node:path');
   return `${dirname(createRequire(import.meta.url).resolve('onnxruntime-web/ort-wasm-simd-threaded.wasm'))}/`;
 }
 

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { importNodeModule, isNode, UnsupportedError } from '@normbridge/core';
+import { importNodeBuiltin, isNode, UnsupportedError } from '@normbridge/core';
 import { provideNodeWebGpu } from './node-webgpu.js';
+import { importOptionalPeer } from './optional-peer.js';
 
 export const TFJS_BACKENDS = ['cpu', 'wasm', 'webgl', 'webgpu'] as const;
 export type TfjsBackendName = (typeof TFJS_BACKENDS)[number];
@@ -92,7 +93,7 @@ async function register(name: TfjsBackendName, options: TfjsBackendOptions): Pro
   // tfjs-backend-webgpu registers its factory only if navigator.gpu exists when it loads.
   if (name === 'webgpu') await provideNodeWebGpu().catch((error: unknown) => Promise.reject(fail(String(error))));
   try {
-    await importNodeModule(optional.pkg);
+    await importOptionalPeer(optional.pkg);
   } catch (error) {
     throw fail(`${optional.pkg} could not be loaded (${String(error)})`);
   }
@@ -141,8 +142,8 @@ async function prepareWasm(options: TfjsBackendOptions): Promise<void> {
 /** The wasm package's dist folder in Node, where its `.wasm` binaries sit next to its entry point. */
 async function defaultWasmFolder(): Promise<string | undefined> {
   if (!isNode()) return undefined;
-  const { createRequire } = await importNodeModule<typeof import('node:module')>('node:module');
-  const path = await importNodeModule<typeof import('node:path')>('node:path');
+  const { createRequire } = await importNodeBuiltin<typeof import('node:module')>('node:module');
+  const path = await importNodeBuiltin<typeof import('node:path')>('node:path');
   const entry = createRequire(import.meta.url).resolve('@tensorflow/tfjs-backend-wasm');
   return path.dirname(entry) + path.sep;
 }

@@ -1,4 +1,4 @@
-import { importNodeModule } from '@normbridge/core';
+import { importOptionalPeer } from './optional-peer.js';
 
 /**
  * In Node, gives tfjs-backend-webgpu the `navigator.gpu` it looks for, from the `webgpu` npm
@@ -11,7 +11,7 @@ export async function provideNodeWebGpu(): Promise<void> {
   if (g.navigator?.gpu) return;
   let dawn: { create(flags: string[]): unknown; globals: Record<string, unknown> };
   try {
-    dawn = await importNodeModule('webgpu');
+    dawn = await importOptionalPeer('webgpu');
   } catch (error) {
     throw new Error(`the "webgpu" npm package (Dawn) could not be loaded: ${(error as Error).message}`);
   }

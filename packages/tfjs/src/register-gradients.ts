@@ -1,4 +1,4 @@
-import { importNodeModule, isNode } from '@normbridge/core';
+import { importNodeBuiltin, isNode } from '@normbridge/core';
 import * as tf from '@tensorflow/tfjs-core';
 
 /**
@@ -50,6 +50,6 @@ async function register(): Promise<void> {
 }
 
 async function installNodeResolveHook(): Promise<void> {
-  const { register: registerHooks } = await importNodeModule<typeof import('node:module')>('node:module');
+  const { register: registerHooks } = await importNodeBuiltin<typeof import('node:module')>('node:module');
   registerHooks(`data:text/javascript,${encodeURIComponent(HOOK_SOURCE)}`);
 }

@@ -21,7 +21,7 @@ import {
   checkStateShapes,
   checkStateValues,
   checkValuesPerChannel,
-  importNodeModule,
+  importNodeBuiltin,
   isNode,
   mapStateTensors,
   memoryBlocks,
@@ -119,7 +119,7 @@ export async function createWasmEngine(options: WasmEngineOptions = {}): Promise
 
 async function defaultThreads(): Promise<number> {
   if (!isNode()) return 1;
-  const os = await importNodeModule<typeof import('node:os')>('node:os');
+  const os = await importNodeBuiltin<typeof import('node:os')>('node:os');
   return Math.max(1, Math.min(MAX_DEFAULT_THREADS, os.availableParallelism?.() ?? os.cpus().length));
 }
 

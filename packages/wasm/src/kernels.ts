@@ -4,7 +4,7 @@
  * (`plain` on one thread, `shared` on a shared memory with worker threads). Pointers are byte
  * offsets into the imported memory; 0 stands for an absent optional tensor.
  */
-import { importNodeModule, isNode } from '@normbridge/core';
+import { importNodeBuiltin, isNode } from '@normbridge/core';
 
 /** The exports of `kernels/batchnorm.c`; see the C source for each one's contract. */
 export interface KernelExports {
@@ -76,7 +76,7 @@ export function kernelModuleUrl(variant: KernelVariant): URL {
 
 async function readModuleBytes(url: URL): Promise<Uint8Array<ArrayBuffer> | undefined> {
   if (isNode()) {
-    const fs = await importNodeModule<typeof import('node:fs/promises')>('node:fs/promises');
+    const fs = await importNodeBuiltin<typeof import('node:fs/promises')>('node:fs/promises');
     try {
       return new Uint8Array(await fs.readFile(url)) as Uint8Array<ArrayBuffer>;
     } catch {

@@ -8,7 +8,7 @@
  * Jobs are handed over through a small shared control block rather than messages: a message
  * costs a trip through the event loop (tens of µs); a futex wake-up costs a few.
  */
-import { importNodeModule, UnsupportedError } from '@normbridge/core';
+import { importNodeBuiltin, UnsupportedError } from '@normbridge/core';
 import { UNIT_KERNELS, type KernelExports, type UnitKernel } from './kernels.js';
 
 /** One pass: `kernel` over [0, units) in `chunks` chunks. */
@@ -146,7 +146,7 @@ export async function createThreadPool(
   module: WebAssembly.Module,
   local: KernelExports,
 ): Promise<ThreadPool> {
-  const { Worker } = await importNodeModule<typeof import('node:worker_threads')>('node:worker_threads');
+  const { Worker } = await importNodeBuiltin<typeof import('node:worker_threads')>('node:worker_threads');
   const control = new SharedArrayBuffer(CONTROL.size * 4);
   const ctl = new Int32Array(control);
   const kernels = local as unknown as Record<string, (...a: number[]) => void>;
