@@ -23,7 +23,7 @@ import {
 } from '@normbridge/core';
 import {
   channelCount,
-  checkFeatureCounts,
+  checkFeatureCount,
   checkInputDim,
   checkNumFeatures,
   checkTrainingMode,
@@ -347,16 +347,16 @@ export abstract class _BatchNorm<T> {
   }
 
   /** The canonical spec for the current attributes. */
-  protected _spec(extra: Partial<TorchSpecArgs> = {}): BatchNormSpec {
-    return torchSpec({
+  protected _spec(extra?: Partial<TorchSpecArgs>): BatchNormSpec {
+    const args: TorchSpecArgs = {
       eps: this.eps,
       momentum: this.momentum,
       scale: this.affine,
       bias: this.affine,
       updatesRunningStatistics: this._hasBuffers && this.trackRunningStats,
       evalUsesBatchStatistics: !this._hasBuffers,
-      ...extra,
-    });
+    };
+    return torchSpec(extra === undefined ? args : { ...args, ...extra });
   }
 
   /** `_check_input_dim`, then (lazy modules) materialisation from `input.shape[1]`. */
@@ -372,15 +372,15 @@ export abstract class _BatchNorm<T> {
   protected _checkFeatures(localShape: readonly number[]): void {
     const channels = channelCount(localShape);
     const state = this._stateful.state;
-    const shape = (t: T | undefined) => (t === undefined ? undefined : this.engine.shapeOf(t));
     // Buffers reach the kernel only in eval or while tracking (docs/semantics.md#pytorch).
-    const passBuffers = this._hasBuffers && (!this.training || this.trackRunningStats);
-    checkFeatureCounts(channels, [
-      ['running_mean', passBuffers ? shape(state.runningMean) : undefined],
-      ['running_var', passBuffers ? shape(state.runningVar) : undefined],
-      ['weight', shape(state.scale)],
-      ['bias', shape(state.bias)],
-    ]);
+    // One call per tensor, no closures or tuple lists: this runs on every forward, cold
+    // (see core's LayerState).
+    if (this._hasBuffers && (!this.training || this.trackRunningStats)) {
+      checkFeatureCount(channels, 'running_mean', this.#shapeOf(state.runningMean));
+      checkFeatureCount(channels, 'running_var', this.#shapeOf(state.runningVar));
+    }
+    checkFeatureCount(channels, 'weight', this.#shapeOf(state.scale));
+    checkFeatureCount(channels, 'bias', this.#shapeOf(state.bias));
   }
 
   /** PyTorch's `bn_training`: batch statistics in training, and in eval without buffers. */
@@ -431,6 +431,10 @@ export abstract class _BatchNorm<T> {
   }
 
   // ---- private --------------------------------------------------------------------------
+
+  #shapeOf(t: T | undefined): readonly number[] | undefined {
+    return t === undefined ? undefined : this.engine.shapeOf(t);
+  }
 
   #initialHost(numFeatures: number): HostState {
     return initialState(this._spec({ updatesRunningStatistics: true }), [numFeatures], this.dtype);

@@ -53,11 +53,14 @@ export function checkFeatureCounts(
   channels: number,
   tensors: readonly (readonly [name: string, shape: readonly number[] | undefined])[],
 ): void {
-  for (const [name, shape] of tensors) {
-    if (shape === undefined) continue;
-    const k = numel(shape);
-    if (k !== channels) throw new TorchRuntimeError(`${name} should contain ${channels} elements not ${k}`);
-  }
+  for (const [name, shape] of tensors) checkFeatureCount(channels, name, shape);
+}
+
+/** One tensor of {@link checkFeatureCounts}: `undefined` (not passed to the kernel) is skipped. */
+export function checkFeatureCount(channels: number, name: string, shape: readonly number[] | undefined): void {
+  if (shape === undefined) return;
+  const k = numel(shape);
+  if (k !== channels) throw new TorchRuntimeError(`${name} should contain ${channels} elements not ${k}`);
 }
 
 /** ATen raises when inference is asked for without running statistics. */

@@ -109,10 +109,16 @@ let last: { readonly args: TorchSpecArgs; readonly spec: BatchNormSpec } | undef
 
 /** The canonical spec of a PyTorch batch norm call. */
 export function torchSpec(args: TorchSpecArgs): BatchNormSpec {
-  if (last !== undefined && TORCH_SPEC_ARGS.every((k) => last!.args[k] === args[k])) return last.spec;
+  if (last !== undefined && sameArgs(last.args, args)) return last.spec;
   const spec = cachedTorchSpec(args);
   last = { args: { ...args }, spec };
   return spec;
+}
+
+/** Field by field, in a plain loop (no callback): this runs cold on every forward. */
+function sameArgs(a: TorchSpecArgs, b: TorchSpecArgs): boolean {
+  for (const k of TORCH_SPEC_ARGS) if (a[k] !== b[k]) return false;
+  return true;
 }
 
 function cachedTorchSpec(args: TorchSpecArgs): BatchNormSpec {
