@@ -143,17 +143,26 @@ void bn_sums(const float *x, int u0, int u1, int channels, int inner, int algori
   }
 }
 
-// Folds `parts` sets of sums (each: sum then sq, channels doubles apiece) into the mean and
-// biased variance: float32 results, and their float64 values where mean64/var64 are non-zero
-// (the one-pass forms are float32 by definition, so those equal the float32 results).
-void bn_finalize_moments(int channels, double n, int algorithm, int parts, const double *shift, const double *sums,
+// Adds sets 1 .. parts-1 of `parts` sets of 2 * channels sums into set 0, in set order: each
+// channel's additions are the same as folding it alone, but every set is read once, in memory
+// order (per channel, the sets lie 16 * channels bytes apart: 1024 channels in 32 sets took
+// 170 us to fold channel by channel after a pass had emptied the caches, 40 us set by set).
+static void fold_parts(int channels, int parts, double *sums) {
+  for (int p = 1; p < parts; p++) {
+    const double *set = sums + (long)p * 2 * channels;
+    for (int i = 0; i < 2 * channels; i++) sums[i] += set[i];
+  }
+}
+
+// Folds `parts` sets of sums (each: sum then sq, channels doubles apiece; set 0 is overwritten
+// with the totals) into the mean and biased variance: float32 results, and their float64 values
+// where mean64/var64 are non-zero (the one-pass forms are float32 by definition, so those equal
+// the float32 results).
+void bn_finalize_moments(int channels, double n, int algorithm, int parts, const double *shift, double *sums,
                          float *mean, float *var, double *mean64, double *var64) {
+  fold_parts(channels, parts, sums);
   for (int c = 0; c < channels; c++) {
-    double s1 = 0, s2 = 0;
-    for (int p = 0; p < parts; p++) {
-      s1 += sums[(long)p * 2 * channels + c];
-      s2 += sums[(long)p * 2 * channels + channels + c];
-    }
+    const double s1 = sums[c], s2 = sums[channels + c];
     double m64, v64;
     if (algorithm == 0) {
       double m = s1 / n;
@@ -326,17 +335,15 @@ void bn_grad_sums(const float *x, const float *dy, int u0, int u1, int channels,
   }
 }
 
-// Folds `parts` sets of gradient sums (each: sdy then sdx, channels doubles apiece) into dScale,
-// dBias and pass 2's per-channel factors k, c0, c1 (channels floats each); n values per channel.
+// Folds `parts` sets of gradient sums (each: sdy then sdx, channels doubles apiece; set 0 is
+// overwritten with the totals) into dScale, dBias and pass 2's per-channel factors k, c0, c1
+// (channels floats each); n values per channel.
 void bn_grad_factors(int channels, double n, float eps, int batch, const float *var, const float *scale, int parts,
-                     const double *sums, float *dscale, float *dbias, float *k, float *c0, float *c1) {
+                     double *sums, float *dscale, float *dbias, float *k, float *c0, float *c1) {
   const double w = 1.0 / n;
+  fold_parts(channels, parts, sums);
   for (int c = 0; c < channels; c++) {
-    double sdy = 0, sdx = 0;
-    for (int p = 0; p < parts; p++) {
-      sdy += sums[(long)p * 2 * channels + c];
-      sdx += sums[(long)p * 2 * channels + channels + c];
-    }
+    const double sdy = sums[c], sdx = sums[channels + c];
     double inv = 1.0 / __builtin_sqrt((double)var[c] + (double)eps);
     double ds = sdx * inv;
     double kc = inv * (scale ? (double)scale[c] : 1.0);
