@@ -93,12 +93,19 @@ function writeJob(ctl: Int32Array, job: Job): void {
 }
 
 /**
- * How many times a thread polls a control word before it sleeps on the futex (tens of µs here):
- * a worker spans the gaps between the kernel calls of one layer step, so a step's second and
- * third kernels start without a wake-up (OpenMP's threads spin for the same reason); the
- * caller spans the few µs by which the last chunks finish apart.
+ * How long a thread polls a control word before it sleeps on the futex. A worker spans the gaps
+ * between the passes of one call and between the calls of a training loop, so that a pass
+ * starts without a wake-up; the caller spans the µs by which the last chunks finish apart.
+ * A wake-up cost the caller 25-50 µs here in one call of ten (a VM's cross-core interrupt), so
+ * with a budget of 20 000 polls a [32, 64, 56, 56] train step spent 12-29 µs per pass on
+ * average starting its workers, against 2 µs when they were still polling. OpenMP's threads
+ * spin about as long (libgomp's default) for the same reason; the cost is a core kept busy for
+ * at most this long after the last call.
  */
-const SPIN_POLLS = 20_000;
+const SPIN_MICROSECONDS = 500;
+
+/** Polls between two looks at the clock (performance.now() costs far more than a poll). */
+const POLLS_PER_CLOCK = 256;
 
 // Plain JavaScript run by `new Worker(..., { eval: true })`: it instantiates the kernels on the
 // shared memory and runs jobs until told to stop.
@@ -111,9 +118,10 @@ const runChunks = ${runChunks.toString()};
 let seen = 0;
 parentPort.postMessage('ready');
 for (;;) {
+  const sleepAt = performance.now() + ${SPIN_MICROSECONDS / 1000};
   let polls = 0;
   while (Atomics.load(ctl, at.sequence) === seen) {
-    if (++polls > ${SPIN_POLLS}) { Atomics.wait(ctl, at.sequence, seen); polls = 0; }
+    if (++polls % ${POLLS_PER_CLOCK} === 0 && performance.now() > sleepAt) Atomics.wait(ctl, at.sequence, seen);
   }
   seen = Atomics.load(ctl, at.sequence);
   if (ctl[at.kernel] < 0) break;
@@ -197,9 +205,10 @@ export async function createThreadPool(
       } finally {
         // Every worker answers each job, so waiting for all of them keeps the next job's count
         // clean. Poll first: the last chunks finish within µs of each other.
+        const sleepAt = performance.now() + SPIN_MICROSECONDS / 1000;
         let polls = 0;
         for (let done = Atomics.load(ctl, CONTROL.done); done < workers.length; done = Atomics.load(ctl, CONTROL.done)) {
-          if (++polls > SPIN_POLLS) Atomics.wait(ctl, CONTROL.done, done, 1);
+          if (++polls % POLLS_PER_CLOCK === 0 && performance.now() > sleepAt) Atomics.wait(ctl, CONTROL.done, done, 1);
         }
       }
       if (Atomics.exchange(ctl, CONTROL.failed, 0) !== 0) throw new UnsupportedError(`nb-wasm kernel ${job.kernel}`, 'it trapped in a worker thread');
