@@ -194,7 +194,10 @@ void bn_moments(const float *x, int outer, int channels, int inner, int algorith
 }
 
 // ---- Normalise: y = (x - mean) * k + b per channel in float32 SIMD, k = scale / sqrt(var + eps)
-// computed in float64 and rounded once. scale and bias are 0 when absent.
+// computed in float64 and rounded once. scale and bias are 0 when absent. The vector loops are
+// unrolled four times: V8 checks for interrupts on every iteration of a wasm loop, and the body
+// is only a load, three operations and a store (one thread, [32, 64, 56, 56]: NCHW 1.72 -> 1.51-
+// 1.66 ms, NHWC 2.09 -> 1.89-1.94 ms).
 
 // m, k, b: channels floats each.
 void bn_normalize_factors(int channels, float eps, const float *mean, const float *var, const float *scale,
@@ -219,6 +222,7 @@ void bn_normalize_units(const float *x, float *y, int u0, int u1, int channels, 
       const float *r0 = x + (long)o * channels, *r1 = r0 + channels;
       float *w0 = y + (long)o * channels, *w1 = w0 + channels;
       int c = 0;
+#pragma clang loop unroll_count(4)
       for (; c + 4 <= channels; c += 4) {
         v128_t mv = wasm_v128_load(m + c), kv = wasm_v128_load(k + c), bv = wasm_v128_load(b + c);
         v128_t a0 = wasm_v128_load(r0 + c), a1 = wasm_v128_load(r1 + c);
@@ -248,6 +252,7 @@ void bn_normalize_units(const float *x, float *y, int u0, int u1, int channels, 
     float *out = y + (long)u * inner;
     v128_t mv = wasm_f32x4_splat(m[c]), kv = wasm_f32x4_splat(k[c]), bv = wasm_f32x4_splat(b[c]);
     int i = 0;
+#pragma clang loop unroll_count(4)
     for (; i + 4 <= inner; i += 4) {
       v128_t d = wasm_f32x4_sub(wasm_v128_load(run + i), mv);
       wasm_v128_store(out + i, wasm_f32x4_add(wasm_f32x4_mul(d, kv), bv));
