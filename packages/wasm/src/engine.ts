@@ -138,10 +138,13 @@ function wasmEngine(memory: WebAssembly.Memory, heap: Heap, k: KernelExports, po
    * float32 (float16/bfloat16 are held as float32), no mask or replica axis, and the feature
    * axes consecutive in ascending order (so channel order is the spec's).
    */
-  const kernelBlocks = (layout: Layout, tensors: (T | undefined)[], options: StepOptions<T>): MemoryBlocks | undefined => {
+  const kernelBlocks = (layout: Layout, x: T, dy: T | undefined, state: BatchNormState<T>, options: StepOptions<T>): MemoryBlocks | undefined => {
+    // Plain loops: this runs on every call, cold (see core's LayerState).
     if (options.mask !== undefined || options.replicas !== undefined) return undefined;
-    if (!tensors.every((t) => t === undefined || t.dtype !== 'float64')) return undefined;
-    if (!layout.featureAxes.every((a, i) => i === 0 || a > layout.featureAxes[i - 1]!)) return undefined;
+    if (x.dtype === 'float64' || dy?.dtype === 'float64') return undefined;
+    for (const key of STATE_TENSOR_KEYS) if (state[key]?.dtype === 'float64') return undefined;
+    const axes = layout.featureAxes;
+    for (let i = 1; i < axes.length; i++) if (axes[i]! <= axes[i - 1]!) return undefined;
     return memoryBlocks(layout);
   };
 
@@ -161,7 +164,6 @@ function wasmEngine(memory: WebAssembly.Memory, heap: Heap, k: KernelExports, po
     checkStateShapes(spec, layout, mode, state);
     return layout;
   };
-  const stateTensors = (s: BatchNormState<T>) => STATE_TENSOR_KEYS.map((key) => s[key]);
 
   // The reference reads the engine's memory through host views; its float64 results are
   // rounded once into the input's dtype (new state tensors into their old dtype).
@@ -203,7 +205,7 @@ function wasmEngine(memory: WebAssembly.Memory, heap: Heap, k: KernelExports, po
 
     train(spec, state, x, options = {}): TrainOutput<T> {
       const layout = layoutFor(spec, state, x, 'train', options);
-      const b = kernelBlocks(layout, [x, ...stateTensors(state)], options);
+      const b = kernelBlocks(layout, x, undefined, state, options);
       return producing((out) => {
         if (b === undefined) {
           const viewed = hostState(state);
@@ -225,7 +227,7 @@ function wasmEngine(memory: WebAssembly.Memory, heap: Heap, k: KernelExports, po
 
     evaluate(spec, state, x, options = {}): T {
       const layout = layoutFor(spec, state, x, 'eval', options);
-      const b = kernelBlocks(layout, [x, ...stateTensors(state)], options);
+      const b = kernelBlocks(layout, x, undefined, state, options);
       return producing((out) => {
         if (b === undefined) return out(upload(referenceEval(spec, hostState(state), hostView(x), hostOptions(options)), x.dtype));
         const y = out(d.allocate(x.shape, x.dtype));
@@ -247,7 +249,7 @@ function wasmEngine(memory: WebAssembly.Memory, heap: Heap, k: KernelExports, po
         throw new ShapeError('cotangent', `shape [${x.shape.join(', ')}]`, dy.shape);
       }
       const layout = layoutFor(spec, state, x, mode, options);
-      const b = kernelBlocks(layout, [x, dy, ...stateTensors(state)], options);
+      const b = kernelBlocks(layout, x, dy, state, options);
       return producing((out) => {
         if (b === undefined) {
           const r = referenceVjp(spec, hostState(state), hostView(x), hostView(dy), mode, hostOptions(options));
