@@ -363,7 +363,10 @@ void bn_grad_factors(int channels, double n, float eps, int batch, const float *
 void bn_grad_dx(const float *x, const float *dy, float *dx, int u0, int u1, int channels, int inner, const float *m,
                 const float *k, const float *c0, const float *c1) {
   if (inner == 1) {
-    for (int o = u0; o < u1; o++) {
+    // Channels last: one row at a time (two rows a step, as in bn_normalize_units, ran slower
+    // here: 3.3 -> 4.0 ms on one thread for [32, 56, 56, 64]).
+    int o = u0;
+    for (; o < u1; o++) {
       const float *xr = x + (long)o * channels, *gr = dy + (long)o * channels;
       float *out = dx + (long)o * channels;
       int c = 0;
@@ -382,6 +385,7 @@ void bn_grad_dx(const float *x, const float *dy, float *dx, int u0, int u1, int 
     float *out = dx + (long)u * inner;
     v128_t mv = wasm_f32x4_splat(m[c]), kv = wasm_f32x4_splat(k[c]), c0v = wasm_f32x4_splat(c0[c]), c1v = wasm_f32x4_splat(c1[c]);
     int i = 0;
+#pragma clang loop unroll_count(4)
     for (; i + 4 <= inner; i += 4) {
       v128_t t = wasm_f32x4_mul(kv, wasm_f32x4_sub(wasm_v128_load(gr + i), c0v));
       v128_t u = wasm_f32x4_mul(c1v, wasm_f32x4_sub(wasm_v128_load(xr + i), mv));
