@@ -13,7 +13,7 @@ import { createOrtEngine } from '@normbridge/onnx';
 import { createWasmEngine } from '@normbridge/wasm';
 import { BatchNorm2d } from '@normbridge/torch';
 import { measureBandwidth } from './stream.mjs';
-import { runTorch } from './torch.mjs';
+import { runTorch, startTorchServer } from './torch.mjs';
 import { plotThroughput } from './plot.mjs';
 
 const OUT = join(dirname(fileURLToPath(import.meta.url)), '..', 'out');
@@ -102,31 +102,122 @@ async function engines() {
   return list;
 }
 
-/** One engine on one layout: the three operations, outputs disposed outside the timing. */
-async function benchEngine(engine, { shape, featureAxes }) {
+/** One engine on one layout: a function per operation (each frees what it made), and `free`. */
+function operations(engine, { shape, featureAxes }) {
   const spec = specFor(featureAxes);
   const channels = shape[featureAxes[0] < 0 ? shape.length - 1 : featureAxes[0]];
   const x = engine.fromHost(hostTensor(shape, randomData(size(shape), 1)));
   const dy = engine.fromHost(hostTensor(shape, randomData(size(shape), 2)));
   const state = engine.stateFromHost(initialState(spec, [channels]));
   const drop = (...ts) => engine.dispose(...ts);
-  const results = {};
-  const train = async () => {
-    const out = await engine.train(spec, state, x);
-    return out;
-  };
   const dropTrain = (out) => drop(out.y, out.batchMean, out.batchVar, out.state.runningMean, out.state.runningVar);
-  results.train = await time(async () => dropTrain(await train()));
-  results.eval = await time(async () => drop(await engine.evaluate(spec, state, x)));
-  results['fwd+bwd'] = await time(async () => {
-    const out = await train();
-    const g = await engine.vjp(spec, state, x, dy, 'train');
-    dropTrain(out);
-    drop(g.dx, g.dScale, g.dBias);
-  });
-  drop(x, dy, state.scale, state.bias, state.runningMean, state.runningVar);
+  return {
+    ops: {
+      train: async () => dropTrain(await engine.train(spec, state, x)),
+      eval: async () => drop(await engine.evaluate(spec, state, x)),
+      'fwd+bwd': async () => {
+        const out = await engine.train(spec, state, x);
+        const g = await engine.vjp(spec, state, x, dy, 'train');
+        dropTrain(out);
+        drop(g.dx, g.dScale, g.dBias);
+      },
+    },
+    free: () => drop(x, dy, state.scale, state.bias, state.runningMean, state.runningVar),
+  };
+}
+
+/** One engine on one layout: the three operations. */
+async function benchEngine(engine, layout) {
+  const { ops, free } = operations(engine, layout);
+  const results = {};
+  for (const op of OPS) results[op] = await time(ops[op]);
+  free();
   return results;
 }
+
+const H2H_ROUNDS = QUICK ? 2 : 9;
+const H2H_SAMPLES = QUICK ? 2 : 5;
+/** Untimed calls opening each phase and layout: threads woken, caches refilled after the other side. */
+const H2H_WARM = QUICK ? 1 : 2;
+const pause = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * PyTorch against the fastest engine of the table, in alternating phases: each round runs a
+ * PyTorch phase and an engine phase (ABBA order over rounds), `H2H_WARM` untimed and then
+ * `H2H_SAMPLES` timed calls per layout in each, and takes the engine's median over PyTorch's
+ * best-layout median of that same round.
+ * On a shared machine load comes and goes within seconds: a table row and its PyTorch row can
+ * be taken under different loads, a round's two phases under the same one. The pause between
+ * phases lets PyTorch's OpenMP threads stop spinning and nb-wasm's workers go to sleep.
+ */
+async function headToHead(server, list, rows) {
+  const groups = [['NCHW', 'NHWC'], ['NC']];
+  const results = [];
+  for (const op of OPS) {
+    for (const group of groups) {
+      const picks = group.map((layout) => {
+        const best = rows.filter((r) => r.op === op && r.layout === layout && r.engine !== 'torch').sort((a, b) => a.ms - b.ms)[0];
+        const c = LAYOUTS.find((l) => l.layout === layout);
+        return { layout, shape: c.shape, label: best.engine, run: operations(list.find((e) => e.label === best.engine).engine, c) };
+      });
+      for (const p of picks) await p.run.ops[op](); // warm-up
+      const torchPhase = async () => {
+        const ms = {};
+        for (const p of picks) ms[p.layout] = median(await server.sample({ layout: p.layout, shape: p.shape, op }, H2H_SAMPLES, H2H_WARM));
+        return ms;
+      };
+      const enginePhase = async () => {
+        const ms = {};
+        for (const p of picks) {
+          for (let i = 0; i < H2H_WARM; i++) await p.run.ops[op]();
+          const samples = [];
+          for (let i = 0; i < H2H_SAMPLES; i++) {
+            const t0 = performance.now();
+            await p.run.ops[op]();
+            samples.push(performance.now() - t0);
+          }
+          ms[p.layout] = median(samples);
+        }
+        return ms;
+      };
+      const rounds = [];
+      for (let r = 0; r < H2H_ROUNDS; r++) {
+        const first = r % 2 === 0 ? torchPhase : enginePhase;
+        const second = r % 2 === 0 ? enginePhase : torchPhase;
+        const a = await first();
+        await pause(20);
+        const b = await second();
+        await pause(20);
+        const [torch, engine] = r % 2 === 0 ? [a, b] : [b, a];
+        rounds.push({ torchBest: Math.min(...group.map((l) => torch[l])), engine });
+      }
+      for (const p of picks) {
+        p.run.free();
+        const ratios = rounds.map((rd) => rd.engine[p.layout] / rd.torchBest);
+        results.push({
+          op,
+          layout: p.layout,
+          engine: p.label,
+          rounds: H2H_ROUNDS,
+          samplesPerPhase: H2H_SAMPLES,
+          engineMs: median(rounds.map((rd) => rd.engine[p.layout])),
+          torchBestMs: median(rounds.map((rd) => rd.torchBest)),
+          ratio: median(ratios),
+          ratioMin: Math.min(...ratios),
+          ratioMax: Math.max(...ratios),
+        });
+      }
+    }
+  }
+  return results;
+}
+
+/**
+ * Calls of each arm before the rounds: V8 optimises a function only after it has run a while,
+ * and a port's forward runs thousands of times. After one warm-up call the adapter's code was
+ * still in V8's lower tiers: 96 µs of it per forward in the rounds, against 35 µs optimised.
+ */
+const WARMUP_ROUNDS = QUICK ? 1 : 300;
 
 /**
  * torch-shaped BatchNorm2d.forward against the engine call it makes, in alternating order
@@ -156,8 +247,10 @@ async function adapterOverhead(engine, { shape }) {
     engine.dispose(out.y);
     return ms;
   };
-  viaAdapter();
-  direct();
+  for (let i = 0; i < WARMUP_ROUNDS; i++) {
+    viaAdapter();
+    direct();
+  }
   const adapter = [];
   const engineOnly = [];
   // Each round pairs the two arms (ABBA order); the median of the per-round differences is
@@ -258,6 +351,24 @@ async function main() {
     }
   }
 
+  let h2h;
+  const server = await startTorchServer(TORCH_THREADS);
+  if (server.skipped) console.log(`\nhead-to-head: skipped (${server.skipped})`);
+  else {
+    try {
+      h2h = await headToHead(server, list, rows);
+    } finally {
+      await server.close();
+    }
+    console.log(
+      `\nhead-to-head: ${H2H_ROUNDS} rounds alternating PyTorch and the fastest engine, ${H2H_SAMPLES} timed calls (after ${H2H_WARM} untimed) per layout and phase;\n` +
+        'x = engine median / PyTorch best-layout median of the same round; median over rounds [range]:',
+    );
+    for (const h of h2h) {
+      console.log(`  ${pad(h.op, 8)} ${pad(h.layout, 5)} ${pad(h.engine, 13)} ${h.engineMs.toFixed(2)} ms vs ${h.torchBestMs.toFixed(2)} ms, x ${h.ratio.toFixed(2)} [${h.ratioMin.toFixed(2)}-${h.ratioMax.toFixed(2)}]`);
+    }
+  }
+
   // The adapter's share is largest on the fastest engine, so it is measured there and on tfjs-wasm.
   const signed = (v) => `${v >= 0 ? '+' : ''}${v.toFixed(1)} %`;
   const overheads = [];
@@ -272,7 +383,7 @@ async function main() {
     );
   }
 
-  const report = { date: new Date().toISOString(), quick: QUICK, bandwidth, torch: torch.skipped ? { skipped: torch.skipped } : { version: torch.version, threads: torch.threads }, floorBytesPerElement: FLOOR_BYTES, layouts: LAYOUTS, rows, adapterOverhead: overheads };
+  const report = { date: new Date().toISOString(), quick: QUICK, bandwidth, torch: torch.skipped ? { skipped: torch.skipped } : { version: torch.version, threads: torch.threads }, floorBytesPerElement: FLOOR_BYTES, layouts: LAYOUTS, rows, headToHead: h2h, adapterOverhead: overheads };
   writeFileSync(join(OUT, 'bench.json'), JSON.stringify(report, null, 2));
   const plotRows = rows.map((r) => ({ op: r.op, engine: r.engine, label: `${r.engine} ${r.layout}`, gbs: r.gbs }));
   writeFileSync(join(OUT, 'bench.png'), plotThroughput(plotRows, bandwidth.bestGBs, 'NORMBRIDGE BATCHNORM: GB/S PER ENGINE VS FLOOR'));

@@ -4,6 +4,12 @@ Run by bench/src/run.mjs with the Python it finds (NORMBRIDGE_BENCH_PYTHON, else
 argv: threads, then a JSON list of cases {layout, shape, op}; every case runs the same
 module type a port would use (BatchNorm2d for 4-D, BatchNorm1d for 2-D), NHWC as
 channels_last memory format.
+
+argv `serve` threads: the head-to-head mode. Prints {version, threads} as one JSON line, then
+answers each line {layout, shape, op, runs, warm} read from stdin with {"ms": [runs samples]},
+timed after `warm` untimed calls, until
+stdin closes. A case is built and warmed up once, at its first request, so that the caller can
+alternate short phases of PyTorch and of an engine under the same load.
 """
 import json
 import statistics
@@ -30,6 +36,11 @@ def timed(fn):
 
 
 def case(layout, shape, op):
+    return timed(make(layout, shape, op))
+
+
+def make(layout, shape, op):
+    """The call a port makes for one case, as a function of no arguments."""
     torch.manual_seed(0)
     if layout == "NC":
         x = torch.randn(*shape)
@@ -61,10 +72,34 @@ def case(layout, shape, op):
             xg.grad = None
             bn.zero_grad(set_to_none=True)
             bn(xg).backward(dy)
-    return timed(fn)
+    return fn
+
+
+def serve(threads):
+    torch.set_num_threads(threads)
+    print(json.dumps({"version": torch.__version__, "threads": torch.get_num_threads()}), flush=True)
+    built = {}
+    for line in sys.stdin:
+        c = json.loads(line)
+        key = (c["layout"], tuple(c["shape"]), c["op"])
+        if key not in built:
+            built[key] = make(*key)
+            built[key]()  # warm-up
+        fn = built[key]
+        for _ in range(c.get("warm", 0)):
+            fn()
+        samples = []
+        for _ in range(c["runs"]):
+            start = time.perf_counter()
+            fn()
+            samples.append((time.perf_counter() - start) * 1e3)
+        print(json.dumps({"ms": samples}), flush=True)
 
 
 def main():
+    if sys.argv[1] == "serve":
+        serve(int(sys.argv[2]))
+        return
     threads = int(sys.argv[1])
     cases = json.loads(sys.argv[2])
     torch.set_num_threads(threads)
