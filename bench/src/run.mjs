@@ -16,7 +16,8 @@ import { measureBandwidth } from './stream.mjs';
 import { runTorch, startTorchServer } from './torch.mjs';
 import { plotThroughput } from './plot.mjs';
 
-const OUT = join(dirname(fileURLToPath(import.meta.url)), '..', 'out');
+/** Where bench.json and bench.png go: NORMBRIDGE_BENCH_OUT, else bench/out. */
+const OUT = process.env.NORMBRIDGE_BENCH_OUT ?? join(dirname(fileURLToPath(import.meta.url)), '..', 'out');
 const QUICK = process.argv.includes('--quick'); // small shapes: checks the harness, not speed
 
 /** Bytes each operation must move per float32 element at least (issue 13). */

@@ -52,6 +52,7 @@ export async function startTorchServer(threads) {
   const child = spawn(python, [join(here, 'torch_bench.py'), 'serve', String(threads)], { env: TORCH_ENV, stdio: ['pipe', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (d) => (stderr = (stderr + d).slice(-2000)));
+  child.on('error', (e) => (stderr += `\n${e.message}`)); // no such Python: stdout just closes
   const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
   const next = async () => {
     const line = await lines.next();
