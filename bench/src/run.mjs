@@ -140,6 +140,11 @@ const H2H_ROUNDS = QUICK ? 2 : 9;
 const H2H_SAMPLES = QUICK ? 2 : 5;
 /** Untimed calls opening each phase and layout: threads woken, caches refilled after the other side. */
 const H2H_WARM = QUICK ? 1 : 2;
+/**
+ * Idle time between phases, so that neither side's threads still run when the other's phase
+ * starts: libgomp's threads spin 300 000 times (a few ms) before they sleep, nb-wasm's 500 µs.
+ */
+const H2H_PAUSE_MS = 50;
 const pause = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
@@ -186,9 +191,9 @@ async function headToHead(server, list, rows) {
         const first = r % 2 === 0 ? torchPhase : enginePhase;
         const second = r % 2 === 0 ? enginePhase : torchPhase;
         const a = await first();
-        await pause(20);
+        await pause(H2H_PAUSE_MS);
         const b = await second();
-        await pause(20);
+        await pause(H2H_PAUSE_MS);
         const [torch, engine] = r % 2 === 0 ? [a, b] : [b, a];
         rounds.push({ torchBest: Math.min(...group.map((l) => torch[l])), engine });
       }
@@ -219,6 +224,11 @@ async function headToHead(server, list, rows) {
  * still in V8's lower tiers: 96 µs of it per forward in the rounds, against 35 µs optimised.
  */
 const WARMUP_ROUNDS = QUICK ? 1 : 300;
+/**
+ * Paired rounds measured. The overhead is a few % of a call whose time moves by more than that
+ * from call to call here; the median of 201 paired differences is about 2x steadier than of 61.
+ */
+const ADAPTER_ROUNDS = 201;
 
 /**
  * torch-shaped BatchNorm2d.forward against the engine call it makes, in alternating order
@@ -256,7 +266,7 @@ async function adapterOverhead(engine, { shape }) {
   const engineOnly = [];
   // Each round pairs the two arms (ABBA order); the median of the per-round differences is
   // steadier than a difference of medians when the machine drifts during the run.
-  const rounds = QUICK ? 3 : 61;
+  const rounds = QUICK ? 3 : ADAPTER_ROUNDS;
   // No forced collection between rounds (see time()): after a full GC V8 may have flushed the
   // bytecode of functions, and recompiling them would be charged to whichever arm runs more JS.
   globalThis.gc?.();
