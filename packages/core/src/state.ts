@@ -24,6 +24,15 @@ export type HostState = BatchNormState<HostTensor>;
 export const STATE_TENSOR_KEYS = ['scale', 'bias', 'runningMean', 'runningVar'] as const;
 export type StateTensorKey = (typeof STATE_TENSOR_KEYS)[number];
 
+/**
+ * A state's tensors in {@link STATE_TENSOR_KEYS} order, read by name: on a per-call path a loop
+ * over the key names is a keyed load that sees four names, which V8 answers from a global
+ * lookup table, a cache miss when the kernels have just run (ARCHITECTURE.md, the per-call path).
+ */
+export function stateTensorsOf<T>(s: { readonly [K in StateTensorKey]?: T | undefined }): [T | undefined, T | undefined, T | undefined, T | undefined] {
+  return [s.scale, s.bias, s.runningMean, s.runningVar];
+}
+
 /** Replica groups for cross-replica statistics: the input's axis 0 indexes replicas. */
 export interface ReplicaOptions {
   /**

@@ -4,6 +4,7 @@ import { UnsupportedError } from './errors.js';
 import { createReferenceEngine } from './host-engine.js';
 import { initialState } from './reference.js';
 import { LayerState } from './stateful-layer.js';
+import { STATE_TENSOR_KEYS, stateTensorsOf } from './state.js';
 import { defineSpec } from './spec.js';
 import { hostTensor, transpose, type HostTensor } from './tensor.js';
 
@@ -105,5 +106,12 @@ describe('LayerState views', () => {
     expect(disposed).toContain(stored.runningMean);
     expect(disposed).toContain(seen!.runningMean);
     expect(new Set(disposed).size).toBe(disposed.length);
+  });
+});
+
+describe('stateTensorsOf', () => {
+  it('reads every state tensor, in STATE_TENSOR_KEYS order', () => {
+    const state = { scale: 's', bias: 'b', runningMean: 'm', runningVar: 'v', numBatchesTracked: 0 };
+    expect(stateTensorsOf(state)).toEqual(STATE_TENSOR_KEYS.map((k) => state[k]));
   });
 });

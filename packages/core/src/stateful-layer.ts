@@ -1,6 +1,6 @@
 import { requireSync, type Engine } from './engine.js';
 import type { BatchNormSpec } from './spec.js';
-import { STATE_TENSOR_KEYS, type BatchNormState, type Gradients, type Mode, type StepOptions } from './state.js';
+import { stateTensorsOf, type BatchNormState, type Gradients, type Mode, type StepOptions } from './state.js';
 
 /**
  * What a layer keeps of a training call's new state. The default keeps it whole;
@@ -107,10 +107,7 @@ export class LayerState<T> {
   #commit(next: BatchNormState<T>, hook: CommitHook<T> | undefined, seen: BatchNormState<T>): void {
     const kept = hook ? hook(next, this.engine) : next;
     // A call inside a framework scope (tf.tidy, tf.grad) must not free what the layer stores.
-    for (const k of STATE_TENSOR_KEYS) {
-      const t = kept[k];
-      if (t !== undefined) this.engine.retain(t);
-    }
+    for (const t of stateTensorsOf(kept)) if (t !== undefined) this.engine.retain(t);
     const old = this.#state;
     this.#state = kept;
     // Everything the call saw or made that the layer no longer holds (replaced statistics, a
@@ -120,11 +117,12 @@ export class LayerState<T> {
 
   /** Disposes each tensor of `states` that none of `keep` holds, once. */
   #disposeExcept(states: readonly BatchNormState<T>[], keep: readonly BatchNormState<T>[]): void {
+    const held: (T | undefined)[] = [];
+    for (const s of keep) for (const t of stateTensorsOf(s)) held.push(t);
     const disposed: T[] = [];
     for (const s of states) {
-      for (const k of STATE_TENSOR_KEYS) {
-        const t = s[k];
-        if (t === undefined || holds(keep, t) || disposed.includes(t)) continue;
+      for (const t of stateTensorsOf(s)) {
+        if (t === undefined || held.includes(t) || disposed.includes(t)) continue;
         disposed.push(t);
         this.engine.dispose(t);
       }
@@ -137,10 +135,4 @@ function stepOptions<T>(options: LayerRunOptions<T>): StepOptions<T> {
   if (options.view === undefined && options.commit === undefined) return options;
   const { commit: _commit, view: _view, ...step } = options;
   return step;
-}
-
-/** Whether any of `states` holds `t` (at most a handful of states of four tensors each). */
-function holds<T>(states: readonly BatchNormState<T>[], t: T): boolean {
-  for (const s of states) for (const k of STATE_TENSOR_KEYS) if (s[k] === t) return true;
-  return false;
 }

@@ -87,18 +87,6 @@ export function checkMomentum(momentum: unknown): number | null {
 // A module asks for its spec on every forward; the arguments rarely change.
 const cache = new Map<string, BatchNormSpec>();
 
-/** Every field of TorchSpecArgs (the Record makes a new one a type error here): equal values, equal specs. */
-const TORCH_SPEC_ARGS = Object.keys({
-  eps: true,
-  momentum: true,
-  scale: true,
-  bias: true,
-  updatesRunningStatistics: true,
-  evalUsesBatchStatistics: true,
-  singleValuePerChannel: true,
-  masked: true,
-} satisfies Record<keyof TorchSpecArgs, true>) as (keyof TorchSpecArgs)[];
-
 /**
  * The last call's arguments and spec. A layer asks for its spec on every forward, right after
  * the previous call's kernels have emptied the caches; comparing the arguments costs far less
@@ -115,10 +103,23 @@ export function torchSpec(args: TorchSpecArgs): BatchNormSpec {
   return spec;
 }
 
-/** Field by field, in a plain loop (no callback): this runs cold on every forward. */
+/**
+ * Field by field, each read by name: this runs cold on every forward, where a loop over the
+ * field names would be a keyed load V8 answers from a global table (ARCHITECTURE.md, the
+ * per-call path). A field added to TorchSpecArgs must be added here too; torch.test.ts lists
+ * every field (a new one is a type error there) and checks that each changes the spec.
+ */
 function sameArgs(a: TorchSpecArgs, b: TorchSpecArgs): boolean {
-  for (const k of TORCH_SPEC_ARGS) if (a[k] !== b[k]) return false;
-  return true;
+  return (
+    a.eps === b.eps &&
+    a.momentum === b.momentum &&
+    a.scale === b.scale &&
+    a.bias === b.bias &&
+    a.updatesRunningStatistics === b.updatesRunningStatistics &&
+    a.evalUsesBatchStatistics === b.evalUsesBatchStatistics &&
+    a.singleValuePerChannel === b.singleValuePerChannel &&
+    a.masked === b.masked
+  );
 }
 
 function cachedTorchSpec(args: TorchSpecArgs): BatchNormSpec {

@@ -33,6 +33,7 @@ import {
   sameShape,
   ShapeError,
   STATE_TENSOR_KEYS,
+  stateTensorsOf,
   UnsupportedError,
   usesBatchStatistics,
   type BatchNormSpec,
@@ -142,7 +143,7 @@ function wasmEngine(memory: WebAssembly.Memory, heap: Heap, k: KernelExports, po
     // Plain loops: this runs on every call, cold (see core's LayerState).
     if (options.mask !== undefined || options.replicas !== undefined) return undefined;
     if (x.dtype === 'float64' || dy?.dtype === 'float64') return undefined;
-    for (const key of STATE_TENSOR_KEYS) if (state[key]?.dtype === 'float64') return undefined;
+    for (const t of stateTensorsOf(state)) if (t?.dtype === 'float64') return undefined;
     const axes = layout.featureAxes;
     for (let i = 1; i < axes.length; i++) if (axes[i]! <= axes[i - 1]!) return undefined;
     return memoryBlocks(layout);
