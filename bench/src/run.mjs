@@ -138,8 +138,13 @@ async function benchEngine(engine, layout) {
 
 const H2H_ROUNDS = QUICK ? 2 : 9;
 const H2H_SAMPLES = QUICK ? 2 : 5;
-/** Untimed calls opening each phase and layout: threads woken, caches refilled after the other side. */
+/**
+ * Untimed calls opening each phase and layout, at least this many and for at least this long:
+ * threads woken, caches refilled and clocks up after the pause and the other side's phase. (With
+ * 2 calls alone, one run's NCHW eval rounds took 1.13 ms against 0.59 ms in its own table.)
+ */
 const H2H_WARM = QUICK ? 1 : 2;
+const H2H_WARM_MS = QUICK ? 0 : 20;
 /**
  * Idle time between phases, so that neither side's threads still run when the other's phase
  * starts: libgomp's threads spin 300 000 times (a few ms) before they sleep, nb-wasm's 500 µs.
@@ -149,12 +154,11 @@ const pause = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * PyTorch against the fastest engine of the table, in alternating phases: each round runs a
- * PyTorch phase and an engine phase (ABBA order over rounds), `H2H_WARM` untimed and then
- * `H2H_SAMPLES` timed calls per layout in each, and takes the engine's median over PyTorch's
- * best-layout median of that same round.
- * On a shared machine load comes and goes within seconds: a table row and its PyTorch row can
- * be taken under different loads, a round's two phases under the same one. The pause between
- * phases lets PyTorch's OpenMP threads stop spinning and nb-wasm's workers go to sleep.
+ * PyTorch phase and an engine phase (ABBA order over rounds), untimed calls for `H2H_WARM_MS`
+ * and then `H2H_SAMPLES` timed calls per layout in each, and takes the engine's median over
+ * PyTorch's best-layout median of that same round. On a shared machine load comes and goes
+ * within seconds: a table row and its PyTorch row can be taken under different loads, a
+ * round's two phases under the same one.
  */
 async function headToHead(server, list, rows) {
   const groups = [['NCHW', 'NHWC'], ['NC']];
@@ -169,13 +173,14 @@ async function headToHead(server, list, rows) {
       for (const p of picks) await p.run.ops[op](); // warm-up
       const torchPhase = async () => {
         const ms = {};
-        for (const p of picks) ms[p.layout] = median(await server.sample({ layout: p.layout, shape: p.shape, op }, H2H_SAMPLES, H2H_WARM));
+        for (const p of picks) ms[p.layout] = median(await server.sample({ layout: p.layout, shape: p.shape, op }, H2H_SAMPLES, H2H_WARM, H2H_WARM_MS));
         return ms;
       };
       const enginePhase = async () => {
         const ms = {};
         for (const p of picks) {
-          for (let i = 0; i < H2H_WARM; i++) await p.run.ops[op]();
+          const warmUntil = performance.now() + H2H_WARM_MS;
+          for (let i = 0; i < H2H_WARM || performance.now() < warmUntil; i++) await p.run.ops[op]();
           const samples = [];
           for (let i = 0; i < H2H_SAMPLES; i++) {
             const t0 = performance.now();
@@ -372,7 +377,7 @@ async function main() {
       await server.close();
     }
     console.log(
-      `\nhead-to-head: ${H2H_ROUNDS} rounds alternating PyTorch and the fastest engine, ${H2H_SAMPLES} timed calls (after ${H2H_WARM} untimed) per layout and phase;\n` +
+      `\nhead-to-head: ${H2H_ROUNDS} rounds alternating PyTorch and the fastest engine, ${H2H_SAMPLES} timed calls (after ${H2H_WARM_MS} ms untimed) per layout and phase;\n` +
         'x = engine median / PyTorch best-layout median of the same round; median over rounds [range]:',
     );
     for (const h of h2h) {

@@ -42,7 +42,8 @@ export function runTorch(cases, threads) {
 
 /**
  * torch_bench.py in `serve` mode, for alternating phases: `{ python, version, threads,
- * sample(case, runs, warm) → Promise<ms[]> (after `warm` untimed calls), close() }`, or `{ skipped: reason }`. While PyTorch runs a
+ * sample(case, runs, warm, warmMs) → Promise<ms[]> (after at least `warm` untimed calls and
+ * `warmMs`), close() }`, or `{ skipped: reason }`. While PyTorch runs a
  * phase, this process only waits for the answer.
  */
 export async function startTorchServer(threads) {
@@ -69,8 +70,8 @@ export async function startTorchServer(threads) {
   return {
     python,
     ...hello,
-    async sample(c, runs, warm = 0) {
-      child.stdin.write(`${JSON.stringify({ layout: c.layout, shape: c.shape, op: c.op, runs, warm })}\n`);
+    async sample(c, runs, warm = 0, warmMs = 0) {
+      child.stdin.write(`${JSON.stringify({ layout: c.layout, shape: c.shape, op: c.op, runs, warm, warm_ms: warmMs })}\n`);
       return (await next()).ms;
     },
     /** Ends the server and waits for its exit: a Python tearing down torch takes a core for about half a second. */

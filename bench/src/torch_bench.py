@@ -6,8 +6,8 @@ module type a port would use (BatchNorm2d for 4-D, BatchNorm1d for 2-D), NHWC as
 channels_last memory format.
 
 argv `serve` threads: the head-to-head mode. Prints {version, threads} as one JSON line, then
-answers each line {layout, shape, op, runs, warm} read from stdin with {"ms": [runs samples]},
-timed after `warm` untimed calls, until
+answers each line {layout, shape, op, runs, warm, warm_ms} read from stdin with {"ms": [runs
+samples]}, timed after untimed calls (at least `warm` of them, for at least `warm_ms`), until
 stdin closes. A case is built and warmed up once, at its first request, so that the caller can
 alternate short phases of PyTorch and of an engine under the same load.
 """
@@ -86,7 +86,10 @@ def serve(threads):
             built[key] = make(*key)
             built[key]()  # warm-up
         fn = built[key]
-        for _ in range(c.get("warm", 0)):
+        warm_until = time.perf_counter() + c.get("warm_ms", 0) / 1e3
+        for i in range(10**6):
+            if i >= c.get("warm", 0) and time.perf_counter() >= warm_until:
+                break
             fn()
         samples = []
         for _ in range(c["runs"]):
