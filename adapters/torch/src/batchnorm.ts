@@ -373,8 +373,7 @@ export abstract class _BatchNorm<T> {
     const channels = channelCount(localShape);
     const state = this._stateful.state;
     // Buffers reach the kernel only in eval or while tracking (docs/semantics.md#pytorch).
-    // One call per tensor, no closures or tuple lists: this runs on every forward, cold
-    // (see core's LayerState).
+    // One call per tensor, no closures or tuple lists: the per-call path (ARCHITECTURE.md).
     if (this._hasBuffers && (!this.training || this.trackRunningStats)) {
       checkFeatureCount(channels, 'running_mean', this.#shapeOf(state.runningMean));
       checkFeatureCount(channels, 'running_var', this.#shapeOf(state.runningVar));

@@ -93,9 +93,8 @@ export function resolveLayout(spec: BatchNormSpec, inputShape: readonly number[]
   const sampleShape = replicated ? inputShape.slice(1) : inputShape;
   const rank = sampleShape.length;
   if (rank < 1) throw new ShapeError('input', 'rank >= 1', inputShape);
-  // Plain loops, no Set or callbacks: every engine call resolves its layout right after the
-  // previous call's kernels have emptied the caches, where each builtin touched is a miss
-  // (with them this took 36-74 µs of a [32, 64, 56, 56] nb-wasm train call, without 14-31).
+  // On the per-call path (ARCHITECTURE.md), so plain loops: with a Set and callbacks this took
+  // 36-74 µs of a [32, 64, 56, 56] nb-wasm train call, without them 14-31.
   const featureAxes: number[] = [];
   for (const a of spec.featureAxes) {
     const axis = a < 0 ? rank + a : a;

@@ -31,11 +31,8 @@ export interface LayerRunOptions<T> extends StepOptions<T> {
  * names its spec (layers whose flags change between calls build it per call); training runs
  * the engine, frees the batch statistics, commits the new state (through an optional hook)
  * and disposes the tensors it replaced. Every stateful adapter goes through here.
- *
- * A call's bookkeeping here runs right after the previous call's kernels have streamed tens
- * of MB through the caches, so every line of code and data it touches is a miss: it is written
- * with plain loops and no Set, rest object or array callback (a [32, 64, 56, 56] nb-wasm train
- * call spent about 22 µs here with them, 16 µs without; see bench's adapter overhead).
+ * Its bookkeeping is on the per-call path (ARCHITECTURE.md): a [32, 64, 56, 56] nb-wasm train
+ * call spent about 22 µs here with a Set, a rest object and array callbacks, 16 µs without.
  */
 export class LayerState<T> {
   #state: BatchNormState<T>;

@@ -140,7 +140,7 @@ function wasmEngine(memory: WebAssembly.Memory, heap: Heap, k: KernelExports, po
    * axes consecutive in ascending order (so channel order is the spec's).
    */
   const kernelBlocks = (layout: Layout, x: T, dy: T | undefined, state: BatchNormState<T>, options: StepOptions<T>): MemoryBlocks | undefined => {
-    // Plain loops: this runs on every call, cold (see core's LayerState).
+    // Plain loops: the per-call path (ARCHITECTURE.md).
     if (options.mask !== undefined || options.replicas !== undefined) return undefined;
     if (x.dtype === 'float64' || dy?.dtype === 'float64') return undefined;
     for (const t of stateTensorsOf(state)) if (t?.dtype === 'float64') return undefined;
